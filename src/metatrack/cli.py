@@ -1,0 +1,216 @@
+"""The ``metatrack`` command line: one verb per job, each a thin layer over the library.
+
+Every error the project raises on purpose (:class:`MetatrackError`) is printed as one line naming the
+file, line or argument at fault, with exit status 2; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, MetatrackError
+
+#: the OpenCV peers a user would otherwise pick, in the order of the README's table
+OPENCV_PEERS = ["opencv-kcf", "opencv-csrt", "opencv-mosse", "opencv-medianflow", "opencv-mil", "opencv-tld"]
+
+
+def _tracker_list(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise ConfigError("--tracker: give at least one tracker name")
+    return names
+
+
+def _sequences(args: argparse.Namespace):
+    from .data import open_dataset
+
+    sequences = open_dataset(args.dataset)
+    if getattr(args, "sequences", None):
+        wanted = [s.strip() for s in args.sequences.split(",") if s.strip()]
+        by_name = {s.name: s for s in sequences}
+        missing = [w for w in wanted if w not in by_name]
+        if missing:
+            raise ConfigError(f"--sequences: not in {args.dataset}: {', '.join(missing)}")
+        sequences = [by_name[w] for w in wanted]
+    return sequences
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .data.composite import write_split
+
+    paths = write_split(
+        Path(args.out), args.split, sequences=args.sequences, frames=args.frames, seed=args.seed, progress=True
+    )
+    print(f"{len(paths)} sequences of the {args.split} split in {args.out}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .evaluation.runner import run_tracker
+
+    sequences = _sequences(args)
+    for name in _tracker_list(args.tracker):
+        run_tracker(
+            name,
+            sequences,
+            Path(args.results),
+            protocol=args.protocol,
+            repetitions=args.repetitions,
+            jobs=args.jobs,
+            seed=args.seed,
+        )
+    return 0
+
+
+def _score(args: argparse.Namespace) -> dict:
+    from .evaluation.scoring import score_results
+
+    trackers = _tracker_list(args.tracker) if getattr(args, "tracker", None) else None
+    return score_results(_sequences(args), Path(args.results), protocol=args.protocol, trackers=trackers)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .evaluation.scoring import write_scores
+    from .evaluation.tables import format_table
+
+    scores = _score(args)
+    print(format_table(scores, args.protocol))
+    if args.json:
+        write_scores(scores, Path(args.json))
+        print(f"scores written to {args.json}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluation.report import write_report
+
+    scores = _score(args)
+    files = write_report(scores, Path(args.out), protocol=args.protocol, title=args.title)
+    print(f"report written to {args.out} ({len(files)} files)")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .data import open_dataset
+    from .evaluation.report import write_report
+    from .evaluation.runner import run_tracker
+    from .evaluation.scoring import score_results, write_scores
+    from .evaluation.tables import format_table
+
+    out = Path(args.out)
+    sequences = open_dataset("embedded:eval")
+    if args.quick:
+        sequences = sequences[:4]
+    trackers = OPENCV_PEERS
+    results = out / "results"
+    for name in trackers:
+        run_tracker(name, sequences, results, protocol="ope", jobs=args.jobs)
+    scores = score_results(sequences, results, protocol="ope", trackers=trackers)
+    write_scores(scores, out / "scores.json")
+    write_report(scores, out / "report", protocol="ope", title="metatrack demo: embedded eval split")
+    print(format_table(scores, "ope"))
+    print(f"\nreport: {out / 'report' / 'report.md'}\nscores: {out / 'scores.json'}")
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from .weights import main as weights_main
+
+    return weights_main([])
+
+
+def cmd_trackers(args: argparse.Namespace) -> int:
+    from .trackers import available_trackers
+
+    print("\n".join(available_trackers()))
+    return 0
+
+
+def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument(
+        "--dataset",
+        required=required,
+        default=None if required else "embedded:eval",
+        help="FORMAT:PATH with FORMAT one of otb, vot, got10k, lasot, imagenet-vid, embedded "
+        "(embedded:eval and embedded:train are the built-in composite splits)",
+    )
+    p.add_argument("--sequences", help="comma-separated sequence names to keep (default: all)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metatrack", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="write the embedded composite data set (OTB layout)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--split", choices=["train", "eval"], default="eval")
+    p.add_argument("--sequences", type=int, default=16)
+    p.add_argument("--frames", type=int, default=150)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("run", help="run trackers on every sequence of a data set")
+    p.add_argument("--tracker", required=True, help="registered name(s), comma-separated, or module:Class")
+    _add_dataset(p)
+    p.add_argument("--results", required=True, help="results folder: DIR/<tracker>/<seq>.txt")
+    p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
+    p.add_argument("--repetitions", type=int, default=1)
+    p.add_argument("--jobs", type=int, default=1, help="sequences run in parallel processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("score", help="score every tracker folder under a results folder")
+    _add_dataset(p)
+    p.add_argument("--results", required=True)
+    p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
+    p.add_argument("--tracker", help="only these trackers (comma-separated)")
+    p.add_argument("--json", help="write the scores as JSON to this file")
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("report", help="plots and Markdown tables of a results folder")
+    _add_dataset(p)
+    p.add_argument("--results", required=True)
+    p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
+    p.add_argument("--tracker", help="only these trackers (comma-separated)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--title", default="metatrack report")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="run, score and report on the embedded eval split")
+    p.add_argument("--out", default="demo-out")
+    p.add_argument("--quick", action="store_true", help="a one-minute version on 4 sequences")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
+    p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser("trackers", help="list the registered trackers")
+    p.set_defaults(func=cmd_trackers)
+    return parser
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MetatrackError as exc:
+        print(f"metatrack: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("metatrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""The tracker protocol and the registry that finds trackers by name.
+
+The protocol is the one the field agrees on (got10k): ``init(image, box)`` on the first frame,
+then ``update(image) -> box`` on every later frame. Images are HxWx3 uint8 RGB arrays, boxes
+``x, y, w, h`` 0-based floats. After ``update`` a tracker may expose ``confidence`` (higher is
+surer) for reports and annotated videos.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+class Tracker:
+    """Base class of every tracker. Subclasses implement :meth:`init` and :meth:`update`."""
+
+    #: the name under which the tracker was created (set by :func:`create_tracker`)
+    name: str = "tracker"
+    #: whether results vary from run to run (the VOT protocol then repeats runs)
+    stochastic: bool = False
+    #: confidence of the last :meth:`update` (NaN when the tracker has none)
+    confidence: float = float("nan")
+
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def seed(self, seed: int) -> None:
+        """Seed the tracker's own random choices (called before ``init`` on every run)."""
+
+
+TrackerFactory = Callable[..., Tracker]
+
+_REGISTRY: dict[str, TrackerFactory] = {}
+_BUILTINS_LOADED = False
+
+
+def register_tracker(name: str, factory: TrackerFactory | None = None, *, replace: bool = False):
+    """Register ``factory`` (a class or a function returning a :class:`Tracker`) under ``name``.
+
+    Usable as a decorator: ``@register_tracker("mine")`` above a class. A user's own tracker goes
+    through ``run``, ``score``, ``report`` and ``bench`` after this one line.
+    """
+
+    def add(f: TrackerFactory) -> TrackerFactory:
+        if name in _REGISTRY and not replace and _REGISTRY[name] is not f:
+            raise ConfigError(f"a tracker named {name!r} is already registered")
+        _REGISTRY[name] = f
+        return f
+
+    return add(factory) if factory is not None else add
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from . import builtin  # noqa: F401  (registers the project's trackers)
+
+    try:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group="metatrack.trackers"):
+            if ep.name not in _REGISTRY:
+                _REGISTRY[ep.name] = ep.load()
+    except Exception:  # pragma: no cover - a broken third-party plugin must not break us
+        pass
+
+
+def available_trackers() -> list[str]:
+    """Names of every registered tracker, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def resolve_factory(name: str) -> TrackerFactory:
+    """The factory registered as ``name``, or ``module:attr`` imported from the user's code."""
+    _load_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"--tracker {name!r}: cannot import it ({exc})") from None
+        return obj
+    known = ", ".join(available_trackers())
+    raise ConfigError(f"unknown tracker {name!r}; known trackers: {known} (or module:Class)")
+
+
+def create_tracker(name: str, **kwargs: Any) -> Tracker:
+    """Build the tracker registered as ``name`` (keyword arguments go to its factory)."""
+    tracker = resolve_factory(name)(**kwargs)
+    if not hasattr(tracker, "init") or not hasattr(tracker, "update"):
+        raise ConfigError(f"tracker {name!r} has no init/update methods")
+    try:
+        tracker.name = name
+    except AttributeError:  # pragma: no cover
+        pass
+    return tracker

@@ -1,0 +1,5 @@
+"""Registers the project's own trackers (imported lazily by the registry)."""
+
+from __future__ import annotations
+
+from . import opencv  # noqa: F401  (registers opencv-kcf, opencv-csrt, ...)
