@@ -116,6 +116,73 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: meta-trainable models: name -> module exposing build_task(tracker_config, device) and export_model(task, path)
+TRAINABLE = {"metasdnet": "metatrack.trackers.sdnet", "metacrest": "metatrack.trackers.crest"}
+
+
+def load_config(path: str | Path) -> dict:
+    """A YAML config file as a dict; a missing or malformed file is an error naming it."""
+    import yaml
+
+    from .errors import DataError
+
+    p = Path(path)
+    if not p.is_file():
+        raise DataError("config file is missing", p)
+    try:
+        cfg = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = None if line is None else line + 1
+        raise DataError(f"not valid YAML ({getattr(exc, 'problem', exc)})", p, where) from None
+    if not isinstance(cfg, dict) or "model" not in cfg:
+        raise DataError("a config needs a 'model:' key (metasdnet or metacrest)", p)
+    if cfg["model"] not in TRAINABLE:
+        raise DataError(f"model {cfg['model']!r} cannot be meta-trained; known: {', '.join(TRAINABLE)}", p)
+    return cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import importlib
+
+    import yaml
+
+    from .data import open_dataset
+    from .data.episodes import EpisodeSampler
+    from .io import atomic_write_text
+    from .training import MetaTrainConfig, MetaTrainer, plot_training_curve
+
+    cfg = load_config(args.config)
+    module = importlib.import_module(TRAINABLE[cfg["model"]])
+    mt = MetaTrainConfig.from_dict(cfg.get("meta_training", {}) or {})
+    out = Path(args.out)
+    task = module.build_task(cfg.get("tracker", {}) or {}, device=args.device)
+    sources = [open_dataset(s["dataset"], **(s.get("options") or {})) for s in mt.sources]
+    sampler = EpisodeSampler(sources, [float(s.get("weight", 1.0)) for s in mt.sources], mt.delta_range)
+    trainer = MetaTrainer(task, sampler, mt, out, device=args.device, full_config=cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+
+    def export(t: MetaTrainer) -> None:
+        module.export_model(task, out / f"{cfg['model']}.safetensors")
+        plot_training_curve(t.log_path, out / "training_curve.png")
+
+    trainer.train(resume=args.resume, progress=not args.no_progress, on_checkpoint=export)
+    export(trainer)
+    print(f"model: {out / (cfg['model'] + '.safetensors')}\ntraining curve: {out / 'training_curve.png'}")
+    return 0
+
+
+def cmd_init_analysis(args: argparse.Namespace) -> int:
+    from .evaluation.init_analysis import analyse, markdown_table, write_analysis
+
+    results = analyse(_tracker_list(args.trackers), _sequences(args), lookahead=args.lookahead, seed=args.seed)
+    print(markdown_table(results))
+    js, md = write_analysis(results, args.out)
+    print(f"written: {js}, {md}")
+    return 0
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from .weights import main as weights_main
 
@@ -185,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a one-minute version on 4 sequences")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1) from a YAML config")
+    p.add_argument("--config", required=True, help="YAML with model:, tracker: and meta_training: sections")
+    p.add_argument("--out", required=True, help="folder for checkpoint.pt, log.jsonl, the model and its curve")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt exactly")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("init-analysis", help="the paper's Table 2: first-frame accuracy/loss and time")
+    _add_dataset(p)
+    p.add_argument("--trackers", required=True, help="comma-separated, e.g. metasdnet-01,sdnet-01,sdnet-30")
+    p.add_argument("--out", required=True)
+    p.add_argument("--lookahead", type=int, default=5, help="future frames for LH (paper: 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_init_analysis)
 
     p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
     p.set_defaults(func=cmd_weights)

@@ -21,6 +21,7 @@ FORMATS: dict[str, str] = {
     "got10k": "metatrack.data.got10k:read_got10k",
     "lasot": "metatrack.data.lasot:read_lasot",
     "imagenet-vid": "metatrack.data.imagenet_vid:read_imagenet_vid",
+    "video": "metatrack.data.video:read_video",
     "embedded": "metatrack.data.composite:read_embedded",
 }
 

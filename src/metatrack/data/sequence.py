@@ -9,7 +9,8 @@ results files can be written in the same convention and scored by the community'
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence as SequenceABC
+from collections.abc import Iterator
+from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
 

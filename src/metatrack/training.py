@@ -1,0 +1,381 @@
+"""The meta-training loop (Algorithm 1) around :func:`metatrack.meta.adapt`, for any tracker head.
+
+A tracker plugs in as a :class:`MetaTask`: it owns the head (a :class:`~metatrack.meta.MetaSGD`),
+turns an :class:`~metatrack.data.episodes.Episode` into a training batch (frame ``j``) and a test
+batch (frame ``j + delta``), and defines the loss. This module does the rest: episodes drawn as pure
+functions of (seed, iteration, index), gradients of theta0 and alpha summed over ``N_mini`` episodes
+and applied by two Adam optimisers with step decay, a schedule of which parameters are meta-trained
+from which iteration, data-parallel training under torchrun (gradients summed across processes),
+JSON-lines logs, atomic checkpoints and an exact ``--resume``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from .data.episodes import Episode, EpisodeSampler
+from .errors import CheckpointError, ConfigError, MetatrackError
+from .io import atomic_write, atomic_write_text
+from .meta import MetaSGD, adapt
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingDiverged(MetatrackError):
+    """The meta-loss became NaN or infinite."""
+
+
+@dataclass
+class ScheduleStep:
+    """From ``from_iteration`` on, meta-train the head parameters whose names match ``params`` (globs)."""
+
+    from_iteration: int
+    params: list[str]
+
+
+@dataclass
+class MetaTrainConfig:
+    """Meta-training hyperparameters; the defaults are the paper's MetaSDNet values (section 5.1)."""
+
+    iterations: int = 15000  # paper: 15,000
+    episodes_per_batch: int = 8  # paper: N_mini = 8
+    inner_steps: int = 1  # paper: T = 1 ("larger T gave only small improvement")
+    first_order: bool = False
+    delta_range: tuple[int, int] = (1, 10)  # paper: future frame 1..10 ahead, uniform
+    lr_theta: float = 1e-4  # paper: Adam 1e-4
+    lr_alpha: float = 1e-5  # paper: Adam 1e-5
+    alpha_init: float = 1e-4  # paper: alpha initialised to 1e-4
+    lr_decay_at: list[int] = field(default_factory=lambda: [10000])  # paper: /10 after 10,000
+    lr_decay_factor: float = 0.1
+    # paper: fc layers only for the first 5,000 iterations, then all layers
+    schedule: list[ScheduleStep] = field(
+        default_factory=lambda: [ScheduleStep(0, ["fc*"]), ScheduleStep(5000, ["*"])]
+    )
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    # episode sources: [{"dataset": "embedded:train", "weight": 1.0}, ...]
+    sources: list[dict] = field(default_factory=lambda: [{"dataset": "embedded:train", "weight": 1.0}])
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MetaTrainConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"meta_training: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "schedule" in d:
+            d["schedule"] = [s if isinstance(s, ScheduleStep) else ScheduleStep(**s) for s in d["schedule"]]
+        if "delta_range" in d:
+            d["delta_range"] = tuple(d["delta_range"])
+        cfg = cls(**d)
+        if cfg.episodes_per_batch < 1 or cfg.iterations < 0 or cfg.inner_steps < 0:
+            raise ConfigError("meta_training: episodes_per_batch >= 1, iterations >= 0, inner_steps >= 0")
+        return cfg
+
+    def trained_patterns(self, iteration: int) -> list[str]:
+        """The parameter globs meta-trained at ``iteration``."""
+        current: list[str] = []
+        for step in sorted(self.schedule, key=lambda s: s.from_iteration):
+            if iteration >= step.from_iteration:
+                current = step.params
+        return current
+
+
+class MetaTask(Protocol):
+    """What a tracker provides to be meta-trained."""
+
+    #: the model name written into checkpoints (``metasdnet``, ``metacrest``)
+    model_name: str
+    learner: MetaSGD
+
+    def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[Any, Any]:
+        """(training batch on frame j, test batch on frame j + delta)."""
+
+    def loss(self, params: dict[str, torch.Tensor], batch: Any) -> torch.Tensor:
+        """The tracker's loss with head parameters ``params``."""
+
+    def metrics(self, params: dict[str, torch.Tensor], batch: Any) -> dict[str, float]:
+        """Extra numbers to log (e.g. accuracy); may be empty."""
+
+    def model_metadata(self) -> dict[str, Any]:
+        """Metadata stored with the model (config, backbone sha256...)."""
+
+
+def select(names: list[str], patterns: list[str]) -> list[str]:
+    """Names matching any of the glob ``patterns``."""
+    return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() and os.environ.get("METATRACK_DEVICE") == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _all_reduce_(tensors: list[torch.Tensor]) -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+class MetaTrainer:
+    """Runs Algorithm 1 for ``task`` with ``config``; writes everything under ``out_dir``."""
+
+    def __init__(self, task: MetaTask, sampler: EpisodeSampler, config: MetaTrainConfig, out_dir: str | Path,
+                 device: str = "cpu", full_config: dict | None = None):
+        self.task = task
+        self.sampler = sampler
+        self.cfg = config
+        self.out = Path(out_dir)
+        self.device = torch.device(device)
+        self.full_config = full_config or {}
+        self.rank, self.world = _distributed()
+        learner = task.learner
+        self.names = [n for n, _ in learner.head.named_parameters()]
+        self.opt_theta = torch.optim.Adam(learner.head.parameters(), lr=config.lr_theta)
+        self.opt_alpha = torch.optim.Adam(learner.alpha.parameters(), lr=config.lr_alpha)
+        milestones = sorted(config.lr_decay_at)
+        self.sched_theta = torch.optim.lr_scheduler.MultiStepLR(self.opt_theta, milestones, config.lr_decay_factor)
+        self.sched_alpha = torch.optim.lr_scheduler.MultiStepLR(self.opt_alpha, milestones, config.lr_decay_factor)
+        self.iteration = 0
+
+    # ----------------------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.out / "log.jsonl"
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.task.model_name,
+            "iteration": self.iteration,
+            "learner": self.task.learner.state_dict(),
+            "opt_theta": self.opt_theta.state_dict(),
+            "opt_alpha": self.opt_alpha.state_dict(),
+            "sched_theta": self.sched_theta.state_dict(),
+            "sched_alpha": self.sched_alpha.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "config": json.dumps(self.full_config, sort_keys=True, default=str),
+        }
+
+    def save_checkpoint(self) -> None:
+        if self.rank != 0:
+            return
+        state = self.state()
+        atomic_write(self.checkpoint_path, lambda f: torch.save(state, f))
+
+    def load_checkpoint(self) -> None:
+        try:
+            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise CheckpointError(f"{self.checkpoint_path}: cannot be loaded ({exc})") from None
+        if state.get("format") != CHECKPOINT_FORMAT or state.get("model") != self.task.model_name:
+            raise CheckpointError(
+                f"{self.checkpoint_path}: a checkpoint of model {state.get('model')!r} format "
+                f"{state.get('format')}, not of {self.task.model_name!r} format {CHECKPOINT_FORMAT}"
+            )
+        self.task.learner.load_state_dict(state["learner"])
+        self.opt_theta.load_state_dict(state["opt_theta"])
+        self.opt_alpha.load_state_dict(state["opt_alpha"])
+        self.sched_theta.load_state_dict(state["sched_theta"])
+        self.sched_alpha.load_state_dict(state["sched_alpha"])
+        torch.set_rng_state(state["torch_rng"])
+        self.iteration = int(state["iteration"])
+        self._truncate_log(self.iteration)
+
+    def _truncate_log(self, iteration: int) -> None:
+        """Drop log lines of iterations not covered by the checkpoint (they will be redone)."""
+        if self.rank != 0 or not self.log_path.exists():
+            return
+        keep = []
+        for line in self.log_path.read_text().splitlines():
+            try:
+                if json.loads(line)["iteration"] < iteration:
+                    keep.append(line)
+            except (json.JSONDecodeError, KeyError):
+                break  # a line cut by a kill: everything after is dropped
+        atomic_write_text(self.log_path, "".join(k + "\n" for k in keep))
+
+    # ----------------------------------------------------------------------------- one iteration
+    def step(self) -> dict[str, float]:
+        """One meta-update over ``episodes_per_batch`` episodes; returns the logged numbers."""
+        cfg, learner = self.cfg, self.task.learner
+        it = self.iteration
+        trained = select(self.names, cfg.trained_patterns(it))
+        if not trained:
+            raise ConfigError(f"meta_training.schedule: no head parameter is trained at iteration {it}")
+        for n, p in learner.head.named_parameters():
+            p.requires_grad_(n in trained)
+        theta0 = learner.theta0()
+        alphas = {n: a for n, a in learner.alphas().items() if n in trained}
+        self.opt_theta.zero_grad(set_to_none=False)
+        self.opt_alpha.zero_grad(set_to_none=False)
+        for p in list(learner.head.parameters()) + list(learner.alpha.parameters()):
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        sums: dict[str, float] = {}
+        mine = [k for k in range(cfg.episodes_per_batch) if k % self.world == self.rank]
+        for k in mine:
+            episode = self.sampler.episode(cfg.seed, it, k)
+            rng = np.random.default_rng([cfg.seed, it, k, 1])
+            train, test = self.task.episode_batches(episode, rng)
+            theta1 = adapt(theta0, alphas, lambda p, b=train: self.task.loss(p, b), cfg.inner_steps,
+                           first_order=cfg.first_order)
+            meta_loss = self.task.loss(theta1, test)
+            meta_loss.backward()
+            with torch.no_grad():
+                numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}
+                numbers.update({f"test_{k2}": v for k2, v in self.task.metrics(theta1, test).items()})
+            for key, v in numbers.items():
+                sums[key] = sums.get(key, 0.0) + v
+        keys = sorted(sums)
+        packed = torch.tensor([sums[k] for k in keys] + [float(len(mine))], dtype=torch.float64)
+        grads = [p.grad for p in list(learner.head.parameters()) + list(learner.alpha.parameters())]
+        _all_reduce_(grads + [packed])
+        count = float(packed[-1])
+        logged = {k: float(packed[i]) / count for i, k in enumerate(keys)}
+        if not all(math.isfinite(v) for v in logged.values()) or not all(
+            torch.isfinite(g).all() for g in grads
+        ):
+            raise TrainingDiverged(
+                f"meta-training diverged at iteration {it}: meta-loss {logged.get('meta_loss')}; "
+                f"the last good checkpoint ({self.checkpoint_path}) is left as it was"
+            )
+        # parameters outside the schedule are left alone (no Adam moment updates either)
+        for n, p in learner.head.named_parameters():
+            if n not in trained:
+                p.grad = None
+        for n, a in learner.alphas().items():
+            if n not in trained:
+                a.grad = None
+        self.opt_theta.step()
+        self.opt_alpha.step()
+        self.sched_theta.step()
+        self.sched_alpha.step()
+        self.iteration += 1
+        logged["iteration"] = it
+        logged["lr_theta"] = self.opt_theta.param_groups[0]["lr"]
+        logged["alpha_mean"] = float(
+            torch.cat([a.detach().abs().flatten() for a in learner.alpha.parameters()]).mean()
+        )
+        return logged
+
+    # ----------------------------------------------------------------------------- the loop
+    def train(self, resume: bool = False, progress: bool = True,
+              on_checkpoint: Callable[[MetaTrainer], None] | None = None) -> Path:
+        """Run until ``iterations``; returns the path of the last checkpoint."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.checkpoint_path.exists():
+            if not resume:
+                raise ConfigError(
+                    f"{self.checkpoint_path} exists: pass --resume to continue it, or choose another --out"
+                )
+            self.load_checkpoint()
+        elif resume and self.rank == 0 and self.log_path.exists():
+            self._truncate_log(0)
+        elif self.rank == 0 and self.log_path.exists():
+            self.log_path.unlink()
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.cfg.iterations, initial=self.iteration, disable=not progress or self.rank != 0,
+                   desc=f"meta-training {self.task.model_name}", dynamic_ncols=True)
+        t0 = time.perf_counter()
+        try:
+            while self.iteration < self.cfg.iterations:
+                logged = self.step()
+                logged["seconds"] = time.perf_counter() - t0
+                if self.rank == 0:
+                    with open(self.log_path, "a") as f:
+                        f.write(json.dumps(logged) + "\n")
+                bar.update(1)
+                bar.set_postfix(meta_loss=f"{logged['meta_loss']:.4f}")
+                if self.iteration % self.cfg.checkpoint_every == 0 or self.iteration == self.cfg.iterations:
+                    self.save_checkpoint()
+                    if on_checkpoint is not None and self.rank == 0:
+                        on_checkpoint(self)
+        finally:
+            bar.close()
+        if not self.checkpoint_path.exists():
+            self.save_checkpoint()
+        return self.checkpoint_path
+
+
+def read_log(path: str | Path) -> list[dict[str, float]]:
+    """The JSON-lines training log as a list of dicts (a cut last line is ignored)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out
+
+
+def plot_training_curve(log_path: str | Path, png_path: str | Path, window: int = 50) -> Path:
+    """Meta-loss (raw and moving average) and test accuracy against iteration, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(log_path)
+    if not rows:
+        raise MetatrackError(f"{log_path}: empty training log")
+    it = np.array([r["iteration"] for r in rows])
+    loss = np.array([r["meta_loss"] for r in rows])
+    w = max(1, min(window, len(loss) // 5 or 1))
+    smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
+    extra = [k for k in rows[0] if k.startswith("test_")]
+    fig, axes = plt.subplots(1, 1 + bool(extra), figsize=(5 + 4 * bool(extra), 3.6))
+    axes = np.atleast_1d(axes)
+    axes[0].plot(it, loss, color="0.75", lw=0.8, label="meta-loss")
+    axes[0].plot(it[w - 1:], smooth, color="C0", lw=1.8, label=f"moving mean ({w})")
+    axes[0].set_xlabel("iteration")
+    axes[0].set_ylabel("loss on frame j + delta after one step")
+    axes[0].grid(alpha=0.3)
+    axes[0].legend()
+    if extra:
+        for i, k in enumerate(extra):
+            v = np.array([r[k] for r in rows])
+            axes[1].plot(it[w - 1:], np.convolve(v, np.ones(w) / w, mode="valid"), color=f"C{i + 1}", label=k)
+        axes[1].set_xlabel("iteration")
+        axes[1].grid(alpha=0.3)
+        axes[1].legend()
+    fig.tight_layout()
+    png_path = Path(png_path)
+    tmp = png_path.with_name(f".{png_path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+    return png_path
+
+
+def config_to_dict(cfg: MetaTrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["delta_range"] = list(cfg.delta_range)
+    return d
