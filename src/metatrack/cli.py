@@ -69,7 +69,15 @@ def _score(args: argparse.Namespace) -> dict:
     from .evaluation.scoring import score_results
 
     trackers = _tracker_list(args.tracker) if getattr(args, "tracker", None) else None
-    return score_results(_sequences(args), Path(args.results), protocol=args.protocol, trackers=trackers)
+    eao_range = getattr(args, "eao_range", None)
+    if eao_range and "," in eao_range:
+        try:
+            lo, hi = (int(v) for v in eao_range.split(","))
+        except ValueError:
+            raise ConfigError(f"--eao-range {eao_range!r}: expected LOW,HIGH or vot2016/vot2017") from None
+        eao_range = (lo, hi)
+    return score_results(_sequences(args), Path(args.results), protocol=args.protocol, trackers=trackers,
+                         eao_range=eao_range)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -236,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
     p.add_argument("--tracker", help="only these trackers (comma-separated)")
     p.add_argument("--json", help="write the scores as JSON to this file")
+    p.add_argument("--eao-range", help="VOT: LOW,HIGH sequence lengths, vot2016 or vot2017 (default: automatic)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("report", help="plots and Markdown tables of a results folder")
