@@ -191,6 +191,28 @@ def cmd_init_analysis(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_track(args: argparse.Namespace) -> int:
+    from .data.video import read_first_box
+    from .track import parse_box, track
+
+    if (args.box is None) == (args.box_from is None):
+        raise ConfigError("give the first box with exactly one of --box x,y,w,h or --box-from FILE")
+    box = parse_box(args.box) if args.box else read_first_box(args.box_from, origin=args.box_origin)
+    kwargs = {}
+    if args.model:
+        kwargs["model"] = args.model
+    if args.device:
+        kwargs["device"] = args.device
+    result = track(args.input, box, tracker=args.tracker, tracker_kwargs=kwargs, out_video=args.out,
+                   boxes_file=args.boxes, progress=not args.no_progress, max_frames=args.max_frames)
+    print(f"{len(result.boxes)} frames tracked at {result.fps:.1f} frames per second (first frame "
+          f"{result.seconds[0]:.3f} s)")
+    for label, path in (("annotated video", args.out), ("boxes", args.boxes)):
+        if path:
+            print(f"{label}: {path}")
+    return 0
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from .weights import main as weights_main
 
@@ -261,6 +283,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a one-minute version on 4 sequences")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("track", help="track one target through a video file, image folder or camera")
+    p.add_argument("input", help="video file, folder of images, or camera index (0, 1, ...)")
+    p.add_argument("--box", help="the target on the first frame: x,y,w,h (0-based pixels)")
+    p.add_argument("--box-from", help="take the first box from the first line of this ground-truth file")
+    p.add_argument("--box-origin", type=float, default=0.0,
+                   help="coordinate origin of --box-from (1 for OTB/LaSOT files)")
+    p.add_argument("--tracker", default="metasdnet")
+    p.add_argument("--model", help="model file (default: the shipped one)")
+    p.add_argument("--device", help="cpu or cuda (trackers that run on torch)")
+    p.add_argument("--out", help="write an annotated video here (.mp4 or .avi)")
+    p.add_argument("--boxes", help="write one x,y,w,h line per frame here")
+    p.add_argument("--max-frames", type=int)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1) from a YAML config")
     p.add_argument("--config", required=True, help="YAML with model:, tracker: and meta_training: sections")
