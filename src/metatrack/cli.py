@@ -39,10 +39,16 @@ def _sequences(args: argparse.Namespace):
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .data.composite import write_split
+    from .data.composite import DEFAULT_SPLITS, write_split
 
+    default = DEFAULT_SPLITS[args.split]
     paths = write_split(
-        Path(args.out), args.split, sequences=args.sequences, frames=args.frames, seed=args.seed, progress=True
+        Path(args.out),
+        args.split,
+        sequences=default["sequences"] if args.sequences is None else args.sequences,
+        frames=default["frames"] if args.frames is None else args.frames,
+        seed=default["seed"] if args.seed is None else args.seed,
+        progress=True,
     )
     print(f"{len(paths)} sequences of the {args.split} split in {args.out}")
     return 0
@@ -245,9 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="write the embedded composite data set (OTB layout)")
     p.add_argument("--out", required=True)
     p.add_argument("--split", choices=["train", "eval"], default="eval")
-    p.add_argument("--sequences", type=int, default=16)
-    p.add_argument("--frames", type=int, default=150)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sequences", type=int, help="default: the split's default (eval 16, train 48)")
+    p.add_argument("--frames", type=int, help="frames per sequence (default: eval 150, train 120)")
+    p.add_argument("--seed", type=int, help="default: eval 0, train 1")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("run", help="run trackers on every sequence of a data set")

