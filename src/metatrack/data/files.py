@@ -46,12 +46,32 @@ def list_images(folder: str | Path, suffixes: Iterable[str] = IMAGE_SUFFIXES) ->
 
 
 def read_name_list(path: str | Path) -> list[tuple[str, int]]:
-    """Non-blank lines of a ``list.txt``-style file as ``(name, line number)`` pairs."""
+    """Non-blank lines of a ``list.txt``-style file as ``(name, line number)`` pairs.
+
+    Each name is one folder name: ``..``, ``/`` or ``a/b`` would read folders outside the data set.
+    """
     names = [(line.strip(), n) for n, line in enumerate(read_text(path).splitlines(), start=1)]
     names = [(name, n) for name, n in names if name]
     if not names:
         raise DataError("the list names no sequence", path)
+    for name, n in names:
+        if name in (".", "..") or "/" in name or "\\" in name:
+            raise DataError(f"{name[:80]!r} is not a sequence folder name", path, n)
     return names
+
+
+def listed_folder(folder: Path, list_path: str | Path, line: int) -> Path:
+    """``folder``, named at ``line`` of ``list_path``; a DataError naming that line when it is no folder.
+
+    A name the file system rejects (too long, a NUL byte) is reported the same way.
+    """
+    try:
+        exists = folder.is_dir()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise DataError(f"sequence folder {folder} does not exist", list_path, line)
+    return folder
 
 
 def listed_folders(list_path: str | Path, names: Iterable[str] | None = None) -> list[tuple[str, Path]]:
@@ -65,10 +85,7 @@ def listed_folders(list_path: str | Path, names: Iterable[str] | None = None) ->
     out = []
     for name, line in entries:
         if name in chosen:
-            folder = list_path.parent / name
-            if not folder.is_dir():
-                raise DataError(f"sequence folder {folder} does not exist", list_path, line)
-            out.append((name, folder))
+            out.append((name, listed_folder(list_path.parent / name, list_path, line)))
     return out
 
 

@@ -51,6 +51,9 @@ def _read_sequence(name: str, folder: Path) -> Sequence:
         boxes = np.vstack([boxes, np.full((len(frames) - 1, 4), np.nan)])
         meta["first_box_only"] = True
     if "absence" in labels and len(boxes) == len(frames):
+        if labels["absence"][0] != 0:  # else the error would blame the valid first box of groundtruth.txt
+            where = folder / "absence.label"
+            raise DataError("the target is marked absent on frame 1, which starts the tracker", where, 1)
         boxes = boxes.copy()
         boxes[labels["absence"] != 0] = np.nan
     meta.update(labels)

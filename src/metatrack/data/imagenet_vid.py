@@ -21,6 +21,7 @@ how many clips a track gives. Every clip is a Sequence named ``<video>_<trackid>
 from __future__ import annotations
 
 import itertools
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .sequence import Sequence
 SUBSETS = ("train", "val")
 MAX_AREA_RATIO = 0.6
 MIN_SIDE = 15.0
+MAX_INTEGER = 2**31 - 1  # image sides and track ids beyond int32 are corrupt values
 
 
 @dataclass
@@ -61,6 +63,14 @@ def _number(node: ET.Element, tag: str, path: Path) -> float:
         raise DataError(f"<{tag}> is not a number: {text[:40]!r}", path) from None
 
 
+def _integer(node: ET.Element, tag: str, path: Path, low: int, high: int = MAX_INTEGER) -> int:
+    """An integral field within ``[low, high]`` (``nan``, ``1.5`` or ``1e30`` are no size or track id)."""
+    value = _number(node, tag, path)
+    if not (math.isfinite(value) and value == int(value) and low <= value <= high):
+        raise DataError(f"<{tag}> is not an integer from {low} to {high}: {_text(node, tag, path)[:40]!r}", path)
+    return int(value)
+
+
 def parse_annotation(path: str | Path) -> FrameObjects:
     """One VID XML file; malformed XML or a missing field is a DataError naming the file."""
     p = Path(path)
@@ -68,16 +78,18 @@ def parse_annotation(path: str | Path) -> FrameObjects:
         root = ET.parse(p).getroot()
     except ET.ParseError as exc:
         raise DataError(f"malformed XML ({exc})", p, exc.position[0]) from None
+    except (LookupError, ValueError) as exc:  # an unknown or multi-byte encoding in the XML declaration
+        raise DataError(f"cannot decode XML ({exc})", p) from None
     except OSError as exc:
         raise DataError(f"cannot read annotation ({exc.strerror})", p) from None
     size_node = root.find("size")
     if size_node is None:
         raise DataError("<size> is missing", p)
-    size = (int(_number(size_node, "width", p)), int(_number(size_node, "height", p)))
+    size = (_integer(size_node, "width", p, 1), _integer(size_node, "height", p, 1))
     objects: dict[int, tuple[np.ndarray, bool, bool]] = {}
     names: dict[int, str] = {}
     for obj in root.findall("object"):
-        track = int(_number(obj, "trackid", p))
+        track = _integer(obj, "trackid", p, 0)
         bb = obj.find("bndbox")
         if bb is None:
             raise DataError(f"object {track} has no <bndbox>", p)

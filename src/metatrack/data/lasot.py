@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
-from .files import build_sequence, check_flags, list_images, read_name_list, require_dir, select_names
+from .files import (
+    build_sequence,
+    check_flags,
+    list_images,
+    listed_folder,
+    read_name_list,
+    require_dir,
+    select_names,
+)
 from .sequence import Sequence
 from .textfile import read_boxes, read_flags, read_text
 
@@ -48,10 +56,7 @@ def _subset(root: Path, subset: str) -> list[tuple[str, Path]]:
     list_path = root / SUBSET_FILES[subset]
     out = []
     for name, line in read_name_list(list_path):
-        folder = root / _category(name) / name
-        if not folder.is_dir():
-            raise DataError(f"sequence folder {folder} does not exist", list_path, line)
-        out.append((name, folder))
+        out.append((name, listed_folder(root / _category(name) / name, list_path, line)))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 from ..errors import DataError
 
 _SEP = re.compile(r"[,\s;]+")
+_MAX_FLAG = 2**53  # largest integer a float holds exactly
 
 
 def read_text(path: str | Path) -> str:
@@ -78,7 +80,11 @@ def read_flags(path: str | Path) -> np.ndarray:
     for number, line in enumerate(text.splitlines(), start=1):
         for f in (f for f in _SEP.split(line.strip()) if f):
             try:
-                out.append(int(float(f)))
+                value = float(f)
             except ValueError:
-                raise DataError(f"not an integer flag: {f[:40]!r}", path, number) from None
+                value = math.nan
+            # NaN, inf, 0.5 or 1e30 are no flags (and would not fit the int64 array)
+            if not (math.isfinite(value) and value == int(value) and abs(value) <= _MAX_FLAG):
+                raise DataError(f"not an integer flag: {f[:40]!r}", path, number)
+            out.append(int(value))
     return np.array(out, dtype=np.int64)
