@@ -70,14 +70,15 @@ def polygon_to_box(polygon) -> np.ndarray:
     p = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
     if len(p) < 3:
         raise ValueError(f"a polygon needs at least 3 corners, got {len(p)}")
-    cx, cy = p.mean(axis=0)
-    x1, y1 = p.min(axis=0)
-    x2, y2 = p.max(axis=0)
-    xs, ys = p[:, 0], p[:, 1]
-    area = 0.5 * abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1)))
-    rect = (x2 - x1) * (y2 - y1)
-    s = np.sqrt(area / rect) if rect > 0 else 0.0
-    w, h = s * (x2 - x1), s * (y2 - y1)
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd coordinates give NaN, checked by callers
+        cx, cy = p.mean(axis=0)
+        x1, y1 = p.min(axis=0)
+        x2, y2 = p.max(axis=0)
+        xs, ys = p[:, 0], p[:, 1]
+        area = 0.5 * abs(np.dot(xs, np.roll(ys, -1)) - np.dot(ys, np.roll(xs, -1)))
+        rect = (x2 - x1) * (y2 - y1)
+        s = np.sqrt(area / rect) if rect > 0 else 0.0
+        w, h = s * (x2 - x1), s * (y2 - y1)
     return np.array([cx - w / 2, cy - h / 2, w, h])
 
 

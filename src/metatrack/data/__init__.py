@@ -2,7 +2,7 @@
 
 ``open_dataset("FORMAT:PATH")`` is the one entry point the command line uses; each format has a
 reader module of its own (``otb``, ``vot``, ``got10k``, ``lasot``, ``imagenet_vid``, ``video``)
-plus the embedded composite data set (``composite``).
+plus the embedded composite data set (``composite``) and the hand-annotated real clips (``real``).
 """
 
 from __future__ import annotations
@@ -23,15 +23,20 @@ FORMATS: dict[str, str] = {
     "imagenet-vid": "metatrack.data.imagenet_vid:read_imagenet_vid",
     "video": "metatrack.data.video:read_video",
     "embedded": "metatrack.data.composite:read_embedded",
+    "real": "metatrack.data.real:read_real",
 }
+
+# formats whose PATH names something inside the package (a split, clip names), not a file or folder;
+# the default PATH used when the spec is the bare format name
+PACKAGED_FORMATS: dict[str, str] = {"embedded": "eval", "real": "all"}
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, str]:
     """Split ``FORMAT:PATH`` (PATH may itself contain colons); a bad spec is a ConfigError."""
     fmt, sep, path = spec.partition(":")
     fmt = fmt.strip().lower()
-    if fmt == "embedded" and not sep:
-        return fmt, "eval"
+    if fmt in PACKAGED_FORMATS and not (sep and path):
+        return fmt, PACKAGED_FORMATS[fmt]
     if not sep or not path:
         raise ConfigError(
             f"--dataset {spec!r}: expected FORMAT:PATH with FORMAT one of {', '.join(sorted(FORMATS))}"
@@ -44,7 +49,7 @@ def parse_dataset_spec(spec: str) -> tuple[str, str]:
 def open_dataset(spec: str, **options) -> list[Sequence]:
     """Read every sequence of the data set named by ``FORMAT:PATH``."""
     fmt, path = parse_dataset_spec(spec)
-    if fmt != "embedded" and not Path(path).exists():
+    if fmt not in PACKAGED_FORMATS and not Path(path).exists():
         raise DataError("data set folder does not exist", path)
     module, _, func = FORMATS[fmt].partition(":")
     reader = getattr(importlib.import_module(module), func)
