@@ -237,8 +237,8 @@ def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
         "--dataset",
         required=required,
         default=None if required else "embedded:eval",
-        help="FORMAT:PATH with FORMAT one of otb, vot, got10k, lasot, imagenet-vid, embedded "
-        "(embedded:eval and embedded:train are the built-in composite splits)",
+        help="FORMAT:PATH with FORMAT one of otb, vot, got10k, lasot, imagenet-vid, embedded, real "
+        "(embedded:eval and embedded:train are the built-in composite splits, real:all the hand-annotated real clips)",
     )
     p.add_argument("--sequences", help="comma-separated sequence names to keep (default: all)")
 

