@@ -59,12 +59,18 @@ def register_tracker(name: str, factory: TrackerFactory | None = None, *, replac
     return add(factory) if factory is not None else add
 
 
-def _load_builtins() -> None:
+def _load_builtins(everything: bool = True) -> None:
+    """Register the project's trackers: the light OpenCV peers first, the torch ones on demand."""
+    from . import builtin
+
+    builtin.load_light()
+    if not everything:
+        return
     global _BUILTINS_LOADED
     if _BUILTINS_LOADED:
         return
     _BUILTINS_LOADED = True
-    from . import builtin  # noqa: F401  (registers the project's trackers)
+    builtin.load_heavy()
 
     try:
         from importlib.metadata import entry_points
@@ -84,7 +90,9 @@ def available_trackers() -> list[str]:
 
 def resolve_factory(name: str) -> TrackerFactory:
     """The factory registered as ``name``, or ``module:attr`` imported from the user's code."""
-    _load_builtins()
+    _load_builtins(everything=False)
+    if name not in _REGISTRY:
+        _load_builtins()
     if name in _REGISTRY:
         return _REGISTRY[name]
     if ":" in name:
