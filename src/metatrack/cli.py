@@ -219,6 +219,20 @@ def cmd_track(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the trackers `metatrack bench` compares by default
+BENCH_TRACKERS = ["metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-csrt", "opencv-kcf"]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .evaluation.bench import bench, format_bench
+
+    trackers = _tracker_list(args.trackers) if args.trackers else BENCH_TRACKERS
+    table = bench(trackers, _sequences(args), Path(args.out), seed=args.seed)
+    print(format_bench(table))
+    print(f"\nwritten: {Path(args.out) / 'bench.json'}, {Path(args.out) / 'bench.md'}")
+    return 0
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from .weights import main as weights_main
 
@@ -320,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lookahead", type=int, default=5, help="future frames for LH (paper: 5)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_init_analysis)
+
+    p = sub.add_parser("bench", help="first-frame time, fps, peak memory, AUC and precision of trackers")
+    p.add_argument("--trackers", help=f"comma-separated (default: {','.join(BENCH_TRACKERS)})")
+    _add_dataset(p, required=False)
+    p.add_argument("--out", default="runs/bench")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
     p.set_defaults(func=cmd_weights)

@@ -281,6 +281,24 @@ def shard(sequences: list[Sequence]) -> list[Sequence]:
     return [s for i, s in enumerate(sequences) if i % w == r]
 
 
+def picklable_factory(tracker: str, factory: Any) -> Any:
+    """The factory to send to a spawned worker, or None when the worker can find it by name itself.
+
+    A factory registered only in this process (a test's or a notebook's class) is sent along; one that
+    cannot be pickled (a closure) must then be a name the worker's own registry knows.
+    """
+    try:
+        pickle.dumps(factory)
+        return factory
+    except Exception as exc:
+        if tracker in available_trackers() or ":" in tracker:
+            return None
+        raise ConfigError(
+            f"tracker {tracker!r} cannot be sent to worker processes ({exc}); "
+            "define it at module level or use jobs=1"
+        ) from None
+
+
 def _needs_run(tracker: str, factory: Any, seq: Sequence, results_dir: Path, protocol: str, reps: int) -> bool:
     if protocol == "ope":
         return not is_complete(ope_paths(results_dir, tracker, seq.name), len(seq))
@@ -327,14 +345,7 @@ def run_tracker(
     workers = min(jobs, len(todo))
     sent_factory = None
     if workers > 1:
-        try:
-            pickle.dumps(factory)
-        except Exception as exc:
-            raise ConfigError(
-                f"tracker {tracker!r} cannot be sent to worker processes ({exc}); "
-                "define it at module level or use jobs=1"
-            ) from None
-        sent_factory = factory
+        sent_factory = picklable_factory(tracker, factory)
     tasks = [
         _Task(tracker, s, results_dir, protocol, repetitions, seed, dict(tracker_kwargs or {}), sent_factory)
         for s in todo

@@ -1,0 +1,24 @@
+"""`metatrack bench`: one table of every tracker on the same sequences, with peak memory."""
+
+import json
+
+from metatrack.cli import main
+
+
+def test_bench_table_and_json(tmp_path, capsys):
+    split = tmp_path / "eval"
+    assert main(["synth", "--out", str(split), "--sequences", "2", "--frames", "5", "--seed", "4"]) == 0
+    out = tmp_path / "bench"
+    assert main(["bench", "--trackers", "opencv-kcf,opencv-mosse", "--dataset", f"otb:{split}",
+                 "--out", str(out)]) == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert set(data["trackers"]) == {"opencv-kcf", "opencv-mosse"}
+    for row in data["trackers"].values():
+        assert row["peak_memory_mb"] > 10  # a Python process with numpy and OpenCV
+        assert row["fps"] > 0 and row["init_seconds"] > 0
+        assert 0 <= row["success_auc"] <= 1 and 0 <= row["precision"] <= 1
+    printed = capsys.readouterr().out
+    assert "peak memory (MB)" in printed and "opencv-mosse" in printed
+    # a second run reuses the results and says the memory was not measured this time
+    assert main(["bench", "--trackers", "opencv-kcf", "--dataset", f"otb:{split}", "--out", str(out)]) == 0
+    assert json.loads((out / "bench.json").read_text())["trackers"]["opencv-kcf"]["peak_memory_mb"] is None
