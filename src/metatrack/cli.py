@@ -13,9 +13,6 @@ from pathlib import Path
 
 from .errors import ConfigError, MetatrackError
 
-#: the OpenCV peers a user would otherwise pick, in the order of the README's table
-OPENCV_PEERS = ["opencv-kcf", "opencv-csrt", "opencv-mosse", "opencv-medianflow", "opencv-mil", "opencv-tld"]
-
 
 def _tracker_list(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
@@ -108,25 +105,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .data import open_dataset
-    from .evaluation.report import write_report
-    from .evaluation.runner import run_tracker
-    from .evaluation.scoring import score_results, write_scores
-    from .evaluation.tables import format_table
+    from .demo import run_demo
 
-    out = Path(args.out)
-    sequences = open_dataset("embedded:eval")
-    if args.quick:
-        sequences = sequences[:4]
-    trackers = OPENCV_PEERS
-    results = out / "results"
-    for name in trackers:
-        run_tracker(name, sequences, results, protocol="ope", jobs=args.jobs)
-    scores = score_results(sequences, results, protocol="ope", trackers=trackers)
-    write_scores(scores, out / "scores.json")
-    write_report(scores, out / "report", protocol="ope", title="metatrack demo: embedded eval split")
-    print(format_table(scores, "ope"))
-    print(f"\nreport: {out / 'report' / 'report.md'}\nscores: {out / 'scores.json'}")
+    paths = run_demo(args.out, quick=args.quick, jobs=args.jobs)
+    print(f"\nreport: {paths['report']}/ (start with {paths['summary'].name}, report.md and success.png)")
     return 0
 
 
@@ -167,6 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training import MetaTrainConfig, MetaTrainer, plot_training_curve
 
     cfg = load_config(args.config)
+    if args.device == "cuda" and "LOCAL_RANK" in os.environ:  # torchrun: one GPU per process
+        args.device = f"cuda:{os.environ['LOCAL_RANK']}"
     module = importlib.import_module(TRAINABLE[cfg["model"]])
     mt = MetaTrainConfig.from_dict(cfg.get("meta_training", {}) or {})
     out = Path(args.out)

@@ -118,15 +118,15 @@ def select(names: list[str], patterns: list[str]) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); initialises torch.distributed under torchrun."""
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); initialises torch.distributed under torchrun (NCCL on GPUs, gloo on CPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return 0, 1
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() and os.environ.get("METATRACK_DEVICE") == "cuda" else "gloo"
+        backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
     return dist.get_rank(), dist.get_world_size()
 
@@ -150,7 +150,7 @@ class MetaTrainer:
         self.out = Path(out_dir)
         self.device = torch.device(device)
         self.full_config = full_config or {}
-        self.rank, self.world = _distributed()
+        self.rank, self.world = _distributed(self.device)
         learner = task.learner
         self.names = [n for n, _ in learner.head.named_parameters()]
         self.opt_theta = torch.optim.Adam(learner.head.parameters(), lr=config.lr_theta)
