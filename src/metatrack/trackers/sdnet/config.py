@@ -1,0 +1,165 @@
+"""Every hyperparameter of MetaSDNet and SDNet-N in one dataclass, pyMDNet's values named as such.
+
+pyMDNet's numbers are those of its ``tracking/options.yaml``; the paper's are those of section 5.1.
+Where this project departs from either, the comment says so: MobileNetV2 features pooled by
+RoIAlign from one crop per frame instead of VGG-M features of every patch; a smaller head without
+dropout; learning rates scaled to these features; whole-image negatives drawn within the crop
+(features exist only there); small targets sampled in the crop's scale (see ``sampling.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from ...errors import ConfigError
+
+#: the keys that define the network and its input: a model file fixes them
+ARCHITECTURE_KEYS = (
+    "backbone",
+    "backbone_layer",
+    "crop_size",
+    "crop_context",
+    "roi_bins",
+    "roi_sampling_ratio",
+    "hidden",
+)
+
+
+@dataclass
+class SDNetConfig:
+    """MetaSDNet / SDNet-N settings (the ``tracker:`` section of ``configs/metasdnet.yaml``)."""
+
+    # ---- features: one backbone pass per frame on a square crop, RoIAlign per box (RT-MDNet's way)
+    backbone: str = "mobilenet_v2"  # or "vggm" (MDNet's conv1-3, from the user's imagenet-vgg-m.mat)
+    backbone_layer: int = 14  # MobileNetV2 features[:14]: stride 16, 96 channels
+    vggm_path: str | None = None  # imagenet-vgg-m.mat (MatConvNet) when backbone == "vggm"
+    pretrained_backbone: bool = True  # False: random backbone weights (tests only)
+    crop_size: int = 192  # pixels of the resized square crop fed to the backbone
+    crop_context: float = 4.0  # crop side = crop_context * sqrt(w * h) of the previous box
+    roi_bins: int = 3  # RoIAlign output bins per side (MDNet's conv3 map is 3x3 too)
+    roi_sampling_ratio: int = 2
+    hidden: int = 128  # fc4 / fc5 width (pyMDNet: 512; smaller for CPU speed: online updates dominate)
+    score: str = "positive_logit"  # pyMDNet: the fc6 positive output; or "log_odds" (pos - neg)
+    crop_jitter: float = 0.1  # meta-training crop centre jitter, fraction of sqrt(w * h)
+    crop_scale_jitter: float = 1.1  # meta-training crop scale jitter (log-uniform base)
+
+    # ---- training samples (pyMDNet's SampleGenerator settings)
+    trans_pos: float = 0.1  # pyMDNet: 0.1
+    scale_pos: float = 1.3  # pyMDNet: 1.3
+    trans_neg_init: float = 1.0  # pyMDNet: 1
+    scale_neg_init: float = 1.6  # pyMDNet: 1.6
+    trans_neg: float = 2.0  # pyMDNet: 2
+    scale_neg: float = 1.3  # pyMDNet: 1.3
+    overlap_pos_init: tuple[float, float] = (0.7, 1.0)  # pyMDNet: [0.7, 1]
+    overlap_neg_init: tuple[float, float] = (0.0, 0.5)  # pyMDNet: [0, 0.5]
+
+    # ---- first frame: SDNet-N (pyMDNet's initial training, N = init_iterations)
+    n_pos_init: int = 500  # pyMDNet: 500
+    n_neg_init: int = 5000  # pyMDNet: 5000 (half uniform, half whole)
+    # pyMDNet: 0.0005, tuned for its VGG-M conv3 features and its pretrained fc4-5. Measured here:
+    # with MobileNetV2 features (mean |x| ~ 0.4) and a random head, 30 iterations at 0.0005 leave
+    # the head calling every box background (accuracy 0.75 at 1:3), at 0.05 they reach 1.0. A step
+    # on fc4 moves its outputs by lr * |x|^2, so the rate is scaled by 100 (searchable:
+    # bench/search_update_lr.py --param lr_init).
+    lr_init: float = 0.05
+    lr_mult_fc6: float = 10.0  # pyMDNet: lr_mult {'fc6': 10}
+    momentum: float = 0.9  # pyMDNet: 0.9
+    weight_decay: float = 0.0005  # pyMDNet: w_decay 0.0005
+    grad_clip: float = 10.0  # pyMDNet: 10
+    batch_pos: int = 32  # pyMDNet: 32
+    batch_neg: int = 96  # pyMDNet: 96
+    batch_neg_cand: int = 1024  # pyMDNet: 1024 candidates, the top batch_neg scored kept (hard negatives)
+
+    # ---- first frame: MetaSDNet (theta0, alpha from the model file) and meta-training episodes
+    n_pos_meta: int = 32  # a small first-frame set, pyMDNet's batch sizes (paper: "a few training patches")
+    n_neg_meta: int = 96
+    init_steps: int = 1  # paper: T = 1
+    label_shuffle: float = 0.5  # paper: labels of both batches swapped in half the episodes
+
+    # ---- bounding-box regression (pyMDNet's BBRegressor)
+    n_bbreg: int = 1000  # pyMDNet: 1000
+    overlap_bbreg: tuple[float, float] = (0.6, 1.0)  # pyMDNet: [0.6, 1]
+    scale_range_bbreg: tuple[float, float] = (1.0, 2.0)  # pyMDNet: BBRegressor scale=[1, 2]
+    trans_bbreg: float = 0.3  # pyMDNet: 0.3
+    scale_bbreg: float = 1.6  # pyMDNet: 1.6
+    aspect_bbreg: float = 1.1  # pyMDNet: 1.1
+    bbreg_alpha: float = 1000.0  # pyMDNet: Ridge(alpha=1000)
+
+    # ---- tracking: candidates
+    n_samples: int = 256  # pyMDNet: 256
+    trans: float = 0.6  # pyMDNet: 0.6
+    scale: float = 1.05  # pyMDNet: 1.05
+    trans_limit: float = 1.5  # pyMDNet: 1.5
+    trans_growth: float = 1.1  # pyMDNet: expand_trans multiplies by 1.1
+    top_k: int = 5  # pyMDNet: top 5 candidates
+    success_threshold: float = 0.0  # pyMDNet: target_score > 0
+
+    # ---- online updates
+    # pyMDNet: lr_update 0.001 (scaled as lr_init); the paper searched one rate: bench/search_update_lr.py
+    update_lr: float = 0.01
+    maxiter_update: int = 15  # pyMDNet: 15
+    n_pos_update: int = 50  # pyMDNet: 50
+    n_neg_update: int = 200  # pyMDNet: 200
+    overlap_pos_update: tuple[float, float] = (0.7, 1.0)  # pyMDNet: [0.7, 1]
+    overlap_neg_update: tuple[float, float] = (0.0, 0.3)  # pyMDNet: [0, 0.3]
+    long_interval: int = 10  # pyMDNet: 10
+    n_frames_long: int = 100  # pyMDNet: 100
+    n_frames_short: int = 20  # pyMDNet: 20
+
+    # ---- meta-training feature cache (backbone frozen: one pass per training frame)
+    cache_max_frames: int = 50000  # ~27 KB a frame at the defaults (float16)
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> SDNetConfig:
+        """Build from a YAML ``tracker:`` mapping; an unknown key or a bad value is a ConfigError."""
+        d = dict(d or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"tracker: unknown keys {unknown}; known: {sorted(known)}")
+        for k, v in list(d.items()):
+            if isinstance(getattr(cls, k, None), tuple):
+                if not isinstance(v, list | tuple) or len(v) != 2:
+                    raise ConfigError(f"tracker.{k}: expected two numbers [low, high], got {v!r}")
+                d[k] = (float(v[0]), float(v[1]))
+        try:
+            cfg = cls(**d)
+        except TypeError as exc:
+            raise ConfigError(f"tracker: {exc}") from None
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def replace(self, **overrides: Any) -> SDNetConfig:
+        """A copy with ``overrides`` applied (validated)."""
+        d = self.to_dict()
+        d.update(overrides)
+        return SDNetConfig.from_dict(d)
+
+    def validate(self) -> None:
+        if self.backbone not in ("mobilenet_v2", "vggm"):
+            raise ConfigError(f"tracker.backbone: {self.backbone!r}; use mobilenet_v2 or vggm")
+        if self.backbone == "vggm" and not self.vggm_path:
+            raise ConfigError("tracker.backbone: vggm needs tracker.vggm_path (the imagenet-vgg-m.mat file)")
+        if self.score not in ("positive_logit", "log_odds"):
+            raise ConfigError(f"tracker.score: {self.score!r}; use positive_logit or log_odds")
+        positive = {
+            "crop_size": self.crop_size, "crop_context": self.crop_context, "roi_bins": self.roi_bins,
+            "hidden": self.hidden, "n_samples": self.n_samples, "top_k": self.top_k,
+            "batch_pos": self.batch_pos, "batch_neg": self.batch_neg, "n_pos_meta": self.n_pos_meta,
+            "n_neg_meta": self.n_neg_meta, "long_interval": self.long_interval,
+            "n_frames_long": self.n_frames_long, "n_frames_short": self.n_frames_short,
+            "cache_max_frames": self.cache_max_frames, "trans_growth": self.trans_growth,
+        }
+        bad = [k for k, v in positive.items() if not v > 0]
+        if bad:
+            raise ConfigError(f"tracker: {', '.join(bad)} must be positive")
+        if self.init_steps < 0 or self.maxiter_update < 0:
+            raise ConfigError("tracker: init_steps and maxiter_update must be >= 0")
+        if not 0.0 <= self.label_shuffle <= 1.0:
+            raise ConfigError(f"tracker.label_shuffle: a probability, got {self.label_shuffle}")

@@ -1,0 +1,197 @@
+"""Features computed once per frame on a crop around the target, pooled per box with RoIAlign.
+
+Per-patch CNN features (pyMDNet) cost seconds per frame on a CPU; RT-MDNet's way costs one
+backbone pass: a square crop of side ``crop_context * sqrt(w * h)`` around the previous box (padded
+with the image mean where it leaves the frame) is resized to ``crop_size`` pixels, run through the
+frozen backbone, and every candidate or training box is pooled from that one feature map. The same
+crop rule serves meta-training (around the ground truth, jittered) and tracking (around the last
+estimate), so that the head sees the same kind of input in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+from torchvision.ops import roi_align
+
+from ...backbones import ImageNetNormalize, mobilenet_v2
+from ...geometry import as_boxes
+from .config import SDNetConfig
+from .vggm import VGGM_FIRST_CENTRE, VGGM_MEAN, load_vggm
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """A square region of the image (``x0, y0, side`` in image pixels) resized to ``out`` pixels."""
+
+    x0: float
+    y0: float
+    side: float
+    out: int
+    image_size: tuple[int, int]
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return self.out / self.side
+
+    @classmethod
+    def around(cls, box: np.ndarray, image_size: tuple[int, int], context: float, out: int) -> CropWindow:
+        """The crop of side ``context * sqrt(w * h)`` centred on ``box``."""
+        x, y, w, h = (float(v) for v in np.asarray(box, dtype=np.float64).reshape(4))
+        side = max(context * float(np.sqrt(max(w, 1e-3) * max(h, 1e-3))), 4.0)
+        return cls(x + w / 2 - side / 2, y + h / 2 - side / 2, side, int(out), image_size)
+
+    def to_crop(self, boxes) -> np.ndarray:
+        """Boxes (x, y, w, h) in image pixels -> the same boxes in crop pixels."""
+        b = as_boxes(boxes).copy()
+        s = self.scale
+        b[:, 0] = (b[:, 0] - self.x0) * s
+        b[:, 1] = (b[:, 1] - self.y0) * s
+        b[:, 2:] *= s
+        return b
+
+    def region(self) -> tuple[float, float, float, float]:
+        """The part of the crop inside the image as x1, y1, x2, y2 (image pixels)."""
+        w, h = self.image_size
+        x1, y1 = max(self.x0, 0.0), max(self.y0, 0.0)
+        x2, y2 = min(self.x0 + self.side, float(w)), min(self.y0 + self.side, float(h))
+        if x2 - x1 < 1 or y2 - y1 < 1:  # the crop misses the image: fall back to the whole image
+            return 0.0, 0.0, float(w), float(h)
+        return x1, y1, x2, y2
+
+
+def crop_image(image: np.ndarray, window: CropWindow) -> np.ndarray:
+    """The ``window`` of ``image`` as an ``out`` x ``out`` uint8 crop, padded with the image mean.
+
+    Only the part of the frame under the window is touched; a strong reduction first shrinks it with
+    area averaging, so that the crop is not aliased.
+    """
+    h, w = image.shape[:2]
+    mean = cv2.mean(image)[:3]
+    # the frame's pixels under the window (one pixel of margin for the interpolation)
+    ix0 = int(np.clip(np.floor(window.x0) - 1, 0, w - 1))
+    iy0 = int(np.clip(np.floor(window.y0) - 1, 0, h - 1))
+    ix1 = int(np.clip(np.ceil(window.x0 + window.side) + 1, ix0 + 1, w))
+    iy1 = int(np.clip(np.ceil(window.y0 + window.side) + 1, iy0 + 1, h))
+    src = image[iy0:iy1, ix0:ix1]
+    x0, y0 = window.x0 - ix0, window.y0 - iy0
+    s = window.scale
+    fx = fy = 1.0
+    if s < 0.5:
+        sh, sw = src.shape[:2]
+        nw, nh = max(1, round(sw * 2 * s)), max(1, round(sh * 2 * s))
+        src = cv2.resize(src, (nw, nh), interpolation=cv2.INTER_AREA)
+        fx, fy = nw / sw, nh / sh
+    # continuous coordinates: pixel k covers [k, k + 1]; crop pixel u covers (x - x0) * s in [u, u + 1]
+    m = np.array([[s / fx, 0.0, (0.5 / fx - x0) * s - 0.5], [0.0, s / fy, (0.5 / fy - y0) * s - 0.5]])
+    return cv2.warpAffine(
+        np.ascontiguousarray(src), m, (window.out, window.out), flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=mean,
+    )
+
+
+class _Subtract(nn.Module):
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.value
+
+
+@dataclass
+class Backbone:
+    """A frozen feature extractor with what RoIAlign needs to know about its map."""
+
+    net: nn.Module
+    normalize: nn.Module
+    stride: int
+    channels: int
+    #: continuous image coordinate of feature cell 0's centre minus stride / 2 (RoIAlign's alignment)
+    shift: float
+
+
+def fold_batch_norms(net: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm that follows a convolution into it (same outputs, fewer ops)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in net.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        children = list(module.named_children())
+        for (name, conv), (bn_name, bn) in zip(children, children[1:], strict=False):
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(module, name, fuse_conv_bn_eval(conv, bn))
+                setattr(module, bn_name, nn.Identity())
+    return net
+
+
+def build_backbone(config: SDNetConfig, device: str | torch.device = "cpu") -> Backbone:
+    """The configured backbone, frozen, in eval mode, on ``device``; stride and channels measured."""
+    if config.backbone == "vggm":
+        net: nn.Module = load_vggm(config.vggm_path or "")
+        normalize: nn.Module = _Subtract(VGGM_MEAN)
+        first_centre = VGGM_FIRST_CENTRE
+    else:
+        net = mobilenet_v2(pretrained=config.pretrained_backbone).features[: config.backbone_layer]
+        net = fold_batch_norms(net.eval())
+        normalize = ImageNetNormalize()
+        first_centre = 0.5  # every stride-2 layer is a 3x3 convolution padded by 1
+    net = net.eval().to(device)
+    normalize = normalize.to(device)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    probe = 256
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, probe, probe, device=device))
+    if config.backbone == "vggm":
+        stride = 16
+    else:
+        stride = int(round(probe / out.shape[-1]))
+    return Backbone(net, normalize, stride, int(out.shape[1]), first_centre - stride / 2)
+
+
+class FeatureExtractor:
+    """Crop, backbone and RoIAlign for one configuration; every tensor lives on ``device``."""
+
+    def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu", backbone: Backbone | None = None):
+        self.config = config
+        self.device = torch.device(device)
+        self.backbone = backbone if backbone is not None else build_backbone(config, self.device)
+
+    @property
+    def feature_dim(self) -> int:
+        """Length of one pooled box feature (channels x bins x bins)."""
+        return self.backbone.channels * self.config.roi_bins**2
+
+    def window(self, box: np.ndarray, image_size: tuple[int, int]) -> CropWindow:
+        return CropWindow.around(box, image_size, self.config.crop_context, self.config.crop_size)
+
+    @torch.no_grad()
+    def feature_map(self, image: np.ndarray, window: CropWindow) -> torch.Tensor:
+        """The backbone's map of the crop, shape (1, C, h, w)."""
+        crop = crop_image(image, window)
+        x = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device).permute(2, 0, 1)[None].float()
+        return self.backbone.net(self.backbone.normalize(x))
+
+    def pool(self, fmap: torch.Tensor, window: CropWindow, boxes) -> torch.Tensor:
+        """RoIAlign features of ``boxes`` (image pixels, x y w h), shape (N, feature_dim), float32."""
+        b = window.to_crop(boxes)
+        if len(b) == 0:
+            return torch.zeros(0, self.feature_dim, device=self.device)
+        shift = self.backbone.shift
+        rois = np.concatenate(
+            [np.zeros((len(b), 1)), b[:, :2] - shift, b[:, :2] + b[:, 2:] - shift], axis=1
+        ).astype(np.float32)
+        fmap = fmap if fmap.dim() == 4 else fmap[None]
+        out = roi_align(
+            fmap.float(), torch.from_numpy(rois).to(fmap.device), output_size=self.config.roi_bins,
+            spatial_scale=1.0 / self.backbone.stride, sampling_ratio=self.config.roi_sampling_ratio,
+            aligned=True,
+        )
+        return out.flatten(1)

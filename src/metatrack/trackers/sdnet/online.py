@@ -1,0 +1,110 @@
+"""pyMDNet's online learning: bounded sample stores and SGD with hard negative mining.
+
+The same training routine serves SDNet-N's first frame (``lr_init``) and the later updates of both
+trackers (``update_lr``): mini-batches of ``batch_pos`` positives and ``batch_neg`` negatives, the
+negatives being the top scored among ``batch_neg_cand`` candidates (hard negative mining), SGD with
+momentum, weight decay, a 10x learning rate on fc6 and gradient-norm clipping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import SDNetConfig
+from .head import classification_loss, target_scores
+
+
+class SampleStore:
+    """Features of positives of the last ``n_frames_long`` frames, negatives of the last ``n_frames_short``.
+
+    Memory is bounded whatever the video's length: old frames fall out of the deques.
+    """
+
+    def __init__(self, n_frames_long: int, n_frames_short: int):
+        self.n_frames_short = n_frames_short
+        self.pos: deque[torch.Tensor] = deque(maxlen=n_frames_long)
+        self.neg: deque[torch.Tensor] = deque(maxlen=n_frames_short)
+
+    def add(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
+        if len(pos):
+            self.pos.append(pos.detach())
+        if len(neg):
+            self.neg.append(neg.detach())
+
+    def __bool__(self) -> bool:
+        return bool(self.pos) and bool(self.neg)
+
+    def long_term(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every stored positive and negative (pyMDNet's long-term update)."""
+        return torch.cat(list(self.pos)), torch.cat(list(self.neg))
+
+    def short_term(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positives of the last ``n_frames_short`` frames, every negative (pyMDNet's short-term update)."""
+        recent = list(self.pos)[-self.n_frames_short:]
+        return torch.cat(recent), torch.cat(list(self.neg))
+
+
+def make_optimizer(head: nn.Module, lr: float, cfg: SDNetConfig) -> torch.optim.SGD:
+    """pyMDNet's ``set_optimizer``: SGD, momentum, weight decay, fc6 at ``lr_mult_fc6`` times ``lr``."""
+    fc6 = [p for n, p in head.named_parameters() if n.startswith("fc6")]
+    rest = [p for n, p in head.named_parameters() if not n.startswith("fc6")]
+    groups = [{"params": rest, "lr": lr}, {"params": fc6, "lr": lr * cfg.lr_mult_fc6}]
+    return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _index_stream(n: int, needed: int, rng: np.random.Generator) -> np.ndarray:
+    """Concatenated permutations of range(n), at least ``needed`` long (pyMDNet's pos_idx/neg_idx)."""
+    reps = -(-needed // n)
+    return np.concatenate([rng.permutation(n) for _ in range(max(reps, 1))])
+
+
+def train_head(
+    head: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    iterations: int,
+    cfg: SDNetConfig,
+    rng: np.random.Generator,
+) -> float:
+    """``iterations`` SGD steps on ``pos``/``neg`` features with hard negative mining; the last loss.
+
+    If the loss or a parameter turns non-finite, the head goes back to where it started.
+    """
+    if iterations <= 0 or len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    n_cand = max(cfg.batch_neg_cand, cfg.batch_neg)
+    pos_idx = torch.from_numpy(_index_stream(len(pos), cfg.batch_pos * iterations, rng))
+    neg_idx = torch.from_numpy(_index_stream(len(neg), n_cand * iterations, rng))
+    params = list(head.parameters())
+    backup = [p.detach().clone() for p in params]
+    loss_value = float("nan")
+    for i in range(iterations):
+        batch_pos = pos[pos_idx[i * cfg.batch_pos:(i + 1) * cfg.batch_pos].to(pos.device)]
+        cand = neg[neg_idx[i * n_cand:(i + 1) * n_cand].to(neg.device)]
+        if len(cand) > cfg.batch_neg:
+            with torch.no_grad():
+                scores = target_scores(head(cand), cfg.score)
+            scores = torch.nan_to_num(scores, nan=-float("inf"))
+            batch_neg = cand[scores.topk(cfg.batch_neg).indices]
+        else:
+            batch_neg = cand
+        x = torch.cat([batch_pos, batch_neg])
+        y = torch.cat([torch.ones(len(batch_pos), dtype=torch.long), torch.zeros(len(batch_neg), dtype=torch.long)])
+        loss = classification_loss(head(x), y.to(x.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        loss_value = float(loss.detach())
+    if not (math.isfinite(loss_value) and all(bool(torch.isfinite(p).all()) for p in params)):
+        with torch.no_grad():  # diverged: back to the head as it was, momentum forgotten
+            for p, b in zip(params, backup, strict=True):
+                p.copy_(b)
+        optimizer.state.clear()
+    return loss_value

@@ -1,0 +1,162 @@
+"""MetaSDNet's meta-training task (the :class:`metatrack.training.MetaTask` protocol).
+
+The backbone is frozen, so the feature map of each training frame's crop is computed once and
+cached (float16, bounded LRU); every episode then draws fresh positives and negatives on frames
+``j`` and ``j + delta`` with the first-frame rule of the tracker and pools them from the cached
+maps, so that an iteration costs only head work. The crop is centred on the ground-truth box moved
+by a small jitter that is fixed per frame (seeded), standing in for the tracker's previous estimate.
+Label shuffling (paper, section 4.2): in half the episodes the labels of both batches are swapped.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...data.episodes import Episode
+from ...data.sequence import Sequence
+from ...errors import DataError
+from ...geometry import clip_box, is_valid_box
+from ...meta import MetaSGD
+from ...modelfile import save_model
+from . import sampling
+from .config import SDNetConfig
+from .features import CropWindow, FeatureExtractor
+from .head import SDNetHead, accuracy, classification_loss
+from .network import MODEL_NAME, backbone_checksum, shared_backbone
+from .tracker import as_rgb
+
+#: alpha's starting value for the averaged loss: the paper's 1e-4 was set for pyMDNet (2017)'s loss
+#: summed over a 128-sample batch, i.e. about 1e-4 * 128 = 0.0128 per averaged loss
+DEFAULT_ALPHA_INIT = 0.01
+
+
+@dataclass
+class SampleBatch:
+    """Pooled box features (N, D) and their labels (N,), 1 = target."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+
+    def flipped(self) -> SampleBatch:
+        return SampleBatch(self.features, 1 - self.labels)
+
+
+class FeatureCache:
+    """Feature maps of crops by key, least recently used dropped beyond ``max_items``."""
+
+    def __init__(self, max_items: int):
+        self.max_items = max_items
+        self._items: OrderedDict[tuple, tuple[torch.Tensor, CropWindow]] = OrderedDict()
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: tuple, compute) -> tuple[torch.Tensor, CropWindow]:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        self.misses += 1
+        value = compute()
+        self._items[key] = value
+        while len(self._items) > self.max_items:
+            self._items.popitem(last=False)
+        return value
+
+
+class SDNetTask:
+    """MetaSDNet's head (fc4-fc6) and alpha, trained by :class:`metatrack.training.MetaTrainer`."""
+
+    model_name = MODEL_NAME
+
+    def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
+                 alpha_init: float = DEFAULT_ALPHA_INIT):
+        self.config = config
+        self.device = torch.device(device)
+        self.alpha_init = float(alpha_init)
+        self.extractor = FeatureExtractor(config, self.device, shared_backbone(config, self.device))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            head = SDNetHead(self.extractor.feature_dim, config.hidden)
+        self.learner = MetaSGD(head, self.alpha_init).to(self.device)
+        self.cache = FeatureCache(config.cache_max_frames)
+
+    # ------------------------------------------------------------------ features of one frame
+    def crop_window(self, sequence: Sequence, index: int, image_size: tuple[int, int]) -> CropWindow:
+        """The crop around frame ``index``'s box, moved by a jitter fixed for that frame."""
+        cfg = self.config
+        box = clip_box(sequence.boxes[index], image_size)
+        rng = np.random.default_rng([cfg.seed, zlib.crc32(sequence.name.encode()), index])
+        side = float(np.sqrt(box[2] * box[3]))
+        shift = cfg.crop_jitter * side * (rng.random(2) * 2 - 1)
+        scale = cfg.crop_scale_jitter ** (rng.random() * 2 - 1)
+        c = box[:2] + box[2:] / 2 + shift
+        wh = box[2:] * scale
+        return self.extractor.window(np.concatenate([c - wh / 2, wh]), image_size)
+
+    def frame_features(self, sequence: Sequence, index: int) -> tuple[torch.Tensor, CropWindow]:
+        """The cached (C, h, w) float16 map of frame ``index``'s crop and its window."""
+        key = (id(sequence), sequence.name, len(sequence), index)
+
+        def compute():
+            image = as_rgb(sequence.frame(index))
+            size = (int(image.shape[1]), int(image.shape[0]))
+            window = self.crop_window(sequence, index, size)
+            fmap = self.extractor.feature_map(image, window)[0].to(torch.float16)
+            return fmap, window
+
+        return self.cache.get(key, compute)
+
+    def frame_batch(self, sequence: Sequence, index: int, rng: np.random.Generator) -> SampleBatch:
+        """Fresh positives and negatives on frame ``index`` (the tracker's first-frame rule), pooled."""
+        box = sequence.boxes[index]
+        if not is_valid_box(box):
+            raise DataError(f"sequence {sequence.name!r} frame {index + 1} has no valid box for an episode")
+        fmap, window = self.frame_features(sequence, index)
+        box = clip_box(box, window.image_size)
+        cfg = self.config
+        boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, cfg.n_neg_meta, window, cfg, rng)
+        x = self.extractor.pool(fmap, window, boxes)
+        return SampleBatch(x, torch.from_numpy(labels).to(self.device))
+
+    # ------------------------------------------------------------------ the MetaTask protocol
+    def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
+        """(frame j's batch, frame j + delta's batch); both label-shuffled with probability ``label_shuffle``."""
+        train = self.frame_batch(episode.sequence, episode.j, rng)
+        test = self.frame_batch(episode.sequence, episode.future, rng)
+        if rng.random() < self.config.label_shuffle:
+            train, test = train.flipped(), test.flipped()
+        return train, test
+
+    def loss(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> torch.Tensor:
+        return classification_loss(self.learner.forward_with(params, batch.features), batch.labels)
+
+    def metrics(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> dict[str, float]:
+        with torch.no_grad():
+            return {"accuracy": accuracy(self.learner.forward_with(params, batch.features), batch.labels)}
+
+    def model_metadata(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+
+def build_task(tracker_config: dict | None, device: str = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT) -> SDNetTask:
+    """The meta-training task for the ``tracker:`` section of a config (``metatrack train``)."""
+    return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=alpha_init)
+
+
+def export_model(task: SDNetTask, path: str | Path) -> Path:
+    """Write theta0 and alpha with the config and the backbone's sha256 (the shipped model file)."""
+    learner = task.learner
+    tensors = {f"theta0.{n}": p.detach() for n, p in learner.theta0().items()}
+    tensors.update({f"alpha.{n}": a.detach() for n, a in learner.alphas().items()})
+    return save_model(
+        path, MODEL_NAME, tensors, task.model_metadata(), backbone_checksum(task.config),
+        extra={"alpha_init": task.alpha_init, "feature_dim": task.extractor.feature_dim},
+    )

@@ -1,0 +1,221 @@
+"""CREST-N and MetaCREST tracking: first-frame training, online tracking, hostile input."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import metatrack.trackers.crest.tracker as crest_tracker
+from metatrack.errors import CheckpointError, ConfigError, DataError
+from metatrack.geometry import iou
+from metatrack.trackers import available_trackers, create_tracker
+from metatrack.trackers.crest import CRESTN, MetaCREST, build_task, export_model
+
+
+def textured(h, w, rng, cell):
+    small = rng.integers(0, 256, (h // cell + 2, w // cell + 2, 3)).astype(np.uint8)
+    return cv2.resize(small, (w + 2 * cell, h + 2 * cell), interpolation=cv2.INTER_LINEAR)[:h, :w]
+
+
+def moving_square(n=20, size=(160, 120), box=(40, 40, 24, 24), step=(3.0, 2.0), seed=0):
+    """A textured square sliding over a textured background; returns (frames, boxes)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = textured(h, w, rng, 8)
+    obj = cv2.resize(textured(48, 48, rng, 3), (int(box[2]), int(box[3])))
+    frames, boxes = [], []
+    for i in range(n):
+        x = int(np.clip(round(box[0] + step[0] * i), 0, w - box[2]))
+        y = int(np.clip(round(box[1] + step[1] * 3 * np.sin(i / 3)), 0, h - box[3]))
+        f = bg.copy()
+        f[y:y + box[3], x:x + box[2]] = obj
+        frames.append(f)
+        boxes.append([x, y, box[2], box[3]])
+    return frames, np.array(boxes, dtype=float)
+
+
+def metacrest_model(path, alpha=1e-4, canonical=(7, 7)):
+    """A MetaCREST model file with untrained theta0 and a hand-set alpha."""
+    task = build_task({"canonical_filter_size": list(canonical)}, meta_training={"alpha_init": alpha})
+    return export_model(task, path)
+
+
+def test_registered_names():
+    names = set(available_trackers())
+    expected = {"metacrest", "metacrest-01", "metacrest-03", "crest-01", "crest-03", "crest-05", "crest-10",
+                "crest-20", "crest-converged"}
+    assert expected <= names
+
+
+def test_crest_tracks_a_textured_square():
+    frames, boxes = moving_square(20)
+    t = create_tracker("crest-20")
+    t.seed(0)
+    t.init(frames[0], boxes[0])
+    out = [boxes[0]] + [t.update(f) for f in frames[1:]]
+    assert np.mean(iou(np.array(out), boxes)) > 0.6
+    assert np.isfinite(t.confidence)
+
+
+def test_more_first_frame_iterations_reach_a_lower_loss():
+    frames, boxes = moving_square(2)
+    losses = {}
+    for n in (1, 20):
+        t = create_tracker(f"crest-{n:02d}")
+        res = t.analyse_init(frames[:2], boxes[:2])
+        assert t.init_info["iterations"] == n
+        assert res["after"] < res["before"] and res["measure"] == "loss"
+        losses[n] = res["after"]
+    assert losses[20] < losses[1]
+
+
+def test_crest_converged_stops_at_the_threshold_or_the_cap():
+    frames, boxes = moving_square(1)
+    t = create_tracker("crest-converged", init_max_iterations=60)
+    t.init(frames[0], boxes[0])
+    info = t.init_info
+    assert info["iterations"] <= 60
+    assert info["loss"] <= 0.02 or info["iterations"] == 60
+    capped = create_tracker("crest-converged", init_max_iterations=2)
+    capped.init(frames[0], boxes[0])
+    assert capped.init_info["iterations"] == 2 and capped.init_info["loss"] > 0.02
+
+
+def test_crest_n_is_seeded():
+    frames, boxes = moving_square(6)
+    runs = []
+    for seed in (1, 1, 2):
+        t = create_tracker("crest-03")
+        assert t.stochastic
+        t.seed(seed)
+        t.init(frames[0], boxes[0])
+        runs.append(t.params["filter"].clone())
+    assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
+
+
+def test_hostile_frames_give_boxes_inside_the_image():
+    frames, boxes = moving_square(3)
+    t = create_tracker("crest-05")
+    t.init(frames[0], boxes[0])
+    hostile = [
+        np.zeros((120, 160, 3), np.uint8),  # black
+        np.full((120, 160, 3), 200, np.uint8),  # constant
+        np.zeros((40, 50, 3), np.uint8),  # another size, smaller than the box
+        frames[1][:, :, 0],  # grey
+        np.full((300, 500, 3), 90, np.uint8),  # larger
+        np.dstack([frames[2], np.full((120, 160), 255, np.uint8)]),  # RGBA
+    ]
+    for img in hostile:
+        b = t.update(img)
+        h, w = img.shape[:2]
+        assert np.all(np.isfinite(b)) and b[2] > 0 and b[3] > 0
+        assert b[0] >= 0 and b[1] >= 0 and b[0] + b[2] <= w + 1e-6 and b[1] + b[3] <= h + 1e-6
+
+
+def test_target_leaving_the_frame_and_extreme_sizes_stay_inside():
+    rng = np.random.default_rng(0)
+    img = textured(120, 160, rng, 6)
+    for box in ([150, 110, 10, 10], [0, 0, 2, 3], [-20, -20, 200, 170], [1, 50, 159, 5]):
+        t = create_tracker("crest-01")
+        t.init(img, np.array(box, float))
+        for dx in (0, 40, 80):
+            b = t.update(np.roll(img, dx, axis=1))
+            assert b[0] >= 0 and b[1] >= 0 and b[0] + b[2] <= 160 + 1e-6 and b[1] + b[3] <= 120 + 1e-6
+
+
+def test_nan_response_keeps_the_last_box_with_low_confidence():
+    frames, boxes = moving_square(3)
+    t = create_tracker("crest-03")
+    t.init(frames[0], boxes[0])
+    b1 = t.update(frames[1])
+    t.params["filter"].data.fill_(float("nan"))
+    b2 = t.update(frames[2])
+    assert np.allclose(b1, b2) and t.confidence == 0.0
+
+
+def test_bad_first_box_and_unknown_setting_are_refused():
+    frames, _ = moving_square(1)
+    t = create_tracker("crest-01")
+    for bad in ([1, 1, 0, 5], [np.nan, 1, 4, 4], [500, 500, 10, 10]):
+        with pytest.raises(DataError):
+            t.init(frames[0], np.array(bad, float))
+    with pytest.raises(ConfigError, match="no_such_setting"):
+        create_tracker("crest-01", no_such_setting=1)
+    with pytest.raises(ConfigError, match="scale_lr"):
+        create_tracker("crest-01", scale_lr=3.0)
+
+
+def test_metacrest_first_frame_is_metatrack_meta_adapt(tmp_path, monkeypatch):
+    model = metacrest_model(tmp_path / "m.safetensors")
+    calls = []
+    real = crest_tracker.adapt
+
+    def spy(theta, alpha, loss_fn, steps=1, **kw):
+        calls.append((set(theta), set(alpha), steps, kw))
+        return real(theta, alpha, loss_fn, steps, **kw)
+
+    monkeypatch.setattr(crest_tracker, "adapt", spy)
+    frames, boxes = moving_square(2)
+    t = create_tracker("metacrest-03", model=model)
+    t.init(frames[0], boxes[0])
+    assert len(calls) == 1
+    names, alphas, steps, kw = calls[0]
+    assert steps == 3 and kw.get("create_graph") is False
+    assert {"filter", "reduce.weight"} <= alphas == names
+    assert t.params["filter"].shape[1:] == t.filter_size  # warped to the target for tracking
+
+
+def test_one_alpha_step_reduces_the_first_frame_loss(tmp_path):
+    frames, boxes = moving_square(6)
+    t = MetaCREST(model=metacrest_model(tmp_path / "a.safetensors"))
+    res = t.analyse_init(frames, boxes)
+    assert res["after"] < 0.5 * res["before"]
+    assert set(res) >= {"before", "after", "lookahead", "train_seconds", "frame_seconds"}
+    assert np.isfinite(res["lookahead"])
+    assert 0 < res["train_seconds"] <= res["frame_seconds"]
+    frozen = MetaCREST(model=metacrest_model(tmp_path / "z.safetensors", alpha=0.0))
+    res0 = frozen.analyse_init(frames, boxes)
+    assert res0["after"] == pytest.approx(res0["before"])  # the step is alpha * gradient
+    out = [t.update(f) for f in frames[1:]]
+    assert np.all(np.isfinite(out))
+
+
+def test_metacrest_model_file_errors(tmp_path, monkeypatch):
+    monkeypatch.setattr(crest_tracker, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    with pytest.raises(CheckpointError, match="metatrack train"):
+        create_tracker("metacrest")
+    from metatrack.modelfile import save_model
+
+    other = save_model(tmp_path / "sd.safetensors", "metasdnet", {"w": torch.zeros(2)}, {}, None)
+    with pytest.raises(CheckpointError, match="metasdnet"):
+        MetaCREST(model=other)
+    good = metacrest_model(tmp_path / "g.safetensors")
+    with pytest.raises(ConfigError, match="crop_size"):
+        MetaCREST(model=good, crop_size=128)
+    t = MetaCREST(model=good, update_lr=1e-3)  # tracking settings may change
+    assert t.cfg.update_lr == 1e-3 and t.cfg.canonical_filter_size == (7, 7)
+
+
+def test_crest_n_runs_without_pretrained_model_file():
+    t = CRESTN(init_iterations=2)
+    frames, boxes = moving_square(2)
+    t.init(frames[0], boxes[0])
+    assert t.params["reduce.weight"].shape[0] == 64
+
+
+@pytest.mark.parametrize("update_reduction", [False, True])
+def test_online_update_every_interval_from_the_buffer(tmp_path, update_reduction):
+    frames, boxes = moving_square(11)
+    t = MetaCREST(model=metacrest_model(tmp_path / "u.safetensors"), update_reduction=update_reduction,
+                  update_interval=5, buffer_size=4)
+    t.init(frames[0], boxes[0])
+    start = {k: v.detach().clone() for k, v in t.params.items()}
+    for f in frames[1:5]:
+        t.update(f)
+    assert torch.equal(start["filter"], t.params["filter"])  # nothing before the 5th frame
+    t.update(frames[5])
+    assert len(t.buffer) == 4  # capped
+    assert not torch.equal(start["filter"], t.params["filter"])
+    assert torch.equal(start["reduce.weight"], t.params["reduce.weight"]) != update_reduction
+    for f in frames[6:]:
+        assert np.all(np.isfinite(t.update(f)))

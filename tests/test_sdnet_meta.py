@@ -1,0 +1,194 @@
+"""MetaSDNet: the meta-training task, the model file, and the meta-learned first frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sdnet_synth import moving_square, square_sequence
+from torch.func import functional_call
+
+import metatrack.meta
+from metatrack.data.episodes import Episode, EpisodeSampler
+from metatrack.errors import CheckpointError, ConfigError
+from metatrack.geometry import iou
+from metatrack.modelfile import load_model, save_model
+from metatrack.trackers import create_tracker
+from metatrack.trackers.sdnet import MetaSDNet, build_task, export_model
+from metatrack.trackers.sdnet.head import classification_loss
+from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, read_log
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: one thread is faster, and immune to a CPU shared with other jobs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+#: a small network so that meta-training a few dozen iterations takes seconds
+TINY = {"crop_size": 128, "hidden": 32, "n_samples": 128, "n_bbreg": 300, "maxiter_update": 5,
+        "batch_neg_cand": 256}
+
+
+def _sequences(n=4, frames=12):
+    return [square_sequence(f"sq{i}", n=frames, size=(160, 120), side=20 + 3 * i, seed=20 + i,
+                            step=(2 + i % 3, 2)) for i in range(n)]
+
+
+def _train(out, iterations, episodes=4):
+    task = build_task(TINY)
+    cfg = MetaTrainConfig(iterations=iterations, episodes_per_batch=episodes, lr_theta=1e-3, lr_alpha=3e-3,
+                          alpha_init=0.01, lr_decay_at=[], schedule=[ScheduleStep(0, ["fc*"])],
+                          checkpoint_every=10**6)
+    trainer = MetaTrainer(task, EpisodeSampler([_sequences()], None, (1, 5)), cfg, out)
+    trainer.train(progress=False)
+    return task, trainer
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A head meta-trained for 60 iterations on synthetic squares, exported as a model file."""
+    out = tmp_path_factory.mktemp("meta")
+    task, trainer = _train(out, 60)
+    path = export_model(task, out / "metasdnet.safetensors")
+    return task, trainer, path
+
+
+# ---------------------------------------------------------------------------- the task
+def test_episode_batches_have_the_first_frame_rule_shapes():
+    task = build_task({**TINY, "label_shuffle": 0.0})
+    seq = _sequences(1)[0]
+    train, test = task.episode_batches(Episode(seq, 2, 3), np.random.default_rng(0))
+    for batch in (train, test):
+        assert batch.features.shape == (len(batch.labels), task.extractor.feature_dim)
+        assert int(batch.labels.sum()) == 32 and len(batch.labels) == 32 + 96
+        assert batch.labels[:32].eq(1).all()
+    assert not torch.equal(train.features, test.features)
+    # the backbone ran once per frame: a second episode on the same frames hits the cache
+    task.episode_batches(Episode(seq, 2, 3), np.random.default_rng(1))
+    assert task.cache.misses == 2
+
+
+def test_label_shuffling_swaps_both_batches_in_about_half_the_episodes():
+    task = build_task(TINY)
+    seq = _sequences(1)[0]
+    rng = np.random.default_rng(0)
+    flips = []
+    for _ in range(100):
+        train, test = task.episode_batches(Episode(seq, 1, 2), rng)
+        assert bool(train.labels[0] == test.labels[0])  # both batches or neither
+        flips.append(int(train.labels[0]) == 0)
+    assert 0.35 < np.mean(flips) < 0.65
+
+
+def test_feature_cache_is_bounded_and_the_crop_jitter_fixed_per_frame():
+    task = build_task({**TINY, "cache_max_frames": 3})
+    seq = _sequences(1)[0]
+    windows = [task.frame_features(seq, i)[1] for i in range(6)]
+    assert len(task.cache) == 3
+    assert task.crop_window(seq, 4, (160, 120)) == windows[4]
+    assert windows[4] != task.extractor.window(seq.boxes[4], (160, 120))  # jittered
+
+
+def test_meta_trainer_runs_three_iterations_with_a_finite_loss(tmp_path):
+    _, trainer = _train(tmp_path, 3, episodes=2)
+    log = read_log(trainer.log_path)
+    assert [r["iteration"] for r in log] == [0, 1, 2]
+    assert all(np.isfinite(r["meta_loss"]) and 0 <= r["test_accuracy"] <= 1 for r in log)
+
+
+# ---------------------------------------------------------------------------- the model file
+def test_exported_model_loads_back_identical(trained):
+    task, _, path = trained
+    tracker = MetaSDNet(model=path)
+    for name, p in task.learner.theta0().items():
+        torch.testing.assert_close(tracker.theta0[name], p.detach(), rtol=0, atol=0)
+    for name, a in task.learner.alphas().items():
+        torch.testing.assert_close(tracker.alpha[name], a.detach(), rtol=0, atol=0)
+    assert tracker.config.hidden == TINY["hidden"] and tracker.config.crop_size == TINY["crop_size"]
+    _, info = load_model(path, "metasdnet")
+    assert info["config"]["hidden"] == 32 and info["backbone_sha256"]
+
+
+def test_a_model_file_of_another_model_is_refused(tmp_path, trained):
+    _, _, path = trained
+    tensors, info = load_model(path, "metasdnet")
+    other = save_model(tmp_path / "crest.safetensors", "metacrest", tensors, info["config"], None)
+    with pytest.raises(CheckpointError, match="metacrest"):
+        MetaSDNet(model=other)
+    broken = {k: v[:1] if k == "theta0.fc4.weight" else v for k, v in tensors.items()}
+    bad = save_model(tmp_path / "bad.safetensors", "metasdnet", broken, info["config"], None)
+    with pytest.raises(CheckpointError, match="fc4.weight"):
+        MetaSDNet(model=bad)
+
+
+def test_missing_shipped_model_says_how_to_train_it(tmp_path, monkeypatch):
+    import metatrack.trackers.sdnet.tracker as tracker_module
+
+    monkeypatch.setattr(tracker_module, "SHIPPED_MODEL", tmp_path / "metasdnet.safetensors")
+    with pytest.raises(CheckpointError, match="metatrack train"):
+        create_tracker("metasdnet")
+
+
+def test_the_model_fixes_the_features_but_not_the_tracking_settings(trained):
+    _, _, path = trained
+    with pytest.raises(ConfigError, match="hidden"):
+        MetaSDNet(model=path, hidden=64)
+    t = MetaSDNet(model=path, update_lr=0.123, init_steps=3)
+    assert t.config.update_lr == 0.123 and t.config.init_steps == 3
+
+
+# ---------------------------------------------------------------------------- the first frame
+def test_first_frame_is_one_alpha_step_through_meta_adapt(trained, monkeypatch):
+    _, _, path = trained
+    calls = []
+    original = metatrack.meta.adapt
+
+    def spy(theta, alpha, loss_fn, steps=1, **kw):
+        calls.append((steps, kw))
+        return original(theta, alpha, loss_fn, steps, **kw)
+
+    monkeypatch.setattr(metatrack.meta, "adapt", spy)
+    frames, boxes = moving_square(1, (160, 120), 24, seed=7)
+    t = create_tracker("metasdnet-01", model=path)
+    t._analysing = True
+    t.init(frames[0], boxes[0])
+    assert calls == [(1, {"create_graph": False})]
+    # the head equals a manual step theta0 - alpha * grad L(theta0) on the same samples
+    x, y = t._record["x"], t._record["y"]
+    theta0 = {k: v.clone().requires_grad_(True) for k, v in t.theta0.items()}
+    loss = classification_loss(functional_call(t._record["head_before"], theta0, (x,)), y)
+    grads = torch.autograd.grad(loss, list(theta0.values()))
+    for (name, p0), g in zip(theta0.items(), grads, strict=True):
+        torch.testing.assert_close(dict(t.head.named_parameters())[name].detach(),
+                                   (p0 - t.alpha[name] * g).detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_one_alpha_step_from_the_learned_theta0_lowers_the_first_frame_loss(trained):
+    _, trainer, path = trained
+    log = read_log(trainer.log_path)
+    assert np.mean([r["meta_loss"] for r in log[-10:]]) < np.mean([r["meta_loss"] for r in log[:10]])
+    for seed in (95, 96, 97):  # unseen sequences
+        frames, boxes = moving_square(6, (160, 120), 20 + seed % 10, seed=seed)
+        t = create_tracker("metasdnet", model=path)
+        t.seed(0)
+        r = t.analyse_init(frames, boxes)
+        x, y = t._record["x"], t._record["y"]
+        with torch.no_grad():
+            before = float(classification_loss(t._record["head_before"](x), y))
+            after = float(classification_loss(t.head(x), y))
+        assert after < before
+        assert r["after"] >= 0.75 and r["lookahead"] >= 0.75
+
+
+def test_metasdnet_follows_a_moving_square(trained):
+    _, _, path = trained
+    frames, boxes = moving_square(20, (160, 120), 24, seed=2, step=(3, 2))
+    t = create_tracker("metasdnet", model=path)
+    t.seed(0)
+    t.init(frames[0], boxes[0])
+    out = np.array([boxes[0]] + [t.update(f) for f in frames[1:]])
+    assert iou(out, boxes).mean() > 0.6
