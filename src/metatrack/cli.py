@@ -64,6 +64,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             repetitions=args.repetitions,
             jobs=args.jobs,
             seed=args.seed,
+            deterministic=args.deterministic,
         )
     return 0
 
@@ -154,7 +155,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     module = importlib.import_module(TRAINABLE[cfg["model"]])
     mt = MetaTrainConfig.from_dict(cfg.get("meta_training", {}) or {})
     out = Path(args.out)
-    task = module.build_task(cfg.get("tracker", {}) or {}, device=args.device)
+    if args.deterministic:
+        from .determinism import set_deterministic
+
+        set_deterministic(mt.seed)
+    task = module.build_task(cfg.get("tracker", {}) or {}, device=args.device, alpha_init=mt.alpha_init)
     sources = [open_dataset(s["dataset"], **(s.get("options") or {})) for s in mt.sources]
     sampler = EpisodeSampler(sources, [float(s.get("weight", 1.0)) for s in mt.sources], mt.delta_range)
     trainer = MetaTrainer(task, sampler, mt, out, device=args.device, full_config=cfg)
@@ -193,6 +198,10 @@ def cmd_track(args: argparse.Namespace) -> int:
         kwargs["model"] = args.model
     if args.device:
         kwargs["device"] = args.device
+    if args.deterministic:
+        from .determinism import set_deterministic
+
+        set_deterministic(0)  # track() seeds the tracker with 0 too
     result = track(args.input, box, tracker=args.tracker, tracker_kwargs=kwargs, out_video=args.out,
                    boxes_file=args.boxes, progress=not args.no_progress, max_frames=args.max_frames)
     print(f"{len(result.boxes)} frames tracked at {result.fps:.1f} frames per second (first frame "
@@ -230,6 +239,10 @@ def cmd_trackers(args: argparse.Namespace) -> int:
     return 0
 
 
+#: --deterministic of run, track and train
+DETERMINISTIC_HELP = "bit-identical results from run to run on CPU (one thread, seeded RNGs; metatrack.determinism)"
+
+
 def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument(
         "--dataset",
@@ -262,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repetitions", type=int, default=1)
     p.add_argument("--jobs", type=int, default=1, help="sequences run in parallel processes")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="score every tracker folder under a results folder")
@@ -301,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", help="write one x,y,w,h line per frame here")
     p.add_argument("--max-frames", type=int)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1) from a YAML config")
@@ -309,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt exactly")
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("init-analysis", help="the paper's Table 2: first-frame accuracy/loss and time")
