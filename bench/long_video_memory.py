@@ -94,8 +94,7 @@ def peak_rss_mb() -> float:
 
 def measure(tracker: str, frames: int, size: tuple[int, int], every: int, kwargs: dict) -> dict:
     """Track one synthetic video in this process; the numbers of one table row."""
-    import torch
-
+    from metatrack.geometry import iou
     from metatrack.trackers import create_tracker
 
     video = SyntheticVideo(frames, size)
@@ -107,9 +106,11 @@ def measure(tracker: str, frames: int, size: tuple[int, int], every: int, kwargs
     init_seconds = time.perf_counter() - t0
     after_init = current_rss_mb()
     samples: list[tuple[int, float]] = [(0, after_init)]
+    overlap = 0.0
     t0 = time.perf_counter()
     for i in range(1, frames):
-        trk.update(video.read(i))
+        box = trk.update(video.read(i))
+        overlap += float(iou(box, video.boxes[i])[0])
         if i % every == 0 or i == frames - 1:
             samples.append((i, current_rss_mb()))
     seconds = time.perf_counter() - t0
@@ -126,20 +127,26 @@ def measure(tracker: str, frames: int, size: tuple[int, int], every: int, kwargs
         "rss_end_mb": float(rss[-1]),
         "growth_mb_per_1000_frames": growth,
         "fps": (frames - 1) / seconds if seconds > 0 else float("nan"),
+        "mean_iou": overlap / max(frames - 1, 1),
         "init_seconds": init_seconds,
-        "torch_threads": torch.get_num_threads(),
         "rss_samples": samples,
     }
-    if str(kwargs.get("device", "cpu")).startswith("cuda"):
-        row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    torch = sys.modules.get("torch")  # not imported at all for the OpenCV trackers
+    if torch is not None:
+        row["torch_threads"] = torch.get_num_threads()
+        if str(kwargs.get("device", "cpu")).startswith("cuda"):
+            row["cuda_peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return row
 
 
 def run_child(tracker: str, frames: int, args: argparse.Namespace, kwargs: dict) -> dict:
     """``measure`` in a fresh process, so that the peak RSS is this tracker's and this length's alone."""
-    spec = {"tracker": tracker, "frames": frames, "size": args.size, "every": args.every, "kwargs": kwargs,
-            "threads": args.threads}
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True)
+    spec = {"tracker": tracker, "frames": frames, "size": args.size, "every": args.every, "kwargs": kwargs}
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)  # torch's thread count, without importing torch here
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
@@ -149,10 +156,6 @@ def run_child(tracker: str, frames: int, args: argparse.Namespace, kwargs: dict)
 
 def child_main(spec_json: str) -> int:
     spec = json.loads(spec_json)
-    if spec.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(spec["threads"]))
     from metatrack.errors import CheckpointError
 
     try:
@@ -166,14 +169,15 @@ def child_main(spec_json: str) -> int:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = ["tracker", "frames", "peak RSS (MB)", "RSS after init (MB)", "growth (MB/1k frames)", "fps"]
+    header = ["tracker", "frames", "peak RSS (MB)", "RSS after init (MB)", "growth (MB/1k frames)", "fps",
+              "mean IoU"]
     out = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for r in rows:
         if "error" in r:
-            out.append(f"| {r['tracker']} | {r['frames']} | not run: {r['error'][:80]} | | | |")
+            out.append(f"| {r['tracker']} | {r['frames']} | not run: {r['error'][:80]} | | | | |")
             continue
         out.append(f"| {r['tracker']} | {r['frames']} | {r['peak_rss_mb']:.0f} | {r['rss_after_init_mb']:.0f} | "
-                   f"{r['growth_mb_per_1000_frames']:+.1f} | {r['fps']:.1f} |")
+                   f"{r['growth_mb_per_1000_frames']:+.1f} | {r['fps']:.1f} | {r['mean_iou']:.2f} |")
     return "\n".join(out)
 
 

@@ -47,9 +47,6 @@ MODEL_NAME = "metacrest"
 #: the shipped model file (produced by ``metatrack train --config .../configs/metacrest.yaml``)
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "metacrest.safetensors"
 
-#: CREST-N's online learning rate (Adam), from bench/search_crest_update_lr.py on embedded:train
-CREST_N_UPDATE_LR = 1e-5
-
 Params = dict[str, torch.Tensor]
 
 
@@ -335,7 +332,6 @@ class CRESTN(CRESTTracker):
     stochastic = True
 
     def __init__(self, device: str = "cpu", **overrides: Any):
-        overrides.setdefault("update_lr", CREST_N_UPDATE_LR)
         super().__init__(CRESTConfig().replace(**overrides), device)
         self._seed = self.cfg.init_seed
 
