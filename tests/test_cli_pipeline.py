@@ -20,7 +20,7 @@ class ShiftTracker(Tracker):
         return self.box
 
 
-register_tracker("test-shift", ShiftTracker, replace=True)
+register_tracker("test-shift-cli", ShiftTracker, replace=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +43,15 @@ def test_synth_writes_otb_layout(tiny_split):
 def test_run_score_report(tiny_split, tmp_path, capsys):
     results = tmp_path / "results"
     ds = f"otb:{tiny_split}"
-    assert main(["run", "--tracker", "test-shift,opencv-kcf", "--dataset", ds, "--results", str(results)]) == 0
-    for name in ("test-shift", "opencv-kcf"):
+    assert main(["run", "--tracker", "test-shift-cli,opencv-kcf", "--dataset", ds, "--results", str(results)]) == 0
+    for name in ("test-shift-cli", "opencv-kcf"):
         files = sorted((results / name).glob("*.txt"))
         assert len(files) == 4  # two sequences, boxes and times
     out_json = tmp_path / "scores.json"
     assert main(["score", "--dataset", ds, "--results", str(results), "--json", str(out_json)]) == 0
     scores = json.loads(out_json.read_text())
-    assert set(scores) == {"test-shift", "opencv-kcf"}
-    s = scores["test-shift"]
+    assert set(scores) == {"test-shift-cli", "opencv-kcf"}
+    s = scores["test-shift-cli"]
     assert 0 < s["success_auc"] <= 1 and len(s["success_curve"]) == 21 and len(s["precision_curve"]) == 51
     assert set(s["sequences"]) == {p.name for p in tiny_split.iterdir() if p.is_dir()}
     # the shift tracker's boxes are known: its scores must be those computed here from the ground truth
@@ -70,11 +70,11 @@ def test_run_score_report(tiny_split, tmp_path, capsys):
     assert s["precision"] == pytest.approx(np.mean(prec))
     assert s["success_auc"] == pytest.approx(np.mean(auc))
     printed = capsys.readouterr().out
-    assert "test-shift" in printed and "opencv-kcf" in printed
+    assert "test-shift-cli" in printed and "opencv-kcf" in printed
     report = tmp_path / "report"
     assert main(["report", "--dataset", ds, "--results", str(results), "--out", str(report)]) == 0
     md = (report / "report.md").read_text()
-    assert "test-shift" in md and "opencv-kcf" in md
+    assert "test-shift-cli" in md and "opencv-kcf" in md
     assert any(p.suffix == ".png" for p in report.iterdir())
 
 

@@ -226,6 +226,9 @@ class MetaTrainer:
         """One meta-update over ``episodes_per_batch`` episodes; returns the logged numbers."""
         cfg, learner = self.cfg, self.task.learner
         it = self.iteration
+        # torch's global RNG (randomly seeded per process) restarts from (seed, iteration) too, so that
+        # a task drawing from it repeats exactly after --resume, whatever ran before (cache misses...)
+        torch.manual_seed(int(np.random.SeedSequence([cfg.seed, it, 2]).generate_state(1)[0]))
         trained = select(self.names, cfg.trained_patterns(it))
         if not trained:
             raise ConfigError(f"meta_training.schedule: no head parameter is trained at iteration {it}")

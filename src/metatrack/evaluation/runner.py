@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.sequence import Sequence
+from ..determinism import set_deterministic
 from ..errors import ConfigError, MetatrackError
 from ..geometry import check_first_box, iou
 from ..io import atomic_write_text
@@ -200,6 +201,7 @@ class _Task:
     seed: int
     tracker_kwargs: dict
     factory: Any = None  # sent to spawned workers, whose registry lacks the parent's registrations
+    deterministic: bool = False  # set_deterministic() in the process that runs the sequence
 
 
 @dataclass
@@ -235,6 +237,8 @@ def _run_sequence(task: _Task) -> _Outcome:
         if task.factory is not None:
             available_trackers()  # load the built-ins first so that ours replaces, not clashes
             register_tracker(task.tracker, task.factory, replace=True)
+        if task.deterministic:
+            set_deterministic(task.seed)
         tracker = create_tracker(task.tracker, **task.tracker_kwargs)
         if task.protocol == "ope":
             todo = [] if is_complete(ope_paths(task.results_dir, task.tracker, seq.name), len(seq)) else [0]
@@ -247,6 +251,8 @@ def _run_sequence(task: _Task) -> _Outcome:
             ]
         for rep in todo:
             replaced: list[int] = []
+            if task.deterministic:
+                set_deterministic(task.seed + rep)
             tracker.seed(task.seed + rep)
             if task.protocol == "ope":
                 boxes, times = track_ope(tracker, seq, replaced)
@@ -318,6 +324,7 @@ def run_tracker(
     tracker_kwargs: dict | None = None,
     seed: int = 0,
     progress: bool = True,
+    deterministic: bool = False,
 ) -> list[str]:
     """Run ``tracker`` on every sequence not done yet; return the names of the sequences run.
 
@@ -328,7 +335,10 @@ def run_tracker(
     ``tracker.seed(seed + r)`` before its first ``init``. ``jobs > 1`` runs sequences in that many
     spawned processes (the tracker's factory must then be importable: defined at module level).
     A tracker that raises on a sequence leaves no results file for it; the others go on, and a
-    :class:`RunError` listing the failed sequences is raised at the end.
+    :class:`RunError` listing the failed sequences is raised at the end. ``deterministic`` calls
+    :func:`~metatrack.determinism.set_deterministic` (one thread, seeded global RNGs) before every
+    run of every sequence, in whichever process runs it, so that boxes are bit-identical from run
+    to run and whatever ``jobs`` is (with ``jobs=1`` this changes the calling process's settings).
     """
     if protocol not in ("ope", "vot"):
         raise ConfigError(f"protocol {protocol!r}: use 'ope' or 'vot'")
@@ -347,7 +357,8 @@ def run_tracker(
     if workers > 1:
         sent_factory = picklable_factory(tracker, factory)
     tasks = [
-        _Task(tracker, s, results_dir, protocol, repetitions, seed, dict(tracker_kwargs or {}), sent_factory)
+        _Task(tracker, s, results_dir, protocol, repetitions, seed, dict(tracker_kwargs or {}), sent_factory,
+              deterministic)
         for s in todo
     ]
     skipped = len(mine) - len(todo)
