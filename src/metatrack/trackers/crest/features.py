@@ -30,6 +30,7 @@ from torch import nn
 
 from ...backbones import ImageNetNormalize
 from ...errors import CheckpointError, ConfigError
+from ...weights import load_checked_state_dict
 
 BACKBONES = ("mobilenet_v2", "vgg16")
 #: torchvision's VGG-16 weights file name (what users are expected to give by path)
@@ -113,12 +114,7 @@ def _vgg16_features(weights: str | Path) -> nn.Sequential:
     path = Path(weights)
     if not path.is_file():
         raise CheckpointError(f"{path}: VGG-16 weights file is missing (expected torchvision's {VGG16_FILENAME})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: refused to load ({type(exc).__name__}: {exc})") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: not a state dict (found {type(state).__name__})")
+    state = load_checked_state_dict(path)
     # torchvision's own VGG-16 feature layout (vgg16().features), without the 120M-parameter classifier
     features = vgg.make_layers(vgg.cfgs["D"], batch_norm=False)[:23]
     wanted = features.state_dict()
