@@ -229,6 +229,18 @@ def _write_vot(task: _Task, rep: int, run: VotRun, times: np.ndarray) -> None:
     atomic_write_text(box_path, "".join(line + "\n" for line in VotRun(run.flags, file_boxes).lines()))
 
 
+def _limit_threads(threads: int) -> None:
+    """Worker start-up: cap the math libraries' threads before torch or OpenCV spin up their pools.
+
+    Two workers with two threads each on two cores run many times slower than two with one.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
 def _run_sequence(task: _Task) -> _Outcome:
     """Run every missing repetition of one sequence; never raises (errors go in the outcome)."""
     seq = task.sequence
@@ -390,7 +402,9 @@ def run_tracker(
             for task in tasks:
                 collect(_run_sequence(task))
         else:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+            threads = max(1, (os.cpu_count() or 1) // workers)  # workers x threads never oversubscribe
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                       initializer=_limit_threads, initargs=(threads,))
             try:
                 futures = {pool.submit(_run_sequence, t): t.sequence.name for t in tasks}
                 for fut in as_completed(futures):
