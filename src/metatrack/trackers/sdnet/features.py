@@ -142,7 +142,8 @@ def build_backbone(config: SDNetConfig, device: str | torch.device = "cpu") -> B
         net = fold_batch_norms(net.eval())
         normalize = ImageNetNormalize()
         first_centre = 0.5  # every stride-2 layer is a 3x3 convolution padded by 1
-    net = net.eval().to(device)
+    # channels-last runs MobileNet's depthwise convolutions ~20% faster on a CPU (oneDNN)
+    net = net.eval().to(device, memory_format=torch.channels_last)
     normalize = normalize.to(device)
     for p in net.parameters():
         p.requires_grad_(False)
@@ -177,7 +178,8 @@ class FeatureExtractor:
         """The backbone's map of the crop, shape (1, C, h, w)."""
         crop = crop_image(image, window)
         x = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device).permute(2, 0, 1)[None].float()
-        return self.backbone.net(self.backbone.normalize(x))
+        x = self.backbone.normalize(x).contiguous(memory_format=torch.channels_last)
+        return self.backbone.net(x).contiguous()
 
     def pool(self, fmap: torch.Tensor, window: CropWindow, boxes) -> torch.Tensor:
         """RoIAlign features of ``boxes`` (image pixels, x y w h), shape (N, feature_dim), float32."""
