@@ -157,10 +157,9 @@ class _SDNetTracker(Tracker):
         cfg = self.config
         pos = sampling.positives(box, cfg.n_pos_update, window, cfg, self.rng, cfg.overlap_pos_update)
         neg = sampling.update_negatives(box, cfg.n_neg_update, window, cfg, self.rng)
-        pf = self.extractor.pool(fmap, window, pos)
-        nf = self.extractor.pool(fmap, window, neg)
-        if bool(torch.isfinite(pf).all()) and bool(torch.isfinite(nf).all()):
-            self.store.add(pf, nf)
+        feats = self.extractor.pool(fmap, window, np.concatenate([pos, neg]))  # one RoIAlign call
+        if bool(torch.isfinite(feats).all()):
+            self.store.add(feats[: len(pos)], feats[len(pos):])
 
     def _online_update(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
         train_head(self.head, self.update_optimizer, pos, neg, self.config.maxiter_update, self.config, self.rng)
