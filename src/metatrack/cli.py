@@ -7,9 +7,11 @@ file, line or argument at fault, with exit status 2; nothing else is caught.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from .errors import ConfigError, MetatrackError
 
@@ -19,6 +21,33 @@ def _tracker_list(text: str) -> list[str]:
     if not names:
         raise ConfigError("--tracker: give at least one tracker name")
     return names
+
+
+def load_plugin(spec: str) -> ModuleType:
+    """Import a user's module that registers trackers (``@register_tracker(...)`` runs on import).
+
+    ``spec`` is a Python file (``my_tracker.py``, imported under its file name, with its folder put
+    on ``sys.path`` so that worker processes can import it too) or a module name importable from the
+    current folder or the environment (``mypackage.trackers``).
+    """
+    path = Path(spec)
+    if spec.endswith(".py") or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"--plugin {spec!r}: no such file")
+        folder, name = str(path.resolve().parent), path.stem
+        loaded = sys.modules.get(name)
+        if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() != path.resolve():
+            raise ConfigError(f"--plugin {spec!r}: a module named {name!r} is already imported; rename the file")
+    else:
+        folder, name = os.getcwd(), spec  # as `python -m` would find it
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        return importlib.import_module(name)
+    except MetatrackError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"--plugin {spec!r}: cannot import it ({type(exc).__name__}: {exc})") from None
 
 
 def _sequences(args: argparse.Namespace):
@@ -69,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _score(args: argparse.Namespace) -> dict:
+def _score(args: argparse.Namespace, sequences=None) -> dict:
     from .evaluation.scoring import score_results
 
     trackers = _tracker_list(args.tracker) if getattr(args, "tracker", None) else None
@@ -80,7 +109,9 @@ def _score(args: argparse.Namespace) -> dict:
         except ValueError:
             raise ConfigError(f"--eao-range {eao_range!r}: expected LOW,HIGH or vot2016/vot2017") from None
         eao_range = (lo, hi)
-    return score_results(_sequences(args), Path(args.results), protocol=args.protocol, trackers=trackers,
+    if sequences is None:
+        sequences = _sequences(args)
+    return score_results(sequences, Path(args.results), protocol=args.protocol, trackers=trackers,
                          eao_range=eao_range)
 
 
@@ -97,11 +128,21 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluation.html_report import write_html_report
     from .evaluation.report import write_report
 
-    scores = _score(args)
-    files = write_report(scores, Path(args.out), protocol=args.protocol, title=args.title)
-    print(f"report written to {args.out} ({len(files)} files)")
+    sequences = _sequences(args)
+    scores = _score(args, sequences)
+    out = Path(args.out)
+    files: dict[str, Path] = {}
+    if args.format in ("md", "both"):
+        files.update(write_report(scores, out, protocol=args.protocol, title=args.title))
+    if args.format in ("html", "both"):
+        files["html"] = write_html_report(scores, out, protocol=args.protocol, title=args.title,
+                                          sequences=sequences, pngs=files or None)
+    print(f"report written to {out} ({len(files)} files)")
+    if "html" in files:
+        print(f"HTML report: {files['html']} (open it in a browser)")
     return 0
 
 
@@ -110,6 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     paths = run_demo(args.out, quick=args.quick, jobs=args.jobs)
     print(f"\nreport: {paths['report']}/ (start with {paths['summary'].name}, report.md and success.png)")
+    print(f"HTML report: {paths['html']} (open it in a browser)")
     return 0
 
 
@@ -254,6 +296,12 @@ def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--sequences", help="comma-separated sequence names to keep (default: all)")
 
 
+def _add_plugin(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE.py",
+                   help="import this module or Python file first, so that the trackers it registers "
+                   "(@register_tracker) are known by name; repeatable")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metatrack", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -276,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="sequences run in parallel processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
+    _add_plugin(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("score", help="score every tracker folder under a results folder")
@@ -285,15 +334,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracker", help="only these trackers (comma-separated)")
     p.add_argument("--json", help="write the scores as JSON to this file")
     p.add_argument("--eao-range", help="VOT: LOW,HIGH sequence lengths, vot2016 or vot2017 (default: automatic)")
+    _add_plugin(p)
     p.set_defaults(func=cmd_score)
 
-    p = sub.add_parser("report", help="plots and Markdown tables of a results folder")
+    p = sub.add_parser("report", help="plots and tables of a results folder: Markdown and/or one HTML page")
     _add_dataset(p)
     p.add_argument("--results", required=True)
     p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
     p.add_argument("--tracker", help="only these trackers (comma-separated)")
     p.add_argument("--out", required=True)
     p.add_argument("--title", default="metatrack report")
+    p.add_argument("--format", choices=["md", "html", "both"], default="md",
+                   help="md: report.md and PNG plots (default); html: one self-contained report.html "
+                   "(plots, tables, per-sequence thumbnails; opens from disk); both")
+    p.add_argument("--eao-range", help="VOT: LOW,HIGH sequence lengths, vot2016 or vot2017 (default: automatic)")
+    _add_plugin(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="run, score and report on the embedded eval split")
@@ -316,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
+    _add_plugin(p)
     p.set_defaults(func=cmd_track)
 
     p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1) from a YAML config")
@@ -333,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--lookahead", type=int, default=5, help="future frames for LH (paper: 5)")
     p.add_argument("--seed", type=int, default=0)
+    _add_plugin(p)
     p.set_defaults(func=cmd_init_analysis)
 
     p = sub.add_parser("bench", help="first-frame time, fps, peak memory, AUC and precision of trackers")
@@ -340,12 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset(p, required=False)
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--seed", type=int, default=0)
+    _add_plugin(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
     p.set_defaults(func=cmd_weights)
 
     p = sub.add_parser("trackers", help="list the registered trackers")
+    _add_plugin(p)
     p.set_defaults(func=cmd_trackers)
     return parser
 
@@ -359,6 +418,8 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for spec in getattr(args, "plugin", None) or []:
+            load_plugin(spec)
         return int(args.func(args) or 0)
     except MetatrackError as exc:
         print(f"metatrack: error: {exc}", file=sys.stderr)

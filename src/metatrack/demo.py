@@ -3,8 +3,9 @@
 Runs the meta-trackers, their baselines and the OpenCV peers (one-pass and reset-based protocols),
 scores them, and writes one report folder: success and precision plots, the paper's Table 1 (VOT
 protocol: EAO, accuracy, robustness) and Table 2 (first-frame analysis) in our numbers, an annotated
-video and a contact sheet of one sequence. Results are kept on disk, so a second run only redoes what
-is missing.
+video and a contact sheet of one sequence, and ``report.html``, one page with all of the scores and a
+thumbnail of every sequence that opens in any browser. Results are kept on disk, so a second run only
+redoes what is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from .data import open_dataset
 from .data.sequence import Sequence
+from .evaluation.html_report import write_html_report
 from .evaluation.init_analysis import analyse, markdown_table, write_analysis
 from .evaluation.report import write_report
 from .evaluation.runner import run_tracker
@@ -70,7 +72,8 @@ def run_demo(out: str | Path = "demo-out", quick: bool = False, jobs: int = 2, p
         run_tracker(name, sequences, out / "results" / "ope", protocol="ope", jobs=jobs, progress=progress)
     scores = score_results(sequences, out / "results" / "ope", protocol="ope", trackers=ope)
     write_scores(scores, report / "scores_ope.json")
-    write_report(scores, report, protocol="ope", title="metatrack demo: embedded eval split (OPE)")
+    pngs = write_report(scores, report, protocol="ope", title="metatrack demo: embedded eval split (OPE)")
+    vscores = None
     text = ["# metatrack demo\n", "## One-pass evaluation (OTB protocol)\n", format_table(scores, "ope", markdown=True)]
     if vot:
         for name in vot:
@@ -84,8 +87,11 @@ def run_demo(out: str | Path = "demo-out", quick: bool = False, jobs: int = 2, p
         analysis = analyse(init, sequences[: 4 if quick else 8])
         write_analysis(analysis, report)
         text += ["\n## Table 2 in our numbers: the first frame\n", markdown_table(analysis)]
+    html = write_html_report(scores, report, "ope", title="metatrack demo: embedded eval split",
+                             sequences=sequences, vot_scores=vscores, pngs=pngs)
     video, sheet = showcase(sequences[0], out / "results" / "ope", ope[:4], report)
-    text += [f"\n## One sequence\n\n![contact sheet]({sheet.name})\n\nVideo: [{video.name}]({video.name})\n"]
+    text += [f"\n## One sequence\n\n![contact sheet]({sheet.name})\n\nVideo: [{video.name}]({video.name})\n",
+             f"\nEvery score and sequence on one page: [{html.name}]({html.name})\n"]
     summary = atomic_write_text(report / "demo.md", "\n".join(text))
     print(format_table(scores, "ope"))
-    return {"report": report, "summary": summary, "video": video, "sheet": sheet}
+    return {"report": report, "summary": summary, "html": html, "video": video, "sheet": sheet}
