@@ -13,36 +13,21 @@ per value as a Markdown table, the best value marked. Copy the winner into confi
 from __future__ import annotations
 
 import argparse
-import time
 
-import numpy as np
 import torch
+from _ope import ope, summary_of
 
 from metatrack.data import open_dataset
-from metatrack.evaluation.otb import average_curves, sequence_curves, summary
-from metatrack.trackers import create_tracker
 
 
 def run_one(name: str, param: str, value: float, sequences, frames: int | None,
             model: str | None) -> tuple[dict, float]:
     """OTB summary of tracker ``name`` with ``param=value`` over ``sequences``, and its fps."""
-    curves, n_frames, seconds = [], 0, 0.0
-    for seq in sequences:
-        n = len(seq) if frames is None else min(len(seq), frames)
-        kwargs = {param: value}
-        if model and name.startswith("metasdnet"):
-            kwargs["model"] = model
-        tracker = create_tracker(name, **kwargs)
-        tracker.seed(0)
-        tracker.init(seq.frame(0), seq.boxes[0])
-        out = [seq.boxes[0]]
-        t0 = time.perf_counter()
-        for i in range(1, n):
-            out.append(tracker.update(seq.frame(i)))
-        seconds += time.perf_counter() - t0
-        n_frames += n - 1
-        curves.append(sequence_curves(np.array(out), seq.boxes[:n]))
-    return summary(*average_curves(curves)), n_frames / max(seconds, 1e-9)
+    kwargs = {param: value}
+    if model and name.startswith("metasdnet"):
+        kwargs["model"] = model
+    result = ope(name, sequences, kwargs, seed=0, frames=frames)
+    return summary_of(result), result["fps"]
 
 
 def main(argv: list[str] | None = None) -> int:
