@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from metatrack.data.sequence import ImageFiles, Sequence, VideoFile, read_image
+from metatrack.data.sequence import FrameSource, ImageFiles, Sequence, VideoFile, read_image
 from metatrack.errors import DataError
 
 
@@ -68,3 +68,29 @@ def test_video_frames_random_access_and_pickling(tmp_path):
     assert clone.read(2).mean() == pytest.approx(80, abs=8)
     with pytest.raises(DataError, match="video file is missing"):
         VideoFile(tmp_path / "nope.mp4")
+
+
+def test_head_cuts_frames_and_boxes_lazily():
+    frames = _CountingFrames(10)
+    seq = Sequence("s", frames, np.tile([1.0, 2.0, 3.0, 4.0], (10, 1)))
+    cut = seq.head(4)
+    assert len(cut) == 4 and cut.boxes.shape == (4, 4) and cut.name == "s"
+    assert frames.reads == 0  # nothing read by cutting
+    assert cut.frame(3).shape == (5, 6, 3)
+    with pytest.raises(IndexError, match="cut to 4"):
+        cut.frame(4)
+    assert seq.head(None) is seq and seq.head(10) is seq and seq.head(50) is seq
+    with pytest.raises(ValueError):
+        seq.head(0)
+
+
+class _CountingFrames(FrameSource):
+    def __init__(self, n: int):
+        self.n, self.reads = n, 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, index: int) -> np.ndarray:
+        self.reads += 1
+        return np.zeros((5, 6, 3), np.uint8)

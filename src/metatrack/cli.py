@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run, score and report on the embedded eval split")
     p.add_argument("--out", default="demo-out")
-    p.add_argument("--quick", action="store_true", help="a one-minute version on 4 sequences")
+    p.add_argument("--quick", action="store_true", help="a one-minute version: 3 sequences, their first 60 frames")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=cmd_demo)
 

@@ -31,7 +31,13 @@ OPE_TRACKERS = ["metasdnet", "sdnet-01", "sdnet-05", "sdnet-30", "metacrest", "c
 VOT_TRACKERS = ["metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-kcf", "opencv-csrt"]
 INIT_TRACKERS = ["metasdnet-01", "sdnet-01", "sdnet-05", "sdnet-30", "metacrest-01", "crest-01", "crest-05",
                  "crest-converged"]
+#: --quick: the headline comparisons on the first QUICK_FRAMES frames of QUICK_SEQUENCES sequences
+#: (about a minute on a 2-core CPU), the first frame on QUICK_INIT_SEQUENCES of them
 QUICK_OPE = ["metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-kcf", "opencv-csrt"]
+QUICK_INIT = ["metasdnet-01", "sdnet-30", "metacrest-01", "crest-converged"]
+QUICK_SEQUENCES = 3
+QUICK_FRAMES = 60
+QUICK_INIT_SEQUENCES = 2
 
 
 def _present(names: list[str]) -> list[str]:
@@ -62,34 +68,35 @@ def run_demo(out: str | Path = "demo-out", quick: bool = False, jobs: int = 2, p
     """Run the demo; returns the paths it wrote."""
     out = Path(out)
     sequences = open_dataset("embedded:eval")
-    if quick:
-        sequences = sequences[:4]
+    if quick:  # results of a quick run live in their own folder: the sequences are cut
+        sequences = [s.head(QUICK_FRAMES) for s in sequences[:QUICK_SEQUENCES]]
     ope = _present(QUICK_OPE if quick else OPE_TRACKERS)
     vot = [] if quick else _present(VOT_TRACKERS)
-    init = _present(INIT_TRACKERS[:1] + INIT_TRACKERS[3:5] + INIT_TRACKERS[-1:] if quick else INIT_TRACKERS)
+    init = _present(QUICK_INIT if quick else INIT_TRACKERS)
     report = out / "report"
+    results = out / ("results-quick" if quick else "results")
     for name in ope:
-        run_tracker(name, sequences, out / "results" / "ope", protocol="ope", jobs=jobs, progress=progress)
-    scores = score_results(sequences, out / "results" / "ope", protocol="ope", trackers=ope)
+        run_tracker(name, sequences, results / "ope", protocol="ope", jobs=jobs, progress=progress)
+    scores = score_results(sequences, results / "ope", protocol="ope", trackers=ope)
     write_scores(scores, report / "scores_ope.json")
     pngs = write_report(scores, report, protocol="ope", title="metatrack demo: embedded eval split (OPE)")
     vscores = None
     text = ["# metatrack demo\n", "## One-pass evaluation (OTB protocol)\n", format_table(scores, "ope", markdown=True)]
     if vot:
         for name in vot:
-            run_tracker(name, sequences, out / "results" / "vot", protocol="vot", jobs=jobs, progress=progress)
-        vscores = score_results(sequences, out / "results" / "vot", protocol="vot", trackers=vot)
+            run_tracker(name, sequences, results / "vot", protocol="vot", jobs=jobs, progress=progress)
+        vscores = score_results(sequences, results / "vot", protocol="vot", trackers=vot)
         write_scores(vscores, report / "scores_vot.json")
         write_report(vscores, report / "vot", protocol="vot", title="metatrack demo: embedded eval split (VOT)")
         text += ["\n## Table 1 in our numbers: reset-based evaluation (VOT protocol)\n",
                  format_table(vscores, "vot", markdown=True)]
     if init:
-        analysis = analyse(init, sequences[: 4 if quick else 8])
+        analysis = analyse(init, sequences[: QUICK_INIT_SEQUENCES if quick else 8])
         write_analysis(analysis, report)
         text += ["\n## Table 2 in our numbers: the first frame\n", markdown_table(analysis)]
     html = write_html_report(scores, report, "ope", title="metatrack demo: embedded eval split",
                              sequences=sequences, vot_scores=vscores, pngs=pngs)
-    video, sheet = showcase(sequences[0], out / "results" / "ope", ope[:4], report)
+    video, sheet = showcase(sequences[0], results / "ope", ope[:4], report)
     text += [f"\n## One sequence\n\n![contact sheet]({sheet.name})\n\nVideo: [{video.name}]({video.name})\n",
              f"\nEvery score and sequence on one page: [{html.name}]({html.name})\n"]
     summary = atomic_write_text(report / "demo.md", "\n".join(text))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Sequence as SequenceABC
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -122,6 +122,24 @@ class VideoFile(FrameSource):
         return state
 
 
+class FirstFrames(FrameSource):
+    """The first ``n`` frames of another frame source (frames are still read lazily)."""
+
+    def __init__(self, source: FrameSource, n: int):
+        self.source, self.n = source, int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.n:
+            raise IndexError(f"frame {index} of a sequence cut to {self.n} frames")
+        return self.source.read(index)
+
+    def describe(self, index: int) -> str:
+        return self.source.describe(index)
+
+
 @dataclass
 class Sequence:
     """One tracking sequence.
@@ -169,6 +187,15 @@ class Sequence:
     @property
     def first_box(self) -> np.ndarray:
         return self.boxes[0]
+
+    def head(self, n: int | None) -> Sequence:
+        """This sequence cut to its first ``n`` frames (itself when ``n`` is None or not shorter):
+        quick demos and benchmarks on a part of each sequence."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise ValueError(f"a sequence needs at least one frame, got n={n}")
+        return replace(self, frames=FirstFrames(self.frames, n), boxes=self.boxes[:n], _size=None)
 
     def to_file_coords(self, boxes: np.ndarray) -> np.ndarray:
         """Boxes in the ground-truth file's own convention (adds ``origin`` to x and y)."""
