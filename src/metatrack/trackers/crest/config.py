@@ -65,10 +65,9 @@ class CRESTConfig:
     # Adam; bench/search_crest_update_lr.py on embedded:train (12 sequences x 120 frames, values
     # 1e-5 .. 3e-4): 3e-5 was best for both MetaCREST and CREST-10; official 7e-6 was for VGG
     update_lr: float = 3e-5
-    # also update the 1x1 reduction online (official MetaCREST code; CREST-N then update their
-    # PCA projection too, so that the trackers differ on the first frame only). embedded:train,
-    # every other sequence, update_lr 3e-5: metacrest AUC 0.566 with it, 0.551 without
-    update_reduction: bool = True
+    # also update the 1x1 reduction online (official MetaCREST code); ours: False, as CREST keeps
+    # its PCA fixed, and the buffer can then hold reduced features (3x cheaper updates)
+    update_reduction: bool = False
 
     #: fields that define a trained model: a MetaCREST model file fixes them
     MODEL_FIELDS = ("backbone", "crop_size", "window_factor", "window_basis", "feature_upsample",
