@@ -32,7 +32,7 @@ class SDNetConfig:
 
     # ---- features: one backbone pass per frame on a square crop, RoIAlign per box (RT-MDNet's way)
     backbone: str = "mobilenet_v2"  # or "vggm" (MDNet's conv1-3, from the user's imagenet-vgg-m.mat)
-    backbone_layer: int = 14  # MobileNetV2 features[:14]: stride 16, 96 channels
+    backbone_layer: int = 7  # MobileNetV2 features[:7]: stride 8, 32 channels (configs/metasdnet.yaml says why)
     vggm_path: str | None = None  # imagenet-vgg-m.mat (MatConvNet) when backbone == "vggm"
     pretrained_backbone: bool = True  # False: random backbone weights (tests only)
     crop_size: int = 192  # pixels of the resized square crop fed to the backbone
