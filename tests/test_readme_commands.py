@@ -25,6 +25,7 @@ import inspect
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,3 +361,39 @@ def test_cheap_readme_commands_run(tmp_path, monkeypatch, capsys):
     kinds = {k.split()[0] for k in executed}
     assert {"trackers", "track", "run", "score", "report", "bench"} <= kinds
     assert len(executed) >= 15
+
+
+def readme_bench_commands() -> list[tuple[int, list[str]]]:
+    """(README line, argv after the interpreter) of every `python bench/<script>.py ...` line."""
+    found = []
+    for start, block in readme_blocks("bash"):
+        for offset, text in enumerate(block.splitlines()):
+            if "bench/" not in text:
+                continue
+            tokens = shlex.split(text, comments=True)
+            for k, tok in enumerate(tokens):
+                if tok.startswith("bench/") and tok.endswith(".py"):
+                    found.append((start + offset, tokens[k:]))
+                    break
+    return found
+
+
+def test_every_bench_command_of_the_readme_uses_options_its_script_has():
+    """The bench scripts are not run here (they take minutes); each one the README names exists and
+    accepts every option the README gives it (checked against its own --help)."""
+    commands = readme_bench_commands()
+    assert any(argv[0] == "bench/meta_bench.py" for _, argv in commands)
+    helps: dict[str, str] = {}
+    for line, argv in commands:
+        script = ROOT / argv[0]
+        assert script.is_file(), f"README.md:{line}: {argv[0]} does not exist"
+        if argv[0] not in helps:
+            out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                                 cwd=ROOT, timeout=120)
+            assert out.returncode == 0, f"{argv[0]} --help failed: {out.stderr[-500:]}"
+            helps[argv[0]] = out.stdout
+        for tok in argv[1:]:
+            if tok.startswith("--"):
+                option = tok.split("=", 1)[0]
+                assert re.search(rf"(^|\s|\[){re.escape(option)}\b", helps[argv[0]]), (
+                    f"README.md:{line}: {argv[0]} has no option {option}")
