@@ -8,40 +8,14 @@ ground truth, ``update()`` timed on every later frame) and scores with
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from metatrack.data.sequence import FrameSource, Sequence
+from metatrack.data.sequence import Sequence
 from metatrack.evaluation.otb import average_curves, sequence_curves, summary
 from metatrack.evaluation.runner import track_ope
 from metatrack.trackers import create_tracker
-
-
-class _Head(FrameSource):
-    """The first ``n`` frames of another frame source."""
-
-    def __init__(self, source: FrameSource, n: int):
-        self.source, self.n = source, n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def read(self, index: int) -> np.ndarray:
-        if not 0 <= index < self.n:
-            raise IndexError(index)
-        return self.source.read(index)
-
-    def describe(self, index: int) -> str:
-        return self.source.describe(index)
-
-
-def first_frames(seq: Sequence, n: int | None) -> Sequence:
-    """``seq`` cut to its first ``n`` frames (``seq`` itself when ``n`` is None or not shorter)."""
-    if n is None or n >= len(seq):
-        return seq
-    return replace(seq, frames=_Head(seq.frames, n), boxes=seq.boxes[:n], _size=None)
 
 
 def ope(name: str, sequences: list[Sequence], kwargs: dict[str, Any] | None = None, seed: int = 0,
@@ -54,7 +28,7 @@ def ope(name: str, sequences: list[Sequence], kwargs: dict[str, Any] | None = No
     """
     curves, per_seq, update_s, init_s, n_updates = [], {}, 0.0, [], 0
     for seq in sequences:
-        seq = first_frames(seq, frames)
+        seq = seq.head(frames)
         tracker = create_tracker(name, **(kwargs or {}))
         tracker.seed(seed)
         boxes, times = track_ope(tracker, seq, [])

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _ope import first_frames, ope
+from _ope import ope
 
 from metatrack.data import open_dataset
 from metatrack.evaluation.init_analysis import analyse
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     sequences = open_dataset(args.dataset)
     if args.sequences:
         sequences = sequences[: args.sequences]
-    sequences = [first_frames(s, args.frames) for s in sequences]
+    sequences = [s.head(args.frames) for s in sequences]
     out: dict = {"family": args.family, "dataset": args.dataset, "sequences": [s.name for s in sequences],
                  "frames": sum(len(s) for s in sequences), "seeds": seeds,
                  "date": datetime.date.today().isoformat(), "machine": machine(), "load_before": load()}
