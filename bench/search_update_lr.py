@@ -1,13 +1,16 @@
-"""Search the online-update learning rate of MetaSDNet / SDNet-N on the train split.
+"""Search an online learning rate of a meta-tracker and its baselines on the train split.
 
 The paper (section 3.3) found that one searched learning rate for the updates after the first frame
 beats re-using the meta-learned alpha. This script tracks the train split (never the evaluation
-split) under the one-pass protocol with each value of ``--param`` (``update_lr`` by default;
-``lr_init`` searches SDNet-N's first-frame rate) and prints the OTB success AUC and precision (20 px)
-per value as a Markdown table, the best value marked. Copy the winner into configs/metasdnet.yaml.
+split) under the one-pass protocol with each value of ``--param`` (``update_lr`` by default, for
+MetaSDNet / SDNet-N and MetaCREST / CREST-N alike; ``lr_init`` searches SDNet-N's first-frame rate)
+and prints the OTB success AUC and precision (20 px) per value as a Markdown table, the best value
+marked. Copy the winner into configs/metasdnet.yaml or configs/metacrest.yaml.
 
     .venv/bin/python bench/search_update_lr.py --trackers metasdnet sdnet-30 \\
         --values 0.003 0.01 0.03 0.1 --sequences 16 --frames 120
+    .venv/bin/python bench/search_update_lr.py --trackers metacrest crest-10 \\
+        --values 1e-5 3e-5 1e-4 3e-4 1e-3 --sequences 16 --frames 120 --threads 1
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ def run_one(name: str, param: str, value: float, sequences, frames: int | None,
             model: str | None) -> tuple[dict, float]:
     """OTB summary of tracker ``name`` with ``param=value`` over ``sequences``, and its fps."""
     kwargs = {param: value}
-    if model and name.startswith("metasdnet"):
+    if model and name.startswith("meta"):  # the meta-trackers load a model file; baselines have none
         kwargs["model"] = model
     result = ope(name, sequences, kwargs, seed=0, frames=frames)
     return summary_of(result), result["fps"]
@@ -38,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--values", nargs="+", type=float, default=[0.001, 0.003, 0.01, 0.03, 0.1])
     p.add_argument("--sequences", type=int, default=None, help="use the first N sequences")
     p.add_argument("--frames", type=int, default=None, help="track at most F frames per sequence")
-    p.add_argument("--model", default=None, help="MetaSDNet model file (default: the shipped one)")
+    p.add_argument("--model", default=None, help="model file of the meta-tracker (default: the shipped one)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (1 is fastest on a busy CPU)")
     args = p.parse_args(argv)
     if args.threads:

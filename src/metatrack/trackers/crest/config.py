@@ -63,8 +63,8 @@ class CRESTConfig:
     buffer_size: int = 10  # official max_db_size = n_online_updates * n_update_batch
     update_score_threshold: float = 0.0  # official score_thres
     # Adam, shared by MetaCREST and CREST-N (the shipped model carries the same value).
-    # bench/search_crest_update_lr.py on embedded:train: 3e-5 and 1e-4 within noise of each other
-    # (metacrest 0.559 vs 0.541 in the first search; 0.551 vs 0.543 on every other train sequence
+    # bench/search_update_lr.py --trackers metacrest crest-10 on embedded:train: 3e-5 and 1e-4 within noise of each
+    # other (metacrest 0.559 vs 0.541 in the first search; 0.551 vs 0.543 on every other train sequence
     # in a second), 3e-4 worse (0.514); on the real clips of tests/test_real_footage.py 1e-4 holds
     # the target (mean keyframe IoU 0.70) where 3e-5 loses it (0.50). Official: 7e-6 for VGG.
     update_lr: float = 1e-4
