@@ -99,15 +99,7 @@ def hostile_frames() -> list[tuple[str, np.ndarray, tuple[float, float, float, f
 FRAMES = hostile_frames()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """torch on one thread: on a shared machine its thread pool waits on busy cores (many times slower)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _params():

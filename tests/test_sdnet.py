@@ -20,14 +20,7 @@ from metatrack.trackers.sdnet.network import SHIPPED_CONFIG, default_config
 from metatrack.trackers.sdnet.online import SampleStore
 from metatrack.trackers.sdnet.vggm import load_vggm
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster, and immune to a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 #: small but working settings, so that each test takes a fraction of a second

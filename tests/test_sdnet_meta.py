@@ -18,14 +18,7 @@ from metatrack.trackers.sdnet import MetaSDNet, build_task, export_model
 from metatrack.trackers.sdnet.head import classification_loss
 from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, read_log
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: one thread is faster, and immune to a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 #: a small network so that meta-training a few dozen iterations takes seconds
