@@ -2,13 +2,16 @@
 
 The paper (section 3.3) found that one searched learning rate for the updates after the first frame
 beats re-using the meta-learned alpha. This script tracks the train split (never the evaluation
-split) under the one-pass protocol with each value of ``--param`` (``update_lr`` by default, for
-MetaSDNet / SDNet-N and MetaCREST / CREST-N alike; ``lr_init`` searches SDNet-N's first-frame rate)
+split) under the one-pass protocol with each value of ``--param``: ``update_lr`` (the default:
+SDNet-N's, and MetaCREST's and CREST-N's), ``meta_update_lr`` (MetaSDNet's own) or ``lr_init``
+(SDNet-N's first-frame rate)
 and prints the OTB success AUC and precision (20 px) per value as a Markdown table, the best value
 marked. Copy the winner into configs/metasdnet.yaml or configs/metacrest.yaml.
 
-    .venv/bin/python bench/search_update_lr.py --trackers metasdnet sdnet-30 \\
-        --values 0.003 0.01 0.03 0.1 --sequences 16 --frames 120
+    .venv/bin/python bench/search_update_lr.py --trackers metasdnet --param meta_update_lr \\
+        --values 0.002 0.005 0.01 0.02 --sequences 16 --frames 120 --threads 2
+    .venv/bin/python bench/search_update_lr.py --trackers sdnet-30 \\
+        --values 0.002 0.005 0.01 0.02 --sequences 16 --frames 120 --threads 2
     .venv/bin/python bench/search_update_lr.py --trackers metacrest crest-10 \\
         --values 1e-5 3e-5 1e-4 3e-4 1e-3 --sequences 16 --frames 120 --threads 1
 """
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="embedded:train")
     p.add_argument("--trackers", nargs="+", default=["metasdnet"])
-    p.add_argument("--param", default="update_lr", choices=["update_lr", "lr_init"])
+    p.add_argument("--param", default="update_lr", choices=["update_lr", "meta_update_lr", "lr_init"])
     p.add_argument("--values", nargs="+", type=float, default=[0.001, 0.003, 0.01, 0.03, 0.1])
     p.add_argument("--sequences", type=int, default=None, help="use the first N sequences")
     p.add_argument("--frames", type=int, default=None, help="track at most F frames per sequence")

@@ -14,8 +14,8 @@ from metatrack.errors import CheckpointError, ConfigError
 from metatrack.geometry import iou
 from metatrack.modelfile import load_model, save_model
 from metatrack.trackers import create_tracker
-from metatrack.trackers.sdnet import MetaSDNet, build_task, export_model
-from metatrack.trackers.sdnet.head import classification_loss
+from metatrack.trackers.sdnet import MetaSDNet, build_task, export_model, first_frame
+from metatrack.trackers.sdnet.head import classification_loss, first_step_loss
 from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, read_log
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -147,17 +147,95 @@ def test_first_frame_is_one_alpha_step_through_meta_adapt(trained, monkeypatch):
     monkeypatch.setattr(metatrack.meta, "adapt", spy)
     frames, boxes = moving_square(1, (160, 120), 24, seed=7)
     t = create_tracker("metasdnet-01", model=path)
+    assert (t.config.first_step_loss, t.config.first_step_threshold) == ("balanced", "centre")
     t._analysing = True
     t.init(frames[0], boxes[0])
-    assert calls == [(1, {"create_graph": False})]
-    # the head equals a manual step theta0 - alpha * grad L(theta0) on the same samples
+    assert calls == [(1, {"create_graph": False, "first_order": False})]
+    # the head equals a manual step theta0 - alpha * grad L(theta0) on the same samples (class-balanced
+    # loss), fc6's bias then moved by (-s/2, +s/2) so that the classes' mean log-odds straddle 0
     x, y = t._record["x"], t._record["y"]
     theta0 = {k: v.clone().requires_grad_(True) for k, v in t.theta0.items()}
-    loss = classification_loss(functional_call(t._record["head_before"], theta0, (x,)), y)
+    loss = first_step_loss(functional_call(t._record["head_before"], theta0, (x,)), y, "balanced")
     grads = torch.autograd.grad(loss, list(theta0.values()))
+    head = dict(t.head.named_parameters())
     for (name, p0), g in zip(theta0.items(), grads, strict=True):
-        torch.testing.assert_close(dict(t.head.named_parameters())[name].detach(),
-                                   (p0 - t.alpha[name] * g).detach(), rtol=1e-5, atol=1e-6)
+        manual = (p0 - t.alpha[name] * g).detach()
+        if name == "fc6.bias":
+            shift = head[name].detach() - manual
+            assert abs(float(shift[0] + shift[1])) < 1e-5 and abs(float(shift[1])) > 0
+        else:
+            torch.testing.assert_close(head[name].detach(), manual, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        logits = t.head(x)
+    odds = logits[:, 1] - logits[:, 0]
+    assert abs(float(odds[y == 1].mean() + odds[y == 0].mean())) < 1e-4
+    assert float(odds[y == 1].mean()) > 0 > float(odds[y == 0].mean())
+
+
+def test_meta_training_inner_loop_is_the_trackers_first_frame_update(trained, monkeypatch):
+    """One implementation: the trainer's inner loop and the tracker's first frame call the same function."""
+    import metatrack.trackers.sdnet.task as task_module
+    import metatrack.trackers.sdnet.tracker as tracker_module
+
+    task, _, path = trained
+    calls = []
+    original = first_frame.first_frame_update
+
+    def spy(*args, **kw):
+        calls.append(kw["create_graph"])
+        return original(*args, **kw)
+
+    monkeypatch.setattr(task_module, "first_frame_update", spy)
+    monkeypatch.setattr(tracker_module, "first_frame_update", spy)
+    assert task_module.first_frame_update is tracker_module.first_frame_update
+    seq = _sequences(1)[0]
+    train, _ = task.episode_batches(Episode(seq, 2, 3), np.random.default_rng(0))
+    learner = task.learner
+    theta1 = task.adapt(learner.theta0(), learner.alphas(), train, 1)
+    assert theta1["fc4.weight"].requires_grad  # the graph is kept for the meta-gradient
+    frames, boxes = moving_square(1, (160, 120), 24, seed=7)
+    create_tracker("metasdnet", model=path).init(frames[0], boxes[0])
+    assert calls == [True, False]
+
+
+def test_centre_threshold_is_differentiable_and_leaves_one_class_sets_alone():
+    torch.manual_seed(0)  # a stand-in head: logits = x @ W + b
+    w = torch.randn(4, 2, requires_grad=True)
+    b = torch.randn(2, requires_grad=True)
+
+    def forward(params, x):
+        return x @ params["fc6.weight"] + params["fc6.bias"]
+
+    x = torch.randn(40, 4) + 3.0
+    y = (torch.arange(40) < 10).long()
+    out = first_frame.centre_threshold(forward, {"fc6.weight": w, "fc6.bias": b}, x, y)
+    odds = (forward(out, x)[:, 1] - forward(out, x)[:, 0])
+    assert abs(float((odds[y == 1].mean() + odds[y == 0].mean()).detach())) < 1e-4
+    odds.sum().backward()
+    assert w.grad is not None and b.grad is not None
+    same = first_frame.centre_threshold(forward, {"fc6.weight": w, "fc6.bias": b}, x, torch.zeros(40).long())
+    assert same["fc6.bias"] is b
+
+
+def test_balanced_first_step_loss_weights_each_class_equally():
+    logits = torch.tensor([[0.0, 2.0], [0.0, -1.0], [0.0, -3.0], [0.0, 0.5]])
+    y = torch.tensor([1, 0, 0, 0])
+    per = torch.nn.functional.cross_entropy(logits, y, reduction="none")
+    expected = (per[y == 1].mean() + per[y == 0].mean()) / 2
+    torch.testing.assert_close(first_step_loss(logits, y, "balanced"), expected)
+    torch.testing.assert_close(first_step_loss(logits, y, "mean"), per.mean())
+
+
+def test_a_model_file_fixes_its_first_step_and_older_files_keep_the_papers(trained, tmp_path):
+    _, _, path = trained
+    with pytest.raises(ConfigError, match="first_step_threshold"):
+        MetaSDNet(model=path, first_step_threshold="none")
+    tensors, info = load_model(path, "metasdnet")
+    config = {k: v for k, v in info["config"].items() if k not in ("first_step_loss", "first_step_threshold")}
+    old = save_model(tmp_path / "old.safetensors", "metasdnet", tensors, config, info["backbone_sha256"] or None,
+                     extra=info["extra"])
+    t = MetaSDNet(model=old)
+    assert (t.config.first_step_loss, t.config.first_step_threshold) == ("mean", "none")
 
 
 def test_one_alpha_step_from_the_learned_theta0_lowers_the_first_frame_loss(trained):

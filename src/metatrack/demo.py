@@ -26,8 +26,11 @@ from .io import atomic_write_text
 from .trackers import available_trackers
 from .visualize import VideoWriter, annotate, contact_sheet, write_image
 
-OPE_TRACKERS = ["metasdnet", "sdnet-01", "sdnet-05", "sdnet-30", "metacrest", "crest-01", "crest-05",
-                "crest-converged", "opencv-kcf", "opencv-csrt", "opencv-mosse", "opencv-medianflow"]
+#: the paper's pairs (Table 1: MetaSDNet / MDNet, MetaCREST / CREST) and the OpenCV peers; the
+#: baselines' N sweep is the first-frame table (INIT_TRACKERS), whose tracking is bench/meta_bench.py's
+#: job: a tracking run of every N would triple the demo's time
+OPE_TRACKERS = ["metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-kcf", "opencv-csrt",
+                "opencv-mosse", "opencv-medianflow"]
 VOT_TRACKERS = ["metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-kcf", "opencv-csrt"]
 INIT_TRACKERS = ["metasdnet-01", "sdnet-01", "sdnet-05", "sdnet-30", "metacrest-01", "crest-01", "crest-05",
                  "crest-converged"]

@@ -44,6 +44,27 @@ def save_model(
     return atomic_write(path, lambda f: f.write(data))
 
 
+#: the checksum list beside shipped model files (``sha256sum *.safetensors > SHA256SUMS``)
+SUMS_FILE = "SHA256SUMS"
+
+
+def listed_sha256(path: str | Path) -> str | None:
+    """The sha256 that the ``SHA256SUMS`` file beside ``path`` lists for it, or None (not listed)."""
+    p = Path(path)
+    sums = p.parent / SUMS_FILE
+    if not sums.is_file():
+        return None
+    for number, line in enumerate(sums.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise CheckpointError(f"{sums}, line {number}: expected '<sha256>  <file name>', got {line!r}")
+        if parts[1].lstrip("*") == p.name:
+            return parts[0].lower()
+    return None
+
+
 def load_model(
     path: str | Path,
     model: str,
@@ -52,7 +73,8 @@ def load_model(
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load a model file written by :func:`save_model`, checking that it is the right one.
 
-    ``sha256`` (for shipped files) is checked first; then the model name, the format version and,
+    ``sha256`` is checked first (by default the one listed in a ``SHA256SUMS`` file beside the
+    model, as for the shipped models); then the model name, the format version and,
     when given, the backbone checksum. Returns (tensors, metadata with ``config`` and ``extra``
     decoded).
     """
@@ -62,6 +84,8 @@ def load_model(
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: model file is missing")
+    if sha256 is None:
+        sha256 = listed_sha256(p)
     if sha256 is not None:
         got = sha256_file(p)
         if got != sha256:

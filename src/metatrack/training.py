@@ -104,7 +104,12 @@ class MetaTask(Protocol):
         """(training batch on frame j, test batch on frame j + delta)."""
 
     def loss(self, params: dict[str, torch.Tensor], batch: Any) -> torch.Tensor:
-        """The tracker's loss with head parameters ``params``."""
+        """The tracker's loss with head parameters ``params`` (the meta-loss on frame j + delta).
+
+        A task may also define ``adapt(theta0, alphas, batch, steps, first_order=...)``, its
+        first-frame update on frame j's batch (the tracker's own first frame calls the same
+        function); without it the inner loop is :func:`metatrack.meta.adapt` on ``loss``.
+        """
 
     def metrics(self, params: dict[str, torch.Tensor], batch: Any) -> dict[str, float]:
         """Extra numbers to log (e.g. accuracy); may be empty."""
@@ -243,12 +248,16 @@ class MetaTrainer:
                 p.grad = torch.zeros_like(p)
         sums: dict[str, float] = {}
         mine = [k for k in range(cfg.episodes_per_batch) if k % self.world == self.rank]
+        task_adapt = getattr(self.task, "adapt", None)
         for k in mine:
             episode = self.sampler.episode(cfg.seed, it, k)
             rng = np.random.default_rng([cfg.seed, it, k, 1])
             train, test = self.task.episode_batches(episode, rng)
-            theta1 = adapt(theta0, alphas, lambda p, b=train: self.task.loss(p, b), cfg.inner_steps,
-                           first_order=cfg.first_order)
+            if task_adapt is not None:
+                theta1 = task_adapt(theta0, alphas, train, cfg.inner_steps, first_order=cfg.first_order)
+            else:
+                theta1 = adapt(theta0, alphas, lambda p, b=train: self.task.loss(p, b), cfg.inner_steps,
+                               first_order=cfg.first_order)
             meta_loss = self.task.loss(theta1, test)
             meta_loss.backward()
             with torch.no_grad():

@@ -24,6 +24,8 @@ ARCHITECTURE_KEYS = (
     "roi_sampling_ratio",
     "hidden",
 )
+#: the keys of the meta-learned step a model file fixes, with their value for files that predate them
+TRAINED_WITH_KEYS = {"first_step_loss": "mean", "first_step_threshold": "none"}
 
 
 @dataclass
@@ -75,6 +77,12 @@ class SDNetConfig:
     n_pos_meta: int = 32  # a small first-frame set, pyMDNet's batch sizes (paper: "a few training patches")
     n_neg_meta: int = 96
     init_steps: int = 1  # paper: T = 1
+    # MetaSDNet's first-frame update (sdnet/first_frame.py says why; both fixed by a model file):
+    # the step's loss, "balanced" (each class's mean weighted equally) or "mean" (pyMDNet's, the
+    # paper's), and the threshold after it, "centre" (midway between the classes' mean log-odds) or
+    # "none" (the paper's)
+    first_step_loss: str = "balanced"
+    first_step_threshold: str = "centre"
     label_shuffle: float = 0.5  # paper: labels of both batches swapped in half the episodes
 
     # ---- bounding-box regression (pyMDNet's BBRegressor)
@@ -98,8 +106,12 @@ class SDNetConfig:
     success_threshold: float = 0.0  # pyMDNet: target_score > 0
 
     # ---- online updates
-    # pyMDNet: lr_update 0.001 (scaled as lr_init); the paper searched one rate: bench/search_update_lr.py
+    # SDNet-N's: pyMDNet's lr_update 0.001, scaled as lr_init
     update_lr: float = 0.01
+    # MetaSDNet's, searched on the train split as the paper did for its meta-trackers
+    # (bench/search_update_lr.py --param meta_update_lr): the meta-learned head is smaller in
+    # scale than SDNet-N's and drifts under SDNet-N's rate
+    meta_update_lr: float = 0.002
     maxiter_update: int = 15  # pyMDNet: 15
     n_pos_update: int = 50  # pyMDNet: 50
     n_neg_update: int = 200  # pyMDNet: 200
@@ -148,6 +160,10 @@ class SDNetConfig:
             raise ConfigError(f"tracker.backbone: {self.backbone!r}; use mobilenet_v2 or vggm")
         if self.backbone == "vggm" and not self.vggm_path:
             raise ConfigError("tracker.backbone: vggm needs tracker.vggm_path (the imagenet-vgg-m.mat file)")
+        if self.first_step_loss not in ("mean", "balanced"):
+            raise ConfigError(f"tracker.first_step_loss: {self.first_step_loss!r}; use mean or balanced")
+        if self.first_step_threshold not in ("centre", "none"):
+            raise ConfigError(f"tracker.first_step_threshold: {self.first_step_threshold!r}; use centre or none")
         if self.score not in ("positive_logit", "log_odds"):
             raise ConfigError(f"tracker.score: {self.score!r}; use positive_logit or log_odds")
         positive = {

@@ -30,6 +30,19 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
     return F.cross_entropy(logits, labels)
 
 
+def first_step_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str = "mean") -> torch.Tensor:
+    """The loss of MetaSDNet's meta-learned first-frame step (``first_frame.first_frame_update``).
+
+    ``"mean"``: :func:`classification_loss`. ``"balanced"``: each class's mean loss weighted
+    equally, so that the 1:3 positives:negatives of the first-frame set do not make the step push
+    every score towards background.
+    """
+    if kind == "mean":
+        return classification_loss(logits, labels)
+    counts = torch.bincount(labels, minlength=2).clamp(min=1).to(logits.dtype)
+    return F.cross_entropy(logits, labels, weight=1.0 / counts) if len(labels) else logits.sum() * 0
+
+
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of samples whose larger logit is their label."""
     if len(labels) == 0:

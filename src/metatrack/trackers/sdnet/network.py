@@ -10,7 +10,7 @@ import torch
 
 from ...errors import CheckpointError, ConfigError
 from ...weights import MOBILENET_V2, sha256_file
-from .config import ARCHITECTURE_KEYS, SDNetConfig
+from .config import ARCHITECTURE_KEYS, TRAINED_WITH_KEYS, SDNetConfig
 from .features import Backbone, build_backbone
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
@@ -67,12 +67,14 @@ def backbone_checksum(cfg: SDNetConfig) -> str | None:
 
 
 def model_config(stored: dict[str, Any], base: SDNetConfig, overrides: dict[str, Any], path: Path) -> SDNetConfig:
-    """The tracker config for a model file: its architecture keys, everything else from ``base``.
+    """The tracker config for a model file: its architecture keys and the loss its step was
+    meta-trained with, everything else from ``base``.
 
-    Overriding an architecture key with another value than the model's is a ConfigError: the
-    weights would not fit the features.
+    Overriding one of these with another value than the model's is a ConfigError: the weights
+    would not fit the features, or the step would not be the one that was learned.
     """
     arch = {k: stored[k] for k in (*ARCHITECTURE_KEYS, "pretrained_backbone") if k in stored}
+    arch.update({k: stored.get(k, legacy) for k, legacy in TRAINED_WITH_KEYS.items()})
     clash = [k for k in arch if k in overrides and overrides[k] != arch[k]]
     if clash:
         raise ConfigError(

@@ -28,6 +28,7 @@ from ...modelfile import save_model
 from . import sampling
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
+from .first_frame import first_frame_update
 from .head import SDNetHead, accuracy, classification_loss
 from .network import MODEL_NAME, backbone_checksum, shared_backbone
 from .tracker import as_rgb
@@ -136,7 +137,16 @@ class SDNetTask:
         return train, test
 
     def loss(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> torch.Tensor:
+        """The meta-loss on frame j + delta: pyMDNet's averaged loss."""
         return classification_loss(self.learner.forward_with(params, batch.features), batch.labels)
+
+    def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: SampleBatch,
+              steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
+        """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""
+        cfg = self.config
+        return first_frame_update(self.learner.forward_with, theta0, alphas, batch.features, batch.labels, steps,
+                                  cfg.first_step_loss, cfg.first_step_threshold, create_graph=True,
+                                  first_order=first_order)
 
     def metrics(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> dict[str, float]:
         with torch.no_grad():

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 from torch.func import functional_call
 
-from ... import meta as meta_core
 from ...errors import CheckpointError, ConfigError
 from ...geometry import check_first_box, clip_box, is_valid_box
 from ...modelfile import load_model
@@ -33,7 +32,8 @@ from . import sampling
 from .bbreg import BoxRegressor
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
-from .head import SDNetHead, accuracy, classification_loss, target_scores
+from .first_frame import first_frame_update
+from .head import SDNetHead, accuracy, target_scores
 from .network import (
     MODEL_NAME,
     SHIPPED_MODEL,
@@ -80,6 +80,11 @@ class _SDNetTracker(Tracker):
         self._analysing = False
         self._record: dict[str, Any] = {}
 
+    @property
+    def online_lr(self) -> float:
+        """The learning rate of the updates after the first frame."""
+        return self.config.update_lr
+
     # ------------------------------------------------------------------ protocol
     def seed(self, seed: int) -> None:
         """Seed the head's random initialisation and every box sampling."""
@@ -103,7 +108,7 @@ class _SDNetTracker(Tracker):
         # the sample stores start with the first frame's samples
         self.store = SampleStore(cfg.n_frames_long, cfg.n_frames_short)
         self._collect(fmap, window, box)
-        self.update_optimizer = make_optimizer(self.head, cfg.update_lr, cfg)
+        self.update_optimizer = make_optimizer(self.head, self.online_lr, cfg)
         self.target = box
         self.trans = cfg.trans
         self.frame_index = 0
@@ -224,7 +229,7 @@ class _SDNetTracker(Tracker):
 
 class MetaSDNet(_SDNetTracker):
     """MetaSDNet-``init_steps``: theta0 and alpha from a model file, ``init_steps`` alpha-steps on
-    the first frame, then pyMDNet's online updates with plain SGD at ``update_lr``."""
+    the first frame, then pyMDNet's online updates with plain SGD at ``meta_update_lr``."""
 
     def __init__(self, model: str | Path | None = None, init_steps: int | None = None,
                  config: SDNetConfig | dict | None = None, device: str | torch.device = "cpu", **overrides: Any):
@@ -250,6 +255,10 @@ class MetaSDNet(_SDNetTracker):
         self.theta0 = {k: v.to(self.device) for k, v in self.theta0.items()}
         self.alpha = {k: v.to(self.device) for k, v in self.alpha.items()}
 
+    @property
+    def online_lr(self) -> float:
+        return self.config.meta_update_lr
+
     def _initial_training(self, fmap, window, box) -> None:
         cfg = self.config
         x, y = self._labelled_features(fmap, window, box, cfg.n_pos_meta, cfg.n_neg_meta)
@@ -257,12 +266,10 @@ class MetaSDNet(_SDNetTracker):
         self.head.load_state_dict(self.theta0)
         self._remember_before(x, y)
         head = self.head
-
-        def loss(params):
-            return classification_loss(functional_call(head, params, (x,)), y)
-
         start = time.perf_counter()
-        params = meta_core.adapt(dict(self.theta0), self.alpha, loss, cfg.init_steps, create_graph=False)
+        params = first_frame_update(lambda p, inp: functional_call(head, dict(p), (inp,)), dict(self.theta0),
+                                    self.alpha, x, y, cfg.init_steps, cfg.first_step_loss, cfg.first_step_threshold,
+                                    create_graph=False)
         with torch.no_grad():
             for n, p in self.head.named_parameters():
                 if bool(torch.isfinite(params[n]).all()):

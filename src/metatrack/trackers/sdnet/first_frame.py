@@ -1,0 +1,71 @@
+"""MetaSDNet's first-frame update: meta-training's inner loop and the tracker's first frame both call it.
+
+``init_steps`` meta-learned steps ``theta <- theta - alpha * grad L`` (:func:`metatrack.meta.adapt`)
+on the first frame's labelled set, then the decision threshold placed midway between the mean
+target-vs-background log-odds of its positives and of its negatives (a shift of fc6's bias).
+
+Why the threshold: one large meta-learned step separates an unseen kind of object from its
+surroundings (positives ranked above negatives) but places the threshold as it was learned on the
+training objects. Measured on the 16 eval sequences (objects not in the train split), MetaSDNet-01
+called every box of 3 sequences background (accuracy 0.75 at 1:3) with pyMDNet's averaged loss,
+and every box of 2 of them target with a class-balanced loss. Centring the threshold is
+differentiable, so meta-training learns theta0 and alpha with it in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+
+from ... import meta as meta_core
+from .head import first_step_loss
+
+Params = dict[str, torch.Tensor]
+Forward = Callable[[Mapping[str, torch.Tensor], torch.Tensor], torch.Tensor]
+FC6_BIAS = "fc6.bias"
+
+
+def centre_threshold(forward: Forward, params: Params, x: torch.Tensor, y: torch.Tensor) -> Params:
+    """``params`` with fc6's bias moved so that log-odds 0 lies midway between the class means.
+
+    Unchanged when ``x`` lacks one of the classes.
+    """
+    if FC6_BIAS not in params or not (bool((y == 1).any()) and bool((y == 0).any())):
+        return params
+    logits = forward(params, x)
+    odds = logits[:, 1] - logits[:, 0]
+    shift = -(odds[y == 1].mean() + odds[y == 0].mean()) / 2
+    out = dict(params)
+    out[FC6_BIAS] = params[FC6_BIAS] + torch.stack([-shift, shift]) / 2
+    return out
+
+
+def first_frame_update(
+    forward: Forward,
+    theta: Mapping[str, torch.Tensor],
+    alpha: Mapping[str, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int,
+    loss_kind: str = "balanced",
+    threshold: str = "centre",
+    *,
+    create_graph: bool,
+    first_order: bool = False,
+) -> Params:
+    """The adapted head parameters: ``steps`` alpha-steps on ``(x, y)``, then the threshold.
+
+    ``create_graph=True`` keeps the graph (meta-training); ``False`` returns detached tensors.
+    """
+
+    def loss(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return first_step_loss(forward(params, x), y, loss_kind)
+
+    params = meta_core.adapt(theta, alpha, loss, steps, create_graph=create_graph, first_order=first_order)
+    if threshold == "centre":
+        with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
+            params = centre_threshold(forward, params, x, y)
+        if not create_graph:
+            params = {n: p.detach() for n, p in params.items()}
+    return params
