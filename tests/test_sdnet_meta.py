@@ -146,7 +146,7 @@ def test_first_frame_is_one_alpha_step_through_meta_adapt(trained, monkeypatch):
 
     monkeypatch.setattr(metatrack.meta, "adapt", spy)
     frames, boxes = moving_square(1, (160, 120), 24, seed=7)
-    t = create_tracker("metasdnet-01", model=path)
+    t = create_tracker("metasdnet-01", model=path, balance_head=False)  # balancing: its own test below
     assert (t.config.first_step_loss, t.config.first_step_threshold) == ("balanced", "centre")
     t._analysing = True
     t.init(frames[0], boxes[0])
@@ -263,3 +263,41 @@ def test_metasdnet_follows_a_moving_square(trained):
     t.init(frames[0], boxes[0])
     out = np.array([boxes[0]] + [t.update(f) for f in frames[1:]])
     assert iou(out, boxes).mean() > 0.6
+
+
+def test_balancing_the_head_keeps_every_logit_and_equalises_the_layer_norms():
+    from metatrack.trackers.sdnet.head import SDNetHead, balance_layers
+
+    torch.manual_seed(0)
+    head = SDNetHead(18, 16)
+    with torch.no_grad():
+        head.fc6.weight.mul_(0.1)
+        head.fc4.weight.mul_(3.0)
+    x = torch.randn(50, 18)
+    with torch.no_grad():
+        before = head(x)
+    balance_layers(head)
+    with torch.no_grad():
+        after = head(x)
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+    norms = [float(layer.weight.detach().norm()) for layer in (head.fc4, head.fc5, head.fc6)]
+    assert max(norms) / min(norms) < 1.0001
+
+
+def test_metasdnet_balances_its_adapted_head_without_changing_a_score(trained):
+    _, _, path = trained
+    frames, boxes = moving_square(1, (160, 120), 24, seed=7)
+    heads = {}
+    for balance in (False, True):
+        t = create_tracker("metasdnet", model=path, balance_head=balance)
+        t.seed(3)
+        t._analysing = True
+        t.init(frames[0], boxes[0])
+        heads[balance] = t
+    x = heads[True]._record["x"]
+    with torch.no_grad():
+        torch.testing.assert_close(heads[True].head(x), heads[False].head(x), rtol=1e-4, atol=1e-4)
+    norms = {b: [float(layer.weight.detach().norm()) for layer in (t.head.fc4, t.head.fc5, t.head.fc6)]
+             for b, t in heads.items()}
+    assert max(norms[True]) / min(norms[True]) < 1.0001
+    assert max(norms[False]) / min(norms[False]) > 1.01

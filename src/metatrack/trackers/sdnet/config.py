@@ -112,6 +112,9 @@ class SDNetConfig:
     # (bench/search_update_lr.py --param meta_update_lr): the meta-learned head is smaller in
     # scale than SDNet-N's and drifts under SDNet-N's rate
     meta_update_lr: float = 0.002
+    # MetaSDNet: rescale the adapted head's layers to equal norms before the online updates
+    # (function-preserving; head.balance_layers says why)
+    balance_head: bool = True
     maxiter_update: int = 15  # pyMDNet: 15
     n_pos_update: int = 50  # pyMDNet: 50
     n_neg_update: int = 200  # pyMDNet: 200

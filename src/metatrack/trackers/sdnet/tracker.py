@@ -33,7 +33,7 @@ from .bbreg import BoxRegressor
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
 from .first_frame import first_frame_update
-from .head import SDNetHead, accuracy, target_scores
+from .head import SDNetHead, accuracy, balance_layers, target_scores
 from .network import (
     MODEL_NAME,
     SHIPPED_MODEL,
@@ -274,6 +274,8 @@ class MetaSDNet(_SDNetTracker):
             for n, p in self.head.named_parameters():
                 if bool(torch.isfinite(params[n]).all()):
                     p.copy_(params[n])
+        if cfg.balance_head:
+            balance_layers(self.head)
         self._record["train_seconds"] = time.perf_counter() - start
 
 
