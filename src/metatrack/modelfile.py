@@ -84,12 +84,15 @@ def load_model(
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"{p}: model file is missing")
-    if sha256 is None:
+    listed = sha256 is None
+    if listed:
         sha256 = listed_sha256(p)
     if sha256 is not None:
         got = sha256_file(p)
         if got != sha256:
-            raise CheckpointError(f"{p}: sha256 mismatch (expected {sha256}, found {got}); refusing to load it")
+            where = (f" (the sha256 listed in {p.parent / SUMS_FILE}; if you replaced the model on purpose, "
+                     "list its new sha256 there)") if listed else ""
+            raise CheckpointError(f"{p}: sha256 mismatch (expected {sha256}, found {got}){where}; refusing to load it")
     raw = p.read_bytes()
     try:
         tensors = load(raw)
