@@ -28,6 +28,7 @@ from .data.episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, MetatrackError
 from .io import atomic_write, atomic_write_text
 from .meta import MetaSGD, adapt
+from .sections import known_keys_only
 
 CHECKPOINT_FORMAT = 1
 
@@ -70,11 +71,7 @@ class MetaTrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MetaTrainConfig:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"meta_training: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-        d = dict(d)
+        d = known_keys_only(cls, d, "meta_training")
         if "schedule" in d:
             d["schedule"] = [s if isinstance(s, ScheduleStep) else ScheduleStep(**s) for s in d["schedule"]]
         if "delta_range" in d:

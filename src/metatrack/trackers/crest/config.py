@@ -7,10 +7,11 @@ ECCV 2018. Values marked "ours" were chosen here for MobileNetV2 features on a C
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ...errors import ConfigError
+from ...sections import known_keys_only
 
 
 @dataclass
@@ -115,11 +116,7 @@ class CRESTConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> CRESTConfig:
         """Build from a mapping (e.g. a YAML ``tracker:`` section); unknown keys are a ConfigError."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"tracker: unknown keys {unknown}; known: {sorted(known)}")
+        d = known_keys_only(cls, d, "tracker")
         try:
             return cls(**d)
         except (TypeError, ValueError) as exc:

@@ -9,10 +9,11 @@ dropout; learning rates scaled to these features; whole-image negatives drawn wi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ...errors import ConfigError
+from ...sections import known_keys_only
 
 #: the keys that define the network and its input: a model file fixes them
 ARCHITECTURE_KEYS = (
@@ -131,11 +132,7 @@ class SDNetConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> SDNetConfig:
         """Build from a YAML ``tracker:`` mapping; an unknown key or a bad value is a ConfigError."""
-        d = dict(d or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ConfigError(f"tracker: unknown keys {unknown}; known: {sorted(known)}")
+        d = known_keys_only(cls, d, "tracker")
         for k, v in list(d.items()):
             if isinstance(getattr(cls, k, None), tuple):
                 if not isinstance(v, list | tuple) or len(v) != 2:
