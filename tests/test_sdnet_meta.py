@@ -116,6 +116,10 @@ def test_a_model_file_of_another_model_is_refused(tmp_path, trained):
     bad = save_model(tmp_path / "bad.safetensors", "metasdnet", broken, info["config"], None)
     with pytest.raises(CheckpointError, match="fc4.weight"):
         MetaSDNet(model=bad)
+    other_backbone = save_model(tmp_path / "vggm.safetensors", "metasdnet", tensors, info["config"], "ab" * 32,
+                                extra=info["extra"])
+    with pytest.raises(CheckpointError, match="trained on backbone weights abababababab"):
+        MetaSDNet(model=other_backbone)
 
 
 def test_missing_shipped_model_says_how_to_train_it(tmp_path, monkeypatch):

@@ -105,12 +105,22 @@ def load_model(
         raise CheckpointError(f"{p}: a model file of {found!r}, not of {model!r}")
     if meta.get("format") != str(MODEL_FORMAT):
         raise CheckpointError(f"{p}: model format {meta.get('format')!r}, this metatrack reads {MODEL_FORMAT}")
-    if backbone_sha256 and meta.get("backbone_sha256") and meta["backbone_sha256"] != backbone_sha256:
-        raise CheckpointError(
-            f"{p}: trained on backbone weights {meta['backbone_sha256'][:12]}..., "
-            f"but the backbone here is {backbone_sha256[:12]}..."
-        )
+    check_backbone(p, meta, backbone_sha256)
     info = dict(meta)
     info["config"] = json.loads(meta.get("config") or "{}")
     info["extra"] = json.loads(meta.get("extra") or "{}")
     return tensors, info
+
+
+def check_backbone(path: str | Path, info: dict[str, Any], backbone_sha256: str | None) -> None:
+    """A CheckpointError when the model at ``path`` (metadata ``info``) was trained on other backbone
+    weights than ``backbone_sha256`` (nothing to check when either is unknown).
+
+    For a caller that learns the backbone only from the model's own config, after :func:`load_model`.
+    """
+    trained_on = info.get("backbone_sha256")
+    if backbone_sha256 and trained_on and trained_on != backbone_sha256:
+        raise CheckpointError(
+            f"{path}: trained on backbone weights {trained_on[:12]}..., "
+            f"but the backbone here is {backbone_sha256[:12]}..."
+        )

@@ -110,8 +110,7 @@ class SDNetConfig:
     # SDNet-N's: pyMDNet's lr_update 0.001, scaled as lr_init
     update_lr: float = 0.01
     # MetaSDNet's, searched on the train split as the paper did for its meta-trackers
-    # (bench/search_update_lr.py --param meta_update_lr): the meta-learned head is smaller in
-    # scale than SDNet-N's and drifts under SDNet-N's rate
+    # (bench/search_update_lr.py --param meta_update_lr; configs/metasdnet.yaml has the numbers)
     meta_update_lr: float = 0.002
     # MetaSDNet: rescale the adapted head's layers to equal norms before the online updates
     # (function-preserving; head.balance_layers says why)

@@ -63,9 +63,7 @@ def first_frame_update(
         return first_step_loss(forward(params, x), y, loss_kind)
 
     params = meta_core.adapt(theta, alpha, loss, steps, create_graph=create_graph, first_order=first_order)
-    if threshold == "centre":
+    if threshold == "centre":  # without create_graph, adapt's detached result stays detached here
         with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
             params = centre_threshold(forward, params, x, y)
-        if not create_graph:
-            params = {n: p.detach() for n, p in params.items()}
     return params

@@ -26,7 +26,7 @@ from torch.func import functional_call
 
 from ...errors import CheckpointError, ConfigError
 from ...geometry import check_first_box, clip_box, is_valid_box
-from ...modelfile import load_model
+from ...modelfile import check_backbone, load_model
 from ..base import Tracker, register_tracker
 from . import sampling
 from .bbreg import BoxRegressor
@@ -243,10 +243,10 @@ class MetaSDNet(_SDNetTracker):
         if init_steps is not None:
             overrides["init_steps"] = init_steps
         base = make_config(config, {})
-        # the model's own config fixes the features; read it before checking the backbone
-        _, info = load_model(path, MODEL_NAME)
+        # the model's own config fixes the features: the backbone is checked once it is known
+        tensors, info = load_model(path, MODEL_NAME)
         cfg = model_config(info["config"], base, overrides, path)
-        tensors, _ = load_model(path, MODEL_NAME, backbone_sha256=backbone_checksum(cfg))
+        check_backbone(path, info, backbone_checksum(cfg))
         super().__init__(cfg, device)
         self.model_path = path
         template = SDNetHead(self.extractor.feature_dim, cfg.hidden).state_dict()
