@@ -45,7 +45,7 @@ def test_layout_and_manifest(small_split: Path):
     manifest = json.loads((small_split / "manifest.json").read_text())
     assert manifest["split"] == "eval" and manifest["seed"] == 0
     assert manifest["sequences"] == 2 and manifest["frames"] == 8
-    assert manifest["version"] == composite_dataset.VERSION
+    assert manifest["version"] == composite_dataset.VERSIONS["eval"]
     assert len(manifest["entries"]) == 2
     for entry in manifest["entries"]:
         seq = small_split / entry["name"]
@@ -111,6 +111,33 @@ def test_splits_share_no_photo_video_or_texture():
             plan = draw_plan(split, 0, i, 10, SMALL)
             assert set(plan.sources()) <= POOLS[split].sources()
             assert not set(plan.sources()) & other
+
+
+def test_every_target_is_a_distinct_textured_crop_inside_its_photo():
+    from metatrack.data.composite.sources import load_photo
+
+    names = [t.name for pool in POOLS.values() for t in pool.targets]
+    assert len(names) == len(set(names))
+    # meta-training generalises from the train split's objects: it needs many, not seven
+    assert len(POOLS["train"].targets) >= 3 * len(POOLS["eval"].targets)
+    for pool in POOLS.values():
+        for t in pool.targets:
+            photo = load_photo(t.photo)
+            x, y, w, h = t.rect
+            assert w > 0 and h > 0 and x >= 0 and y >= 0, t.name
+            assert x + w <= photo.shape[1] and y + h <= photo.shape[0], t.name
+            assert photo[y:y + h, x:x + w].std() > 10, f"{t.name}: a flat crop is no target"
+
+
+def test_a_split_of_another_version_is_made_again(tmp_path: Path, monkeypatch):
+    (seq,) = write_split(tmp_path, "eval", sequences=1, frames=4, seed=0, image_size=SMALL)
+    stamp = (seq / "img" / "0001.jpg").stat().st_mtime_ns
+    monkeypatch.setitem(composite_dataset.VERSIONS, "eval", composite_dataset.VERSIONS["eval"] + 1)
+    (again,) = write_split(tmp_path, "eval", sequences=1, frames=4, seed=0, image_size=SMALL)
+    assert again == seq and (seq / "img" / "0001.jpg").stat().st_mtime_ns != stamp
+    meta = json.loads((seq / "meta.json").read_text())
+    assert meta["params"]["version"] == composite_dataset.VERSIONS["eval"]
+    assert split_folder("eval", 1, 4, 0).name.startswith(f"eval-v{composite_dataset.VERSIONS['eval']}-")
 
 
 def test_rerun_skips_complete_sequences_and_redoes_others(tmp_path: Path):
@@ -364,7 +391,7 @@ def test_read_embedded_split_name_generates_into_the_cache_once(tmp_path: Path, 
     seqs = read_embedded("eval", sequences=1, frames=5, image_size=SMALL)
     folder = split_folder("eval", 1, 5, 0, SMALL)
     assert folder.parent == tmp_path / "embedded"
-    assert folder.name.startswith(f"eval-v{composite_dataset.VERSION}-s0-n1-f5")
+    assert folder.name.startswith(f"eval-v{composite_dataset.VERSIONS['eval']}-s0-n1-f5")
     assert len(seqs) == 1 and len(seqs[0]) == 5
     stamp = (folder / seqs[0].name / "img" / "0001.jpg").stat().st_mtime_ns
     read_embedded("eval", sequences=1, frames=5, image_size=SMALL)

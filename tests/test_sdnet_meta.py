@@ -65,6 +65,30 @@ def test_episode_batches_have_the_first_frame_rule_shapes():
     assert task.cache.misses == 2
 
 
+def test_hard_negative_meta_loss_counts_the_hardest_negatives_only():
+    from metatrack.trackers.sdnet.task import hard_sample_loss
+
+    task = build_task({**TINY, "label_shuffle": 0.0, "meta_hard_negatives": 384})
+    seq = _sequences(1)[0]
+    train, test = task.episode_batches(Episode(seq, 2, 3), np.random.default_rng(0))
+    assert len(train.labels) == 32 + 96 and train.keep == 0  # frame j: the first-frame rule
+    assert len(test.labels) == 32 + 384 and test.keep == 96
+    assert torch.equal(test.mined, test.labels == 0) and torch.equal(test.flipped().mined, test.mined)
+    params = task.learner.theta0()
+    logits = task.learner.forward_with(params, test.features)
+    per = torch.nn.functional.cross_entropy(logits, test.labels, reduction="none").detach()
+    hardest = per[test.labels == 0].sort(descending=True).values[:96]
+    expected = torch.cat([per[test.labels == 1], hardest]).mean()
+    loss = task.loss(params, test)
+    assert torch.allclose(loss, expected, atol=1e-6)
+    assert loss > classification_loss(logits, test.labels)  # the easy negatives no longer dilute it
+    # keeping every mined sample is the plain loss
+    plain = hard_sample_loss(logits, test.labels, test.mined, 10**6)
+    assert torch.allclose(plain, classification_loss(logits, test.labels), atol=1e-6)
+    with pytest.raises(ConfigError, match="meta_hard_negatives"):
+        build_task({**TINY, "meta_hard_negatives": 50})
+
+
 def test_label_shuffling_swaps_both_batches_in_about_half_the_episodes():
     task = build_task(TINY)
     seq = _sequences(1)[0]

@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="write the embedded composite data set (OTB layout)")
     p.add_argument("--out", required=True)
     p.add_argument("--split", choices=["train", "eval"], default="eval")
-    p.add_argument("--sequences", type=int, help="default: the split's default (eval 16, train 48)")
+    p.add_argument("--sequences", type=int, help="default: the split's default (eval 16, train 96)")
     p.add_argument("--frames", type=int, help="frames per sequence (default: eval 150, train 120)")
     p.add_argument("--seed", type=int, help="default: eval 0, train 1")
     p.set_defaults(func=cmd_synth)

@@ -8,7 +8,7 @@ cache. Modules: ``sources`` (the imagery and the split pools), ``motion`` (the p
 ``render`` (pixels and boxes), ``dataset`` (files on disk).
 """
 
-from .dataset import DEFAULT_SPLITS, JPEG_QUALITY, VERSION, cache_root, read_embedded, split_folder, write_split
+from .dataset import DEFAULT_SPLITS, JPEG_QUALITY, VERSIONS, cache_root, read_embedded, split_folder, write_split
 from .motion import ATTRIBUTES, Plan, draw_plan
 from .render import render
 from .sources import POOLS
@@ -18,7 +18,7 @@ __all__ = [
     "DEFAULT_SPLITS",
     "JPEG_QUALITY",
     "POOLS",
-    "VERSION",
+    "VERSIONS",
     "Plan",
     "cache_root",
     "draw_plan",

@@ -26,7 +26,9 @@ from .motion import ATTRIBUTES, draw_plan
 from .render import render
 from .sources import POOLS
 
-VERSION = 1
+# Each split's content version: a sequence folder or cache made under another version is made
+# again. train v2: 29 target objects instead of 7 (sources.POOLS).
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
 
@@ -34,7 +36,7 @@ GENERATOR = "metatrack.data.composite"
 # so the OpenCV peers score it in a couple of minutes on two CPU cores.
 DEFAULT_SPLITS: dict[str, dict] = {
     "eval": {"sequences": 16, "frames": 150, "seed": 0, "image_size": (480, 360)},
-    "train": {"sequences": 48, "frames": 120, "seed": 1, "image_size": (480, 360)},
+    "train": {"sequences": 96, "frames": 120, "seed": 1, "image_size": (480, 360)},
 }
 
 
@@ -53,7 +55,7 @@ def _params(split: str, seed: int, index: int, frames: int, image_size: tuple[in
     """What decides a sequence's content; a folder made with other parameters is made again."""
     return {
         "generator": GENERATOR,
-        "version": VERSION,
+        "version": VERSIONS[split],
         "split": split,
         "seed": int(seed),
         "index": int(index),
@@ -217,7 +219,7 @@ def write_split(
         entries.append(entry)
     manifest = {
         "generator": GENERATOR,
-        "version": VERSION,
+        "version": VERSIONS[split],
         "split": split,
         "seed": int(seed),
         "sequences": int(sequences),
@@ -239,8 +241,8 @@ def cache_root() -> Path:
 
 
 def split_folder(split: str, sequences: int, frames: int, seed: int, image_size=(480, 360)) -> Path:
-    """Cache folder of a generated split: ``embedded/<split>-v<VERSION>-s<seed>-n<N>-f<F>``."""
-    name = f"{split}-v{VERSION}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
+    """Cache folder of a generated split: ``embedded/<split>-v<version>-s<seed>-n<N>-f<F>``."""
+    name = f"{split}-v{VERSIONS[split]}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
     if tuple(image_size) != (480, 360):
         name += f"-{int(image_size[0])}x{int(image_size[1])}"
     return cache_root() / "embedded" / name

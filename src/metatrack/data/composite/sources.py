@@ -87,6 +87,31 @@ POOLS: dict[str, Pool] = {
             TargetCrop("horse", "horse", (18, 9, 371, 304), "silhouette"),
             TargetCrop("cell", "immunohistochemistry", (215, 285, 165, 215)),
             TargetCrop("grace_face", "grace_hopper", (140, 40, 250, 340)),
+            # version 2 of the train split: 22 more objects, so that meta-training sees more than
+            # seven kinds of target (with seven it learned them, and lost to SDNet-N / CREST-N on
+            # the eval split's unseen objects while winning on the train split)
+            TargetCrop("cat_eye", "chelsea", (130, 80, 80, 70)),
+            TargetCrop("cat_nose", "chelsea", (225, 200, 75, 65)),
+            TargetCrop("video_camera", "camera", (255, 135, 75, 55), "roundrect"),
+            TargetCrop("cameraman_head", "camera", (150, 65, 110, 130)),
+            TargetCrop("navy_cap", "grace_hopper", (150, 20, 220, 120)),
+            TargetCrop("ribbons", "grace_hopper", (322, 485, 130, 42), "roundrect"),
+            TargetCrop("name_tag", "grace_hopper", (78, 482, 90, 36), "roundrect"),
+            TargetCrop("flag_stars", "grace_hopper", (0, 30, 140, 140), "roundrect"),
+            TargetCrop("rocket_nose", "rocket", (302, 122, 38, 90), "roundrect"),
+            TargetCrop("launch_light", "rocket", (335, 370, 55, 45)),
+            TargetCrop("clock", "clock", (140, 90, 125, 125)),
+            TargetCrop("optic_disc", "retina", (100, 540, 220, 220)),
+            TargetCrop("bright_cell", "cell", (388, 352, 68, 68)),
+            TargetCrop("formula", "text", (0, 50, 110, 60), "roundrect"),
+            TargetCrop("formula_paren", "text", (100, 20, 120, 50), "roundrect"),
+            TargetCrop("gift", "gift_pack", (5, 5, 118, 118), "roundrect"),
+            TargetCrop("passenger_face", "carphone_frame", (60, 20, 50, 80)),
+            TargetCrop("passenger_bowtie", "carphone_frame", (80, 100, 47, 20), "roundrect"),
+            TargetCrop("face_a", "lfw_00", (0, 0, 25, 25)),
+            TargetCrop("face_b", "lfw_13", (0, 0, 25, 25)),
+            TargetCrop("face_c", "lfw_45", (0, 0, 25, 25)),
+            TargetCrop("face_d", "lfw_77", (0, 0, 25, 25)),
         ),
         photos=("moon", "immunohistochemistry", "camera", "rocket", "chelsea", "grace_hopper"),
         videos=("carphone",),
@@ -108,7 +133,12 @@ _SKIMAGE_PHOTOS = (
     "brick",
     "grass",
     "gravel",
+    "clock",
+    "retina",
+    "cell",
+    "text",
 )
+_MATPLOTLIB_PHOTOS = {"grace_hopper": "grace_hopper.jpg", "gift_pack": "Minduka_Present_Blue_Pack.png"}
 _VIDEO_FILES = {"bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 
 
@@ -137,12 +167,17 @@ def load_photo(name: str) -> np.ndarray:
         out = _as_rgb(img)
     elif name == "horse":
         out = _as_rgb((~skimage.data.horse()).astype(np.uint8) * 255)
-    elif name == "grace_hopper":
+    elif name in _MATPLOTLIB_PHOTOS:
         import matplotlib.cbook
 
-        path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+        path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_PHOTOS[name], asfileobj=False)
         data = np.fromfile(str(path), dtype=np.uint8)
         out = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    elif name == "carphone_frame":  # the passenger of the train split's video, frame 1
+        out = np.array(load_video("carphone")[0])
+    elif name.startswith("lfw_") and name[4:].isdigit() and int(name[4:]) < 100:
+        # skimage's lfw_subset: 100 faces (25x25 grey) of Labeled Faces in the Wild, then non-faces
+        out = _as_rgb(skimage.data.lfw_subset()[int(name[4:])])
     else:
         raise DataError(f"unknown embedded photo {name!r}")
     out.setflags(write=False)

@@ -85,6 +85,11 @@ class SDNetConfig:
     first_step_loss: str = "balanced"
     first_step_threshold: str = "centre"
     label_shuffle: float = 0.5  # paper: labels of both batches swapped in half the episodes
+    # the meta-loss on frame j + delta: 0 = the paper's (n_neg_meta random negatives); k > n_neg_meta
+    # = k random negatives of which the n_neg_meta the adapted head gets most wrong count
+    # (pyMDNet's hard negative mining, applied to the look-ahead): random negatives are mostly
+    # easy background, and a head meta-learned on them told a look-alike from the target badly
+    meta_hard_negatives: int = 0
 
     # ---- bounding-box regression (pyMDNet's BBRegressor)
     n_bbreg: int = 1000  # pyMDNet: 1000
@@ -178,5 +183,8 @@ class SDNetConfig:
             raise ConfigError(f"tracker: {', '.join(bad)} must be positive")
         if self.init_steps < 0 or self.maxiter_update < 0:
             raise ConfigError("tracker: init_steps and maxiter_update must be >= 0")
+        if self.meta_hard_negatives < 0 or 0 < self.meta_hard_negatives < self.n_neg_meta:
+            raise ConfigError(f"tracker.meta_hard_negatives: 0 or at least n_neg_meta ({self.n_neg_meta}), "
+                              f"got {self.meta_hard_negatives}")
         if not 0.0 <= self.label_shuffle <= 1.0:
             raise ConfigError(f"tracker.label_shuffle: a probability, got {self.label_shuffle}")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ...data.episodes import Episode
 from ...data.sequence import Sequence
@@ -40,13 +41,29 @@ DEFAULT_ALPHA_INIT = 0.01
 
 @dataclass
 class SampleBatch:
-    """Pooled box features (N, D) and their labels (N,), 1 = target."""
+    """Pooled box features (N, D) and their labels (N,), 1 = target.
+
+    ``mined`` marks the background boxes of which only the ``keep`` hardest count in the loss
+    (none when ``keep`` is 0); it stays with the boxes when the labels are shuffled.
+    """
 
     features: torch.Tensor
     labels: torch.Tensor
+    mined: torch.Tensor | None = None
+    keep: int = 0
 
     def flipped(self) -> SampleBatch:
-        return SampleBatch(self.features, 1 - self.labels)
+        return SampleBatch(self.features, 1 - self.labels, self.mined, self.keep)
+
+
+def hard_sample_loss(logits: torch.Tensor, labels: torch.Tensor, mined: torch.Tensor, keep: int) -> torch.Tensor:
+    """:func:`classification_loss` over every unmined sample and the ``keep`` mined ones with the
+    highest loss (pyMDNet's hard negative mining: the selection itself carries no gradient)."""
+    per_sample = F.cross_entropy(logits, labels, reduction="none")
+    idx = torch.nonzero(mined, as_tuple=True)[0]
+    hardest = idx[torch.topk(per_sample.detach()[idx], min(keep, len(idx))).indices]
+    chosen = torch.cat([torch.nonzero(~mined, as_tuple=True)[0], hardest])
+    return per_sample[chosen].mean()
 
 
 class FeatureCache:
@@ -115,30 +132,39 @@ class SDNetTask:
 
         return self.cache.get(key, compute)
 
-    def frame_batch(self, sequence: Sequence, index: int, rng: np.random.Generator) -> SampleBatch:
-        """Fresh positives and negatives on frame ``index`` (the tracker's first-frame rule), pooled."""
+    def frame_batch(self, sequence: Sequence, index: int, rng: np.random.Generator,
+                    n_neg: int | None = None) -> SampleBatch:
+        """Fresh positives and ``n_neg`` (default ``n_neg_meta``) negatives on frame ``index``
+        (the tracker's first-frame rule), pooled."""
         box = sequence.boxes[index]
         if not is_valid_box(box):
             raise DataError(f"sequence {sequence.name!r} frame {index + 1} has no valid box for an episode")
         fmap, window = self.frame_features(sequence, index)
         box = clip_box(box, window.image_size)
         cfg = self.config
-        boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, cfg.n_neg_meta, window, cfg, rng)
+        boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, n_neg or cfg.n_neg_meta, window, cfg, rng)
         x = self.extractor.pool(fmap, window, boxes)
         return SampleBatch(x, torch.from_numpy(labels).to(self.device))
 
     # ------------------------------------------------------------------ the MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
         """(frame j's batch, frame j + delta's batch); both label-shuffled with probability ``label_shuffle``."""
+        cfg = self.config
         train = self.frame_batch(episode.sequence, episode.j, rng)
-        test = self.frame_batch(episode.sequence, episode.future, rng)
+        test = self.frame_batch(episode.sequence, episode.future, rng, cfg.meta_hard_negatives or None)
+        if cfg.meta_hard_negatives:
+            test = SampleBatch(test.features, test.labels, test.labels == 0, cfg.n_neg_meta)
         if rng.random() < self.config.label_shuffle:
             train, test = train.flipped(), test.flipped()
         return train, test
 
     def loss(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> torch.Tensor:
-        """The meta-loss on frame j + delta: pyMDNet's averaged loss."""
-        return classification_loss(self.learner.forward_with(params, batch.features), batch.labels)
+        """The meta-loss on frame j + delta: pyMDNet's averaged loss (over the hardest negatives
+        when ``meta_hard_negatives`` is set)."""
+        logits = self.learner.forward_with(params, batch.features)
+        if batch.keep and batch.mined is not None:
+            return hard_sample_loss(logits, batch.labels, batch.mined, batch.keep)
+        return classification_loss(logits, batch.labels)
 
     def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: SampleBatch,
               steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
