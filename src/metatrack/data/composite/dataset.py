@@ -27,7 +27,7 @@ from .render import render
 from .sources import POOLS
 
 # Each split's content version: a sequence folder or cache made under another version is made
-# again. train v2: 29 target objects instead of 7 (sources.POOLS).
+# again. train v2: 27 target objects instead of 7 (sources.POOLS).
 VERSIONS: dict[str, int] = {"eval": 1, "train": 2}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
