@@ -116,7 +116,7 @@ class SDNetConfig:
     update_lr: float = 0.01
     # MetaSDNet's, searched on the train split as the paper did for its meta-trackers
     # (bench/search_update_lr.py --param meta_update_lr; configs/metasdnet.yaml has the numbers)
-    meta_update_lr: float = 0.002
+    meta_update_lr: float = 0.005
     # MetaSDNet: rescale the adapted head's layers to equal norms before the online updates
     # (function-preserving; head.balance_layers says why)
     balance_head: bool = True
