@@ -43,7 +43,9 @@ def test_shipped_yaml_loads_and_its_tracker_section_is_the_default():
     from metatrack.training import MetaTrainConfig
 
     mt = MetaTrainConfig.from_dict(cfg["meta_training"])
-    assert mt.trained_patterns(0) == ["fc*"] and mt.iterations <= 5000
+    # the head only (frozen, cached backbone features), for at most the paper's 15,000 iterations:
+    # 28 min on the 2-core CPU, inside the hour (README, the shipped models)
+    assert mt.trained_patterns(0) == ["fc*"] and mt.iterations <= 15000
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
