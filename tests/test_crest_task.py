@@ -11,7 +11,7 @@ from test_crest_tracker import moving_square
 from metatrack.data.episodes import Episode, EpisodeSampler
 from metatrack.data.sequence import FrameSource, Sequence
 from metatrack.errors import CheckpointError, ConfigError
-from metatrack.modelfile import load_model
+from metatrack.modelfile import load_model, save_model
 from metatrack.trackers.crest import MetaCREST, build_task, export_model
 from metatrack.trackers.crest.features import FeatureExtractor
 from metatrack.training import MetaTrainConfig, MetaTrainer
@@ -101,6 +101,10 @@ def test_export_and_load_round_trip(tmp_path):
     assert torch.allclose(t.learner.alphas()["reduce.weight"], torch.tensor(3e-4))
     with pytest.raises(CheckpointError, match="metacrest"):
         load_model(path, "metasdnet")
+    # a model trained on other backbone weights than the ones here is refused
+    other = save_model(tmp_path / "other.safetensors", "metacrest", tensors, meta["config"], "ab" * 32)
+    with pytest.raises(CheckpointError, match="trained on backbone weights abababababab"):
+        MetaCREST(model=other)
 
 
 def _fake_vgg16(path, generator):

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ...errors import CheckpointError, ConfigError
 from ...geometry import check_first_box, clip_box
 from ...meta import MetaSGD, adapt
-from ...modelfile import load_model
+from ...modelfile import check_backbone, load_model
 from ...weights import MOBILENET_V2, sha256_file
 from ..base import Tracker, register_tracker
 from .config import CRESTConfig
@@ -292,12 +292,7 @@ class MetaCREST(CRESTTracker):
         cfg = cfg.replace(**overrides)
         if cfg.canonical_filter_size is None:
             raise CheckpointError(f"{path}: model file has no canonical_filter_size")
-        expected = backbone_sha256(cfg)
-        if meta.get("backbone_sha256") and meta["backbone_sha256"] != expected:
-            raise CheckpointError(
-                f"{path}: trained on backbone weights {meta['backbone_sha256'][:12]}..., "
-                f"but the backbone here is {expected[:12]}..."
-            )
+        check_backbone(path, meta, backbone_sha256(cfg))
         super().__init__(cfg, device)
         head = CorrelationHead(self.features.channels, cfg.reduced_channels, cfg.canonical_filter_size,
                                cfg.correlation)
