@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from metatrack.meta import MetaSGD, adapt
+from metatrack.trackers.crest.first_frame import first_frame_update
 from metatrack.trackers.crest.head import CorrelationHead, correlate, filter_size, warp_filter
 from metatrack.trackers.crest.loss import crest_loss, gaussian_label, peak_offset_error
 from metatrack.trackers.crest.pca import fit_pca_reduction
@@ -19,8 +20,13 @@ def _episode(seed=0, channels=12, m=15):
     return feats, label
 
 
-def test_warp_passes_meta_gradients_to_theta0_filter_and_alpha():
+@pytest.mark.parametrize("zero_start", [False, True])
+def test_warp_passes_meta_gradients_to_theta0_filter_and_alpha(zero_start):
     head = CorrelationHead(12, channels=8, canonical_size=(5, 7), generator=torch.Generator().manual_seed(0))
+    assert torch.count_nonzero(head.filter) == 0  # theta0_f starts at zero
+    if not zero_start:
+        with torch.no_grad():
+            head.filter.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(1))
     learner = MetaSGD(head, alpha_init=1e-2)
     feats, label = _episode()
     future, future_label = _episode(seed=1)
@@ -32,7 +38,10 @@ def test_warp_passes_meta_gradients_to_theta0_filter_and_alpha():
     theta1 = adapt(learner.theta0(), learner.alphas(), lambda p: loss(p, feats, label), steps=1)
     assert theta1["filter"].shape == (8, 5, 7)  # adapted in the canonical space, through the warp
     loss(theta1, future, future_label).backward()
-    for p in (head.filter, learner.alpha["filter"], head.reduce.weight, learner.alpha["reduce__weight"]):
+    reached = [head.filter, learner.alpha["filter"], head.reduce.weight, learner.alpha["filter_bias"]]
+    if not zero_start:  # from a zero filter the first step cannot move the reduction: no gradient for its alpha
+        reached.append(learner.alpha["reduce__weight"])
+    for p in reached:
         assert p.grad is not None and p.grad.abs().sum() > 0
 
 
@@ -154,3 +163,56 @@ def test_crop_square_maps_the_window_and_fills_outside():
     assert tuple(edge[5, 5]) == CROP_FILL and tuple(edge[30, 30]) == (0, 0, 0)
     huge = crop_square(img, (100.0, 50.0), 2000.0, 40)  # shrunk with area averaging first
     assert huge.shape == (40, 40, 3) and tuple(huge[0, 0]) == CROP_FILL
+
+
+def test_fitted_step_length_fits_the_label_whatever_the_feature_energy():
+    head = CorrelationHead(12, channels=8, canonical_size=(5, 5), generator=torch.Generator().manual_seed(0))
+    learner = MetaSGD(head, alpha_init=1e-3)
+    feats, label = _episode()
+    size, mid = (5, 5), label.shape[-1] // 2
+    peaks: dict[str, list[float]] = {"alpha": [], "fit": []}
+    for energy in (0.3, 3.0):  # the same window, its features 10x stronger
+
+        def response(p, x=feats * energy):
+            return learner.forward_with(p, x, size)
+
+        def loss(p, response=response):
+            return crest_loss(response(p), label, p["filter"], 1e-4)
+
+        def loss_of(r, p):
+            return crest_loss(r, label, p["filter"], 1e-4)
+
+        theta0, alphas = learner.theta0(), learner.alphas()
+        plain = first_frame_update(theta0, alphas, response, loss_of, label, 1, "alpha")
+        fitted = first_frame_update(theta0, alphas, response, loss_of, label, 1, "fit")
+        ref = adapt(theta0, alphas, loss, 1, create_graph=False)
+        assert all(torch.equal(plain[k], ref[k]) for k in ref)  # "alpha" is the paper's step as it is
+        with torch.no_grad():
+            assert float(loss(fitted)) <= float(loss(plain)) + 1e-6
+            for name, theta in (("alpha", plain), ("fit", fitted)):
+                peaks[name].append(float(response(theta)[0, 0, mid, mid]))
+        # the fitted step keeps the direction of the alpha-step: theta0 + c * (theta1 - theta0)
+        d_plain, d_fit = plain["filter"] - theta0["filter"], fitted["filter"] - theta0["filter"]
+        c = float(((d_fit * d_plain).sum() / d_plain.square().sum()).detach())
+        assert torch.allclose(d_fit, c * d_plain, atol=1e-7) and c > 0
+    # from a zero filter the plain step's response grows with the energy squared; the fitted one
+    # peaks near the label's 1 for both
+    assert peaks["alpha"][1] > 50 * peaks["alpha"][0]
+    assert all(0.5 < v < 1.5 for v in peaks["fit"]), peaks
+
+
+def test_fitted_step_length_passes_meta_gradients():
+    head = CorrelationHead(12, channels=8, canonical_size=(5, 5), generator=torch.Generator().manual_seed(0))
+    learner = MetaSGD(head, alpha_init=1e-2)
+    feats, label = _episode()
+    future, future_label = _episode(seed=1)
+
+    def loss(p, x=feats, y=label):
+        return crest_loss(learner.forward_with(p, x, (5, 5)), y, p["filter"], 1e-4)
+
+    theta1 = first_frame_update(learner.theta0(), learner.alphas(), lambda p: learner.forward_with(p, feats, (5, 5)),
+                                lambda r, p: crest_loss(r, label, p["filter"], 1e-4), label, 1, "fit",
+                                create_graph=True)
+    loss(theta1, future, future_label).backward()
+    for p in (head.reduce.weight, learner.alpha["filter"], learner.alpha["filter_bias"]):
+        assert p.grad is not None and p.grad.abs().sum() > 0

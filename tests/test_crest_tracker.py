@@ -5,11 +5,14 @@ import numpy as np
 import pytest
 import torch
 
+import metatrack.trackers.crest.first_frame as first_frame
 import metatrack.trackers.crest.tracker as crest_tracker
 from metatrack.errors import CheckpointError, ConfigError, DataError
 from metatrack.geometry import iou
 from metatrack.trackers import available_trackers, create_tracker
 from metatrack.trackers.crest import CRESTN, MetaCREST, build_task, export_model
+from metatrack.trackers.crest.head import warp_filter
+from metatrack.trackers.crest.loss import crest_loss
 
 
 def textured(h, w, rng, cell):
@@ -34,9 +37,9 @@ def moving_square(n=20, size=(160, 120), box=(40, 40, 24, 24), step=(3.0, 2.0), 
     return frames, np.array(boxes, dtype=float)
 
 
-def metacrest_model(path, alpha=1e-4, canonical=(7, 7)):
+def metacrest_model(path, alpha=1e-4, canonical=(7, 7), **tracker):
     """A MetaCREST model file with untrained theta0 and a hand-set alpha."""
-    task = build_task({"canonical_filter_size": list(canonical)}, meta_training={"alpha_init": alpha})
+    task = build_task({"canonical_filter_size": list(canonical), **tracker}, meta_training={"alpha_init": alpha})
     return export_model(task, path)
 
 
@@ -148,13 +151,13 @@ def test_bad_first_box_and_unknown_setting_are_refused():
 def test_metacrest_first_frame_is_metatrack_meta_adapt(tmp_path, monkeypatch):
     model = metacrest_model(tmp_path / "m.safetensors")
     calls = []
-    real = crest_tracker.adapt
+    real = first_frame.adapt
 
     def spy(theta, alpha, loss_fn, steps=1, **kw):
         calls.append((set(theta), set(alpha), steps, kw))
         return real(theta, alpha, loss_fn, steps, **kw)
 
-    monkeypatch.setattr(crest_tracker, "adapt", spy)
+    monkeypatch.setattr(first_frame, "adapt", spy)
     frames, boxes = moving_square(2)
     t = create_tracker("metacrest-03", model=model)
     t.init(frames[0], boxes[0])
@@ -163,6 +166,31 @@ def test_metacrest_first_frame_is_metatrack_meta_adapt(tmp_path, monkeypatch):
     assert steps == 3 and kw.get("create_graph") is False
     assert {"filter", "reduce.weight"} <= alphas == names
     assert t.params["filter"].shape[1:] == t.filter_size  # warped to the target for tracking
+
+
+@pytest.mark.parametrize("step_length", ["alpha", "fit"])
+def test_one_step_from_a_zero_filter_equals_the_full_update(tmp_path, step_length):
+    """The tracker's shortcut (reduce once, move only the filter and bias) is the same update."""
+    frames, boxes = moving_square(2)
+    t = create_tracker("metacrest", model=metacrest_model(tmp_path / "m.safetensors", alpha=3e-3,
+                                                          init_step_length=step_length))
+    t.init(frames[0], boxes[0])
+    assert not torch.any(t.learner.head.filter)  # theta0_f is zero: the shortcut was taken
+    theta0 = {k: v.detach() for k, v in t.learner.theta0().items()}
+    alpha = {k: v.detach() for k, v in t.learner.alphas().items()}
+    size, cfg = t.filter_size, t.cfg
+
+    def response(p):
+        return t.learner.forward_with(p, t.feat0, size)
+
+    def loss(r, p):
+        return crest_loss(r, t.label0, p["filter"], cfg.weight_decay, cfg.loss_threshold)
+
+    full = first_frame.first_frame_update(theta0, alpha, response, loss, t.label0, 1, step_length)
+    assert torch.allclose(t.params["filter"], warp_filter(full["filter"], size), atol=1e-7, rtol=1e-5)
+    assert torch.allclose(t.params["filter_bias"], full["filter_bias"], atol=1e-7, rtol=1e-5)
+    assert torch.equal(t.params["reduce.weight"], full["reduce.weight"])  # the reduction's step is zero
+    assert torch.any(t.params["filter"])
 
 
 def test_one_alpha_step_reduces_the_first_frame_loss(tmp_path):

@@ -95,6 +95,23 @@ def test_schedule_freezes_parameters_until_their_iteration(tmp_path):
     assert cfg.trained_patterns(0) == ["fc.*"] and cfg.trained_patterns(7) == ["*"]
 
 
+def test_lr_theta_factors_scale_or_freeze_theta0_but_not_alpha(tmp_path):
+    task = ToyTask()
+    fc0 = task.learner.head.fc.weight.detach().clone()
+    bias0 = task.learner.head.bias_head.weight.detach().clone()
+    alpha0 = {k: v.detach().clone() for k, v in task.learner.alphas().items()}
+    cfg = small_config(iterations=5, lr_theta_factors={"fc.*": 0.0})
+    trainer = MetaTrainer(task, toy_sampler(), cfg, tmp_path)
+    trainer.train(progress=False)
+    assert torch.equal(task.learner.head.fc.weight, fc0)  # theta0 of fc.* stays where it started
+    assert not torch.equal(task.learner.head.bias_head.weight, bias0)
+    assert not torch.equal(task.learner.alphas()["fc.weight"], alpha0["fc.weight"])  # its alpha learns
+    assert trainer.opt_theta.param_groups[0]["lr"] == cfg.lr_theta
+    assert cfg.lr_theta_factor("fc.weight") == 0.0 and cfg.lr_theta_factor("bias_head.weight") == 1.0
+    with pytest.raises(ConfigError, match="lr_theta_factors"):
+        MetaTrainConfig.from_dict({"lr_theta_factors": {"fc.*": -1}})
+
+
 def test_config_rejects_unknown_keys():
     with pytest.raises(ConfigError, match="unknown keys"):
         MetaTrainConfig.from_dict({"iterations": 3, "learning_rate": 1})

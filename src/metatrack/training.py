@@ -56,6 +56,9 @@ class MetaTrainConfig:
     delta_range: tuple[int, int] = (1, 10)  # paper: future frame 1..10 ahead, uniform
     lr_theta: float = 1e-4  # paper: Adam 1e-4
     lr_alpha: float = 1e-5  # paper: Adam 1e-5
+    # lr_theta times a factor for the head parameters matching a glob (the first glob that matches),
+    # e.g. {"filter": 0.0}: theta0 of those stays where it starts and only their alpha is learned
+    lr_theta_factors: dict[str, float] = field(default_factory=dict)
     alpha_init: float = 1e-4  # paper: alpha initialised to 1e-4
     lr_decay_at: list[int] = field(default_factory=lambda: [10000])  # paper: /10 after 10,000
     lr_decay_factor: float = 0.1
@@ -77,9 +80,20 @@ class MetaTrainConfig:
         if "delta_range" in d:
             d["delta_range"] = tuple(d["delta_range"])
         cfg = cls(**d)
+        if not isinstance(cfg.lr_theta_factors, dict) or any(
+            not isinstance(v, (int, float)) or v < 0 for v in cfg.lr_theta_factors.values()
+        ):
+            raise ConfigError("meta_training.lr_theta_factors: a mapping of parameter globs to factors >= 0")
         if cfg.episodes_per_batch < 1 or cfg.iterations < 0 or cfg.inner_steps < 0:
             raise ConfigError("meta_training: episodes_per_batch >= 1, iterations >= 0, inner_steps >= 0")
         return cfg
+
+    def lr_theta_factor(self, name: str) -> float:
+        """The factor of ``lr_theta`` for head parameter ``name`` (1 unless a glob matches)."""
+        for pattern, factor in self.lr_theta_factors.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return float(factor)
+        return 1.0
 
     def trained_patterns(self, iteration: int) -> list[str]:
         """The parameter globs meta-trained at ``iteration``."""
@@ -155,7 +169,13 @@ class MetaTrainer:
         self.rank, self.world = _distributed(self.device)
         learner = task.learner
         self.names = [n for n, _ in learner.head.named_parameters()]
-        self.opt_theta = torch.optim.Adam(learner.head.parameters(), lr=config.lr_theta)
+        groups: dict[float, list[torch.nn.Parameter]] = {}
+        for n, p in learner.head.named_parameters():
+            groups.setdefault(config.lr_theta_factor(n), []).append(p)
+        # the group of factor 1 first, so that param_groups[0]["lr"] is lr_theta (logged)
+        factors = sorted(groups, key=lambda f: (f != 1.0, f))
+        self.opt_theta = torch.optim.Adam([{"params": groups[f], "lr": config.lr_theta * f} for f in factors],
+                                          lr=config.lr_theta)
         self.opt_alpha = torch.optim.Adam(learner.alpha.parameters(), lr=config.lr_alpha)
         milestones = sorted(config.lr_decay_at)
         self.sched_theta = torch.optim.lr_scheduler.MultiStepLR(self.opt_theta, milestones, config.lr_decay_factor)

@@ -41,6 +41,9 @@ class CRESTConfig:
 
     # ---------------------------------------------------------------- first frame
     init_steps: int = 1  # MetaCREST: alpha-steps of metatrack.meta.adapt (paper: 1)
+    # MetaCREST: "alpha" = the steps as they are (paper); "fit" = their length fitted to the first
+    # frame's label along their own direction (ours; crest/first_frame.py), in meta-training too
+    init_step_length: str = "alpha"
     init_iterations: int = 10  # CREST-N: N iterations from a random filter
     init_until_loss: float | None = None  # CREST's rule: train until the loss <= 0.02 (CREST-65)
     init_max_iterations: int = 300  # cap of the rule above
@@ -64,10 +67,9 @@ class CRESTConfig:
     buffer_size: int = 10  # official max_db_size = n_online_updates * n_update_batch
     update_score_threshold: float = 0.0  # official score_thres
     # Adam, shared by MetaCREST and CREST-N (the shipped model carries the same value).
-    # bench/search_update_lr.py --trackers metacrest crest-10 on embedded:train: 3e-5 and 1e-4 within noise of each
-    # other (metacrest 0.559 vs 0.541 in the first search; 0.551 vs 0.543 on every other train sequence
-    # in a second), 3e-4 worse (0.514); on the real clips of tests/test_real_footage.py 1e-4 holds
-    # the target (mean keyframe IoU 0.70) where 3e-5 loses it (0.50). Official: 7e-6 for VGG.
+    # bench/search_update_lr.py on embedded:train, shipped model: 3e-5 / 1e-4 / 3e-4 within noise
+    # (0.565 / 0.553 / 0.562); on the real clips of tests/test_real_footage.py 1e-4 holds all five,
+    # 3e-5 and 3e-4 lose one (README). Official: 7e-6 for VGG.
     update_lr: float = 1e-4
     # also update the 1x1 reduction online (official MetaCREST code); ours: False, as CREST keeps
     # its PCA fixed, and the buffer can then hold reduced features (3x cheaper updates). At 1e-4
@@ -76,7 +78,7 @@ class CRESTConfig:
 
     #: fields that define a trained model: a MetaCREST model file fixes them
     MODEL_FIELDS = ("backbone", "crop_size", "window_factor", "window_basis", "feature_upsample",
-                    "reduced_channels", "canonical_filter_size")
+                    "reduced_channels", "canonical_filter_size", "init_step_length")
 
     def __post_init__(self) -> None:
         if self.canonical_filter_size is not None:
@@ -96,6 +98,7 @@ class CRESTConfig:
             (self.correlation in ("conv", "im2col"), "correlation must be 'conv' or 'im2col'"),
             (self.canonical_filter_size is None or (len(self.canonical_filter_size) == 2
              and min(self.canonical_filter_size) >= 1), "canonical_filter_size must be [h, w] >= 1"),
+            (self.init_step_length in ("alpha", "fit"), "init_step_length must be 'alpha' or 'fit'"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),
             (self.init_max_iterations >= 1, "init_max_iterations must be >= 1"),
             (self.init_optimizer in ("adam", "sgd"), "init_optimizer must be 'adam' or 'sgd'"),

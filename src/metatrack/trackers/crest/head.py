@@ -85,7 +85,9 @@ class CorrelationHead(nn.Module):
         with torch.no_grad():
             self.reduce.weight.normal_(0.0, 1.0 / math.sqrt(in_channels), generator=generator)
             self.reduce.bias.zero_()
-            self.filter.normal_(0.0, 1e-3 / math.sqrt(channels * hc * wc), generator=generator)
+        # theta0_f starts at zero (the official code's near-zero start, made exact): one alpha-step
+        # from zero is the target's own features, weighted per tap and channel by alpha_f (a
+        # template); MetaCREST's config keeps it there (meta_training.lr_theta_factors)
 
     @property
     def canonical_size(self) -> tuple[int, int]:

@@ -33,6 +33,7 @@ from ...meta import MetaSGD
 from ...modelfile import save_model
 from .config import CRESTConfig
 from .features import FeatureExtractor, as_rgb, crop_square
+from .first_frame import first_frame_update
 from .head import CorrelationHead, filter_size
 from .loss import crest_loss, gaussian_label, peak_offset_error
 from .tracker import MODEL_NAME, backbone_sha256, shared_extractor
@@ -149,6 +150,17 @@ class CRESTTask:
         cfg = self.config
         return crest_loss(self.response(params, batch), batch["label"], params["filter"], cfg.weight_decay,
                           cfg.loss_threshold)
+
+    def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: dict,
+              steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
+        """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""
+        cfg = self.config
+
+        def loss(response: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
+            return crest_loss(response, batch["label"], p["filter"], cfg.weight_decay, cfg.loss_threshold)
+
+        return first_frame_update(theta0, alphas, lambda p: self.response(p, batch), loss, batch["label"], steps,
+                                  cfg.init_step_length, create_graph=True, first_order=first_order)
 
     def metrics(self, params: dict[str, torch.Tensor], batch: dict) -> dict[str, float]:
         return {"peak_error_cells": peak_offset_error(self.response(params, batch), batch["label"])}

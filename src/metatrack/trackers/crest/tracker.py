@@ -32,12 +32,13 @@ import torch.nn.functional as F
 
 from ...errors import CheckpointError, ConfigError
 from ...geometry import check_first_box, clip_box
-from ...meta import MetaSGD, adapt
+from ...meta import MetaSGD
 from ...modelfile import check_backbone, load_model
 from ...weights import MOBILENET_V2, sha256_file
 from ..base import Tracker, register_tracker
 from .config import CRESTConfig
 from .features import FeatureExtractor, as_rgb, crop_square, hann_window
+from .first_frame import first_frame_update
 from .head import CorrelationHead, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
 from .pca import fit_pca_reduction
@@ -310,11 +311,25 @@ class MetaCREST(CRESTTracker):
         theta0 = {k: v.detach() for k, v in self.learner.theta0().items()}
         alpha = {k: v.detach() for k, v in self.learner.alphas().items()}
 
-        def loss_fn(p: Params) -> torch.Tensor:
-            resp = self.learner.forward_with(p, feat, size)
-            return crest_loss(resp, label, p["filter"], cfg.weight_decay, cfg.loss_threshold)
+        def response(p: Params) -> torch.Tensor:
+            return self.learner.forward_with(p, feat, size)
 
-        theta1 = adapt(theta0, alpha, loss_fn, cfg.init_steps, create_graph=False)
+        if cfg.init_steps == 1 and not torch.any(theta0["filter"]):
+            # one step from a zero filter: the loss's gradient for the 1x1 reduction is exactly zero
+            # (the response is the filter times the reduced features), so only the filter and its
+            # bias move and the reduced features are computed once, not in every response
+            alpha = {k: v for k, v in alpha.items() if k in ("filter", "filter_bias")}
+            x = reduce_features(feat, theta0["reduce.weight"], theta0["reduce.bias"])
+
+            def response(p: Params) -> torch.Tensor:  # noqa: F811 - the same map, reduced once
+                if p["filter"] is theta0["filter"]:  # theta0 itself: a zero filter's map is its bias
+                    return p["filter_bias"].view(1, 1, 1, 1).expand(1, 1, *x.shape[-2:])
+                return correlate(x, warp_filter(p["filter"], size), p["filter_bias"], cfg.correlation)
+
+        def loss_fn(r: torch.Tensor, p: Params) -> torch.Tensor:
+            return crest_loss(r, label, p["filter"], cfg.weight_decay, cfg.loss_threshold)
+
+        theta1 = first_frame_update(theta0, alpha, response, loss_fn, label, cfg.init_steps, cfg.init_step_length)
         params = dict(theta1)
         params["filter"] = warp_filter(theta1["filter"], size)
         before = {k: v.detach() for k, v in theta0.items()}
