@@ -176,8 +176,8 @@ def build_task(tracker_config: dict | None, device: str = "cpu", alpha_init: flo
 
     ``alpha_init``, or else ``meta_training`` (a dict or :class:`~metatrack.training.MetaTrainConfig`),
     sets alpha's starting value (default :data:`DEFAULT_ALPHA_INIT`); ``meta_training`` also gives
-    the seed of theta0's random start. ``sequences`` (the training sequences) give the canonical
-    filter size when the config has none.
+    the seed of theta0's random start (the 1x1 reduction; the filter starts at zero). ``sequences``
+    (the training sequences) give the canonical filter size when the config has none.
     """
     cfg = CRESTConfig.from_dict(tracker_config)
     mt = meta_training

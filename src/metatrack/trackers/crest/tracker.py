@@ -12,8 +12,9 @@ filter takes a few Adam steps on random batches of it (official meta_crest track
 The trackers differ on the first frame only:
 
 - MetaCREST: the meta-learned 1x1 reduction and canonical filter ``theta0``, warped to the target,
-  take ``init_steps`` steps with the learned ``alpha`` by :func:`metatrack.meta.adapt` (the same
-  function meta-training uses).
+  take ``init_steps`` steps with the learned ``alpha`` by :func:`.first_frame.first_frame_update`
+  (:func:`metatrack.meta.adapt`, the step's length fitted when ``init_step_length`` is ``fit``; the
+  same function meta-training's inner loop uses).
 - CREST-N: PCA of the first frame's features to 64 channels and a filter trained from a small
   random start for N Adam iterations, or until the loss reaches 0.02 (CREST's rule, "CREST-65").
 """
