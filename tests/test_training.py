@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from metatrack.errors import ConfigError
+from metatrack.errors import CheckpointError, ConfigError
 from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, TrainingDiverged, read_log
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -110,6 +110,10 @@ def test_lr_theta_factors_scale_or_freeze_theta0_but_not_alpha(tmp_path):
     assert cfg.lr_theta_factor("fc.weight") == 0.0 and cfg.lr_theta_factor("bias_head.weight") == 1.0
     with pytest.raises(ConfigError, match="lr_theta_factors"):
         MetaTrainConfig.from_dict({"lr_theta_factors": {"fc.*": -1}})
+    # resuming that run with other factors (other optimiser groups) is refused, naming the checkpoint
+    other = MetaTrainer(ToyTask(), toy_sampler(), small_config(iterations=6), tmp_path)
+    with pytest.raises(CheckpointError, match="checkpoint.pt: its optimiser state does not match"):
+        other.train(resume=True, progress=False)
 
 
 def test_config_rejects_unknown_keys():

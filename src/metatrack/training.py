@@ -222,8 +222,14 @@ class MetaTrainer:
                 f"{state.get('format')}, not of {self.task.model_name!r} format {CHECKPOINT_FORMAT}"
             )
         self.task.learner.load_state_dict(state["learner"])
-        self.opt_theta.load_state_dict(state["opt_theta"])
-        self.opt_alpha.load_state_dict(state["opt_alpha"])
+        try:
+            self.opt_theta.load_state_dict(state["opt_theta"])
+            self.opt_alpha.load_state_dict(state["opt_alpha"])
+        except ValueError as exc:  # e.g. parameter groups of another meta_training.lr_theta_factors
+            raise CheckpointError(
+                f"{self.checkpoint_path}: its optimiser state does not match this config ({exc}); "
+                "resume with the config the run was started with"
+            ) from None
         self.sched_theta.load_state_dict(state["sched_theta"])
         self.sched_alpha.load_state_dict(state["sched_alpha"])
         torch.set_rng_state(state["torch_rng"])
