@@ -44,9 +44,6 @@ def first_frame_update(theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, t
                    first_order=first_order)
     if step_length == "alpha" or steps == 0:
         return theta1
-    with torch.set_grad_enabled(create_graph):
+    with torch.set_grad_enabled(create_graph):  # without a graph (tracking) the result is detached
         c = fitted_length(response(dict(theta0)), response(theta1), label)
-        if not create_graph:
-            c = c.detach()
-        out = {n: theta0[n] + c * (theta1[n] - theta0[n]) if n in alpha else theta1[n] for n in theta1}
-    return out if create_graph else {n: v.detach() for n, v in out.items()}
+        return {n: theta0[n] + c * (theta1[n] - theta0[n]) if n in alpha else theta1[n] for n in theta1}

@@ -146,21 +146,19 @@ class CRESTTask:
     def response(self, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
         return self.learner.forward_with(params, batch["features"], batch["size"])
 
-    def loss(self, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+    def _response_loss(self, response: torch.Tensor, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
         cfg = self.config
-        return crest_loss(self.response(params, batch), batch["label"], params["filter"], cfg.weight_decay,
-                          cfg.loss_threshold)
+        return crest_loss(response, batch["label"], params["filter"], cfg.weight_decay, cfg.loss_threshold)
+
+    def loss(self, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+        return self._response_loss(self.response(params, batch), params, batch)
 
     def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: dict,
               steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
         """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""
-        cfg = self.config
-
-        def loss(response: torch.Tensor, p: dict[str, torch.Tensor]) -> torch.Tensor:
-            return crest_loss(response, batch["label"], p["filter"], cfg.weight_decay, cfg.loss_threshold)
-
-        return first_frame_update(theta0, alphas, lambda p: self.response(p, batch), loss, batch["label"], steps,
-                                  cfg.init_step_length, create_graph=True, first_order=first_order)
+        return first_frame_update(theta0, alphas, lambda p: self.response(p, batch),
+                                  lambda r, p: self._response_loss(r, p, batch), batch["label"], steps,
+                                  self.config.init_step_length, create_graph=True, first_order=first_order)
 
     def metrics(self, params: dict[str, torch.Tensor], batch: dict) -> dict[str, float]:
         return {"peak_error_cells": peak_offset_error(self.response(params, batch), batch["label"])}
