@@ -146,6 +146,8 @@ def test_bad_first_box_and_unknown_setting_are_refused():
         create_tracker("crest-01", no_such_setting=1)
     with pytest.raises(ConfigError, match="scale_lr"):
         create_tracker("crest-01", scale_lr=3.0)
+    with pytest.raises(ConfigError, match="init_step_length must be 'alpha' or 'fit'"):
+        create_tracker("crest-01", init_step_length="line-search")
 
 
 def test_metacrest_first_frame_is_metatrack_meta_adapt(tmp_path, monkeypatch):
