@@ -44,6 +44,96 @@ FM_PIXELS = 20.0  # OTB: fast motion when the centre moves more than 20 pixels
 SV_RATIO = 2.0  # OTB: scale variation when the size ratio to frame 1 leaves [1/2, 2]
 LR_PIXELS = 400.0  # OTB: low resolution when the box holds fewer than 400 pixels
 CAMERA_PERIOD = 80.0  # frames: the shortest period of the camera's pan and zoom (its speed)
+_MIN_PERIOD = 8  # frames: shortest period of the pose and light curves in short sequences
+
+# The independent random streams of one sequence, in seeding order: stream i is seeded with
+# (seed, split, index, i), so each part of a plan draws the same numbers whatever the others do.
+_STREAMS = (
+    "target",
+    "scale",
+    "rotation",
+    "opr",
+    "deform",
+    "path",
+    "occluder",
+    "distractor",
+    "light",
+    "blur",
+    "background",
+)
+_TARGET_ORDER_WORD = 1 << 21  # last seed word of the per-split shuffle of the targets' turns
+
+# Target size and scale (SV). Ranges are (low, high) of a uniform draw.
+_SV_GROW_CHANCE = 0.5  # SV without LR: chance that the target grows rather than shrinks
+_SV_RATIO_RANGE = (2.6, 3.2)  # SV: size ratio to frame 1 at the ramp's peak (beyond OTB's 2)
+_SCALE_JITTER = 0.06  # without SV: amplitude of the slow log-size wobble
+_SCALE_MIN_PERIOD = 10  # frames: shortest period of that wobble in short sequences
+
+# Rotation (IPR, OPR), in degrees.
+_IPR_SWING_CHANCE = 0.5  # IPR: chance of swinging to and fro rather than spinning one way
+_IPR_SWING_RANGE = (45, 120)  # IPR swing: peak-to-peak angle
+_IPR_SPIN_RANGE = (120, 360)  # IPR spin: angle turned over the whole sequence
+_START_ANGLE_RANGE = (-10, 10)  # IPR: angle in frame 1
+_YAW_SWING_RANGE = (90, 130)  # OPR: peak-to-peak yaw
+_YAW_START_CUT = (0.6, 1.0)  # OPR: share of frame 1's yaw taken off, so the target starts nearly facing
+_YAW_LIMIT = 70  # OPR: largest yaw either way (beyond it the patch would be nearly edge-on)
+_PITCH_RANGE = (0, 20)  # OPR: amplitude of the pitch
+_OPR_REACH = 1.15  # OPR: growth of the target's half-diagonal by perspective
+
+# Deformation (DEF): a periodic stretch of the aspect ratio and a travelling wave warp.
+_DEF_LONG = 40  # frames: longer sequences draw the stretch period, shorter ones use half their length
+_DEF_PERIOD_RANGE = (20, 50)  # frames per stretch cycle
+_DEF_MIN_PERIOD = 4  # frames: shortest stretch period in short sequences
+_DEF_STRETCH_RANGE = (0.18, 0.3)  # amplitude of the log aspect ratio
+_DEF_PHASE_RANGE = (0, 6.3)  # radians: phase of the stretch
+_WAVE_PERIOD_RANGE = (15, 40)  # frames per cycle of the wave's phase
+_WAVE_AMP_RANGE = (0.04, 0.07)  # wave amplitude, as a share of the target's size
+_WAVE_LEN_RANGE = (0.6, 1.2)  # wavelength, as a share of the target's size
+
+# Silhouette targets (a binary-mask photo): shaded by another photo's grey levels, in a drawn colour.
+_SILHOUETTE_SHADE = "moon"  # the shading photo, when the pool has it
+_SILHOUETTE_FILL_LOW = (90, 55, 30)  # RGB: darkest fill colour drawn
+_SILHOUETTE_FILL_HIGH = (140, 95, 60)  # RGB: brightest fill colour drawn
+
+# Path (FM, OV). Speeds and distances in pixels at 480x360, multiplied by k.
+_EDGE_MARGIN = 2  # pixels kept between the target's reach and the frame border while in view
+_START_RANGE = (0.2, 0.8)  # where in the safe region the target starts (share of its extent)
+_EVENT_LEAD_IN = 0.1  # share of the sequence, at its start, with no dash, excursion or camera shake
+_OV_LATEST = 0.55  # OV: the excursion starts before this share of the sequence
+_FM_DASH_RATE = (1, 3)  # FM: dashes per _FM_RATE_FRAMES frames (an integer draw, high excluded)
+_FM_RATE_FRAMES = 100  # FM: frames the dash rate counts over
+_FM_MAX_DASHES = 3  # FM: most dashes in one sequence
+_FM_SPEED_RANGE = (24, 40)  # FM: pixels per frame of a dash (OTB's threshold is FM_PIXELS)
+_FM_CANDIDATES = 8  # FM: random goals drawn besides the safe region's four corners
+_FM_FAR_SHARE = 0.7  # FM: a goal is picked among those at least this share of the farthest one's distance
+_OV_FULL_CHANCE = 0.6  # OV: chance that the target leaves the frame wholly rather than in part
+_OV_CLEARANCE = 4  # OV full: pixels the target's reach clears the border by, at least
+_OV_EXTRA_RANGE = (0, 10)  # OV full: pixels it goes on beyond that
+_OV_PARTIAL_RANGE = (-0.5, 0.5)  # OV partial: centre's depth past the border, in smallest half-extents
+_OV_SPEED_RANGE = (5, 9)  # OV: pixels per frame on the way out and back
+_OV_HOLD_RANGE = (0.05, 0.15)  # OV: share of the sequence spent out
+_OV_HOLD_MAX_SHARE = 4  # OV: the stay out is at most 1/this of the frames left
+_OV_RETURN_RANGE = (0.3, 0.7)  # OV: where in the safe region it comes back to (share of its extent)
+_INSIDE_TOLERANCE = 1e-6  # pixels: slack when testing that a centre is in the safe region
+
+# Motion blur (MB): the target's own blur and bursts of whole-frame camera shake.
+_EXPOSURE_RANGE = (0.6, 1.0)  # MB: exposure, as a share of the frame interval
+_SHAKE_EVERY = 75  # MB: one camera-shake burst per this many frames (at least one)
+_SHAKE_LENGTH_RANGE = (0.06, 0.15)  # MB: burst length, as a share of the sequence
+_SHAKE_PIXELS_RANGE = (7, 15)  # MB: peak blur length of a burst in pixels (times k)
+_SHAKE_VISIBLE = 1  # pixels: shake frames listed in the events are those blurred by at least this
+
+# Background.
+_VIDEO_CHANCE = 0.4  # without BC: chance of a video background rather than a photo
+_MIN_SHOT_FRAMES = 10  # frames: shortest video shot used (when the video has a longer one)
+
+# Illumination (IV): a global gain swinging once, and a brightness slope across a turning direction.
+_IV_AMP_RANGE = (0.4, 0.6)  # amplitude of the log gain
+_IV_PERIOD_RANGE = (0.5, 0.9)  # period of the gain, as a share of the sequence
+_IV_MIN_PERIOD = 2  # frames: shortest period of the gain
+_GAIN_LIMITS = (0.35, 2.2)  # darkest and brightest gain
+_LIGHT_SLOPE_RANGE = (0.3, 0.8)  # amplitude of the brightness slope across the frame
+_LIGHT_TURN = 0.5  # radians: amplitude of the light direction's wander
 
 
 def size_factor(image_size: tuple[int, int]) -> float:
@@ -205,6 +295,147 @@ def _wander(
     return pos
 
 
+def _ease(u: np.ndarray) -> np.ndarray:
+    """Cosine ease from 0 to 1 over ``u`` in [0, 1]: moves start and stop without a jolt."""
+    return 0.5 - 0.5 * np.cos(np.pi * u)
+
+
+def _safe_region(image_size: tuple[int, int], reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame bounds ``lo``, ``hi`` (N, 2) of centres that keep the whole target in view.
+
+    A target too big for that is held at the frame's centre on that axis.
+    """
+    frame = np.array(image_size, dtype=np.float64)
+    lo = np.minimum(reach[:, None] + _EDGE_MARGIN, frame / 2)
+    hi = np.maximum(frame - reach[:, None] - _EDGE_MARGIN, frame / 2)
+    return lo, hi
+
+
+def _draw_events(rng: np.random.Generator, n: int, attrs: set[str]) -> list[tuple[int, str]]:
+    """Start frames of the OV excursion and the FM dashes, in time order.
+
+    None starts in the lead-in, so frame 1 and the first few frames stay calm.
+    """
+    events: list[tuple[int, str]] = []
+    first = max(1, int(_EVENT_LEAD_IN * n))
+    if "OV" in attrs:
+        events.append((int(rng.integers(first, max(first + 1, int(_OV_LATEST * n)))), "OV"))
+    if "FM" in attrs:
+        count = max(1, min(_FM_MAX_DASHES, int(rng.integers(*_FM_DASH_RATE)) * n // _FM_RATE_FRAMES))
+        for _ in range(count):
+            events.append((int(rng.integers(first, max(first + 1, n - 2))), "FM"))
+    events.sort()
+    return events
+
+
+def _event_start(t0: int, busy_until: int, n: int) -> int:
+    """The frame an event really starts: after the previous one, and early enough to show."""
+    t0 = max(t0, busy_until)
+    if t0 >= n - 1:
+        t0 = max(1, n - 2)
+    return t0
+
+
+def _fast_dash(
+    rng: np.random.Generator, p0: np.ndarray, lo: np.ndarray, hi: np.ndarray, room: int, k: float
+) -> np.ndarray:
+    """FM: centres (steps, 2) of a straight dash from ``p0`` across the safe region ``lo``..``hi``.
+
+    The goal is far from ``p0`` (one of the far corners or random points), so the dash lasts
+    several frames above the OTB speed threshold; ``room`` is the frames left in the sequence.
+    """
+    speed = rng.uniform(*_FM_SPEED_RANGE) * k
+    corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [lo[0], hi[1]], [hi[0], hi[1]]])
+    cand = np.concatenate([corners, lo + rng.uniform(0, 1, (_FM_CANDIDATES, 2)) * (hi - lo)])
+    far = np.linalg.norm(cand - p0, axis=1)
+    choice = rng.choice(np.flatnonzero(far >= _FM_FAR_SHARE * far.max()))
+    goal = cand[choice]
+    dist = np.linalg.norm(goal - p0)
+    steps = int(np.clip(np.floor(dist / max(speed, 1e-6)), 1, max(1, room)))
+    return p0 + (goal - p0) * (np.arange(1, steps + 1) / steps)[:, None]
+
+
+def _border_point(p0: np.ndarray, side: int, depth: float, image_size: tuple[int, int]) -> np.ndarray:
+    """``p0`` moved across border ``side`` (0 left, 1 right, 2 top, 3 bottom) to ``depth`` beyond it."""
+    w_img, h_img = image_size
+    goal = p0.copy()
+    if side == 0:
+        goal[0] = -depth
+    elif side == 1:
+        goal[0] = w_img + depth
+    elif side == 2:
+        goal[1] = -depth
+    else:
+        goal[1] = h_img + depth
+    return goal
+
+
+def _exit_goal(
+    rng: np.random.Generator,
+    p0: np.ndarray,
+    image_size: tuple[int, int],
+    k: float,
+    reach: float,
+    half_min: float,
+) -> tuple[np.ndarray, bool, int]:
+    """OV: where the target goes out through the nearest border, whether wholly, and which border.
+
+    A full exit puts the whole target (``reach`` from its centre) past the border; a partial one
+    puts the centre within half the smallest half-extent ``half_min`` of it, so part stays in view.
+    """
+    w_img, h_img = image_size
+    full = rng.random() < _OV_FULL_CHANCE
+    side = int(np.argmin(np.array([p0[0], w_img - p0[0], p0[1], h_img - p0[1]])))
+    if full:
+        depth = reach + _OV_CLEARANCE * k + rng.uniform(*_OV_EXTRA_RANGE) * k
+    else:
+        depth = rng.uniform(*_OV_PARTIAL_RANGE) * half_min
+    return _border_point(p0, side, depth, image_size), bool(full), side
+
+
+def _out_and_back(
+    rng: np.random.Generator,
+    p0: np.ndarray,
+    goal: np.ndarray,
+    n: int,
+    room: int,
+    k: float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
+    """OV: centres easing from ``p0`` out to ``goal``, staying there a while, and back into ``lo``..``hi``.
+
+    The way out is shortened to fit in the ``room`` frames left (short sequences move faster).
+    """
+    speed = rng.uniform(*_OV_SPEED_RANGE) * k
+    hold = int(np.clip(rng.uniform(*_OV_HOLD_RANGE) * n, 1, max(1, room // _OV_HOLD_MAX_SHARE)))
+    go = int(np.clip(np.ceil(np.linalg.norm(goal - p0) / speed), 1, max(1, room - hold - 1)))
+    back_to = lo + rng.uniform(*_OV_RETURN_RANGE, 2) * (hi - lo)
+    ret = int(max(1, np.ceil(np.linalg.norm(back_to - goal) / speed)))
+    a = np.arange(1, go + 1) / go
+    b = np.arange(1, ret + 1) / ret
+    return np.concatenate(
+        [
+            p0 + (goal - p0) * _ease(a)[:, None],
+            np.repeat(goal[None], hold, 0),
+            goal + (back_to - goal) * _ease(b)[:, None],
+        ]
+    )
+
+
+def _splice(
+    rng: np.random.Generator, pos: np.ndarray, seg: np.ndarray, t0: int, lo: np.ndarray, hi: np.ndarray, k: float
+) -> int:
+    """Write event ``seg`` into ``pos`` from frame ``t0``; wander on from its end. Returns the next free frame."""
+    n = len(pos)
+    seg = seg[: n - t0]
+    end = t0 + len(seg)
+    pos[t0:end] = seg
+    if end < n:
+        pos[end:] = _wander(rng, n - end, lo[end:], hi[end:], k, np.clip(seg[-1], lo[end], hi[end]))
+    return end + 1
+
+
 def _path(
     rng: np.random.Generator,
     n: int,
@@ -216,87 +447,30 @@ def _path(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Target centres (N, 2): wandering inside the frame, with FM dashes and OV excursions.
 
-    Also returns which frames have the target wholly inside the frame (N,) bool.
+    Also returns which frames have the target wholly inside the frame (N,) bool. Records the
+    fast frames and the excursions in ``info``.
     """
-    w_img, h_img = image_size
     k = size_factor(image_size)
-    frame = np.array([w_img, h_img], dtype=np.float64)
-    lo = np.minimum(reach[:, None] + 2, frame / 2)
-    hi = np.maximum(frame - reach[:, None] - 2, frame / 2)
-    start = lo[0] + rng.uniform(0.2, 0.8, 2) * (hi[0] - lo[0])
+    lo, hi = _safe_region(image_size, reach)
+    start = lo[0] + rng.uniform(*_START_RANGE, 2) * (hi[0] - lo[0])
     pos = _wander(rng, n, lo, hi, k, start)
-
     # Events rewrite a stretch of the path; the target then wanders on from where the event ends.
-    events: list[tuple[int, str]] = []
-    first = max(1, int(0.1 * n))
-    if "OV" in attrs:
-        events.append((int(rng.integers(first, max(first + 1, int(0.55 * n)))), "OV"))
-    if "FM" in attrs:
-        count = max(1, min(3, int(rng.integers(1, 3)) * n // 100))
-        for _ in range(count):
-            events.append((int(rng.integers(first, max(first + 1, n - 2))), "FM"))
-    events.sort()
+    events = _draw_events(rng, n, attrs)
     info["fast_frames"] = []
     info["out_of_view"] = []
     busy_until = 0
-    for t0, kind in events:
-        t0 = max(t0, busy_until)
-        if t0 >= n - 1:
-            t0 = max(1, n - 2)
+    for t_drawn, kind in events:
+        t0 = _event_start(t_drawn, busy_until, n)
         p0 = pos[t0 - 1]
         if kind == "FM":
-            speed = rng.uniform(24, 40) * k
-            # the farthest of the safe region's corners and a few random points inside it
-            corners = np.array([[lo[t0, 0], lo[t0, 1]], [hi[t0, 0], lo[t0, 1]], [lo[t0, 0], hi[t0, 1]],
-                                [hi[t0, 0], hi[t0, 1]]])  # fmt: skip
-            cand = np.concatenate([corners, lo[t0] + rng.uniform(0, 1, (8, 2)) * (hi[t0] - lo[t0])])
-            far = np.linalg.norm(cand - p0, axis=1)
-            choice = rng.choice(np.flatnonzero(far >= 0.7 * far.max()))
-            goal = cand[choice]
-            dist = np.linalg.norm(goal - p0)
-            steps = int(np.clip(np.floor(dist / max(speed, 1e-6)), 1, max(1, n - t0)))
-            seg = p0 + (goal - p0) * (np.arange(1, steps + 1) / steps)[:, None]
-            info["fast_frames"].extend(range(t0, min(n, t0 + steps)))
-        else:  # OV: leave through the nearest border, stay out a while, come back
-            full = rng.random() < 0.6
-            axis_dist = np.array([p0[0], w_img - p0[0], p0[1], h_img - p0[1]])
-            side = int(np.argmin(axis_dist))
-            if full:
-                depth = reach[t0] + 4 * k + rng.uniform(0, 10) * k
-            else:  # the centre within half the smallest half-extent of the border: part in, part out
-                depth = rng.uniform(-0.5, 0.5) * half_min[t0]
-            goal = p0.copy()
-            if side == 0:
-                goal[0] = -depth
-            elif side == 1:
-                goal[0] = w_img + depth
-            elif side == 2:
-                goal[1] = -depth
-            else:
-                goal[1] = h_img + depth
-            speed = rng.uniform(5, 9) * k
-            hold = int(np.clip(rng.uniform(0.05, 0.15) * n, 1, max(1, (n - t0) // 4)))
-            # the way out must fit before the end (short sequences move faster)
-            go = int(np.clip(np.ceil(np.linalg.norm(goal - p0) / speed), 1, max(1, n - t0 - hold - 1)))
-            back_to = lo[t0] + rng.uniform(0.3, 0.7, 2) * (hi[t0] - lo[t0])
-            ret = int(max(1, np.ceil(np.linalg.norm(back_to - goal) / speed)))
-            a = np.arange(1, go + 1) / go
-            b = np.arange(1, ret + 1) / ret
-            seg = np.concatenate(
-                [
-                    p0 + (goal - p0) * (0.5 - 0.5 * np.cos(np.pi * a))[:, None],
-                    np.repeat(goal[None], hold, 0),
-                    goal + (back_to - goal) * (0.5 - 0.5 * np.cos(np.pi * b))[:, None],
-                ]
-            )
-            info["out_of_view"].append({"start": t0, "full": bool(full), "side": "LRTB"[side]})
-        seg = seg[: n - t0]
-        end = t0 + len(seg)
-        pos[t0:end] = seg
-        if end < n:
-            pos[end:] = _wander(rng, n - end, lo[end:], hi[end:], k, np.clip(seg[-1], lo[end], hi[end]))
-        busy_until = end + 1
-    inside = np.all((pos >= lo - 1e-6) & (pos <= hi + 1e-6), axis=1)
+            seg = _fast_dash(rng, p0, lo[t0], hi[t0], n - t0, k)
+            info["fast_frames"].extend(range(t0, min(n, t0 + len(seg))))
+        else:
+            goal, full, side = _exit_goal(rng, p0, image_size, k, reach[t0], half_min[t0])
+            seg = _out_and_back(rng, p0, goal, n, n - t0, k, lo[t0], hi[t0])
+            info["out_of_view"].append({"start": t0, "full": full, "side": "LRTB"[side]})
+        busy_until = _splice(rng, pos, seg, t0, lo, hi, k)
+    inside = np.all((pos >= lo - _INSIDE_TOLERANCE) & (pos <= hi + _INSIDE_TOLERANCE), axis=1)
     return pos, inside
 
 
@@ -433,6 +607,210 @@ def _distractor(rng: np.random.Generator, crop: TargetCrop, target: Layer) -> La
     )
 
 
+def _streams(seed: int, split_code: int, index: int) -> dict[str, np.random.Generator]:
+    """One independent generator per part of the plan (see ``_STREAMS``)."""
+    return {name: np.random.default_rng([int(seed), split_code, int(index), i]) for i, name in enumerate(_STREAMS)}
+
+
+def _pick_target(pool: Pool, seed: int, split_code: int, index: int) -> TargetCrop:
+    """The target of sequence ``index``: targets take turns, in an order shuffled per split and seed.
+
+    Taking turns uses every target evenly, whatever the number of sequences.
+    """
+    order = np.random.default_rng([int(seed), split_code, _TARGET_ORDER_WORD]).permutation(len(pool.targets))
+    return pool.targets[int(order[index % len(pool.targets)])]
+
+
+def _scale_curve(rng: np.random.Generator, n: int, sv: bool, sv_up: bool) -> np.ndarray:
+    """Per-frame size relative to frame 1 (N,): an SV ramp up or down, else a slight wobble."""
+    if sv:
+        ratio = rng.uniform(*_SV_RATIO_RANGE)
+        log_scale = (1 if sv_up else -1) * np.log(ratio) * _ramp(rng, n)
+    else:
+        log_scale = _SCALE_JITTER * smooth_noise(rng, n, max(n / 2, _SCALE_MIN_PERIOD)) if n > 1 else np.zeros(n)
+        log_scale -= log_scale[0]
+    return np.exp(log_scale)
+
+
+def _in_plane_angle(rng: np.random.Generator, n: int) -> np.ndarray:
+    """IPR: per-frame angle in degrees (N,), a swing to and fro or a spin one way."""
+    if rng.random() < _IPR_SWING_CHANCE:
+        angle = rng.uniform(*_IPR_SWING_RANGE) * _unit_range(smooth_noise(rng, n, max(n / 2, _MIN_PERIOD)))
+    else:
+        angle = rng.choice([-1, 1]) * rng.uniform(*_IPR_SPIN_RANGE) * np.arange(n) / max(n - 1, 1)
+    return angle - angle[0] + rng.uniform(*_START_ANGLE_RANGE)
+
+
+def _out_of_plane(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """OPR: per-frame yaw and pitch in degrees (N,) each, the yaw starting near facing."""
+    yaw = rng.uniform(*_YAW_SWING_RANGE) * _unit_range(smooth_noise(rng, n, max(n / 2, _MIN_PERIOD)))
+    yaw = np.clip(yaw - yaw[0] * rng.uniform(*_YAW_START_CUT), -_YAW_LIMIT, _YAW_LIMIT)
+    pitch = rng.uniform(*_PITCH_RANGE) * smooth_noise(rng, n, max(n / 2, _MIN_PERIOD))
+    return yaw, pitch
+
+
+@dataclass
+class _Deformation:
+    """The target's non-rigid change: per-frame aspect-ratio factor and the wave warp's parameters."""
+
+    aspect: np.ndarray  # (N,) multiplies the width / height ratio
+    wave: np.ndarray | None = None  # (N,) phase of the wave warp; None = rigid
+    amp: float = 0.0
+    length: float = 1.0
+
+
+def _deformation(rng: np.random.Generator, n: int) -> _Deformation:
+    """DEF: a periodic stretch of the aspect ratio and a travelling wave across the target."""
+    period = rng.uniform(*_DEF_PERIOD_RANGE) if n > _DEF_LONG else max(n / 2, _DEF_MIN_PERIOD)
+    aspect = np.exp(
+        rng.uniform(*_DEF_STRETCH_RANGE) * np.sin(2 * np.pi * np.arange(n) / period + rng.uniform(*_DEF_PHASE_RANGE))
+    )
+    wave = rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n) / rng.uniform(*_WAVE_PERIOD_RANGE)
+    amp = rng.uniform(*_WAVE_AMP_RANGE)
+    length = rng.uniform(*_WAVE_LEN_RANGE)
+    return _Deformation(aspect, wave, amp, length)
+
+
+def _extents(width: np.ndarray, height: np.ndarray, wave_amp: float, opr: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ``reach`` (how far the target may extend from its centre) and ``half_min``.
+
+    ``reach`` is the half-diagonal grown by the warp and by the perspective of out-of-plane
+    rotation, so a centre kept ``reach`` from the border keeps the whole target in view;
+    ``half_min`` is the smallest half-extent, shrunk likewise, so a centre that close to the
+    border leaves part of the target in view.
+    """
+    reach = 0.5 * np.hypot(width, height) * (1 + 2 * wave_amp) * (_OPR_REACH if opr else 1.0)
+    half_min = 0.5 * np.minimum(width, height) * (1 - 2 * wave_amp)
+    if opr:
+        half_min = half_min * np.cos(np.radians(_YAW_LIMIT))
+    return reach, half_min
+
+
+def _silhouette_shading(
+    rng: np.random.Generator, pool: Pool, crop: TargetCrop
+) -> tuple[str | None, tuple[float, float, float]]:
+    """The shading photo and fill colour of a silhouette target; none for a photo crop."""
+    if crop.shape != "silhouette":
+        return None, (0.0, 0.0, 0.0)
+    shade_photo = _SILHOUETTE_SHADE if _SILHOUETTE_SHADE in pool.photos else pool.photos[0]
+    fill = tuple(float(c) for c in rng.uniform(_SILHOUETTE_FILL_LOW, _SILHOUETTE_FILL_HIGH))
+    return shade_photo, fill
+
+
+def _target_layer(
+    rng: np.random.Generator,
+    pool: Pool,
+    crop: TargetCrop,
+    pose: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+    deform: _Deformation,
+) -> Layer:
+    """The target's layer: ``crop`` moved by ``pose`` (centre, width, height, angle, yaw, pitch)."""
+    center, width, height, angle, yaw, pitch = pose
+    shade_photo, fill = _silhouette_shading(rng, pool, crop)
+    return Layer(
+        source=f"{crop.photo}:{crop.rect}",
+        photo=crop.photo,
+        rect=crop.rect,
+        shape=crop.shape,
+        center=center,
+        width=width,
+        height=height,
+        angle=angle,
+        yaw=yaw,
+        pitch=pitch,
+        wave=deform.wave,
+        wave_amp=deform.amp,
+        wave_len=deform.length,
+        shade_photo=shade_photo,
+        fill=fill,
+    )
+
+
+def _camera_shake(rng: np.random.Generator, n: int, k: float) -> np.ndarray:
+    """MB: whole-frame blur vectors (N, 2), zero but for a few short bursts along a drawn direction."""
+    shake = np.zeros((n, 2))
+    for _ in range(max(1, n // _SHAKE_EVERY)):
+        t0 = int(rng.integers(max(1, int(_EVENT_LEAD_IN * n)), max(2, n - 1)))
+        length = int(np.clip(rng.uniform(*_SHAKE_LENGTH_RANGE) * n, 1, n - t0))
+        theta = rng.uniform(0, np.pi)
+        mag = rng.uniform(*_SHAKE_PIXELS_RANGE) * k
+        env = np.sin(np.pi * (np.arange(length) + 0.5) / length)
+        shake[t0 : t0 + length] = (mag * env)[:, None] * np.array([np.cos(theta), np.sin(theta)])
+    return shake
+
+
+def _motion_blur(rng: np.random.Generator, center: np.ndarray, k: float, info: dict) -> tuple[np.ndarray, np.ndarray]:
+    """MB: the target's blur vectors and the camera shake (N, 2) each; lists the shaken frames in ``info``."""
+    blur = _layer_blur(center, rng.uniform(*_EXPOSURE_RANGE))
+    shake = _camera_shake(rng, len(center), k)
+    info["shake_frames"] = [int(i) for i in np.flatnonzero(np.linalg.norm(shake, axis=1) >= _SHAKE_VISIBLE)]
+    return blur, shake
+
+
+def _texture_background(rng: np.random.Generator, pool: Pool, n: int, image_size: tuple[int, int]) -> Background:
+    """BC: a cluttered texture under a panning, zooming camera."""
+    from .sources import load_photo
+
+    name = pool.textures[int(rng.integers(len(pool.textures)))]
+    src = load_photo(name)
+    return Background("texture", name, _photo_window(rng, n, src.shape[1::-1], image_size, True))
+
+
+def _video_background(rng: np.random.Generator, pool: Pool, n: int, image_size: tuple[int, int]) -> Background:
+    """A video shot, played to and fro from a drawn frame, under a slowly panning camera."""
+    from .sources import load_video, video_shots
+
+    name = pool.videos[int(rng.integers(len(pool.videos)))]
+    video = load_video(name)
+    window = _video_window(rng, n, video.shape[2:0:-1], image_size)
+    shots = [s for s in video_shots(name) if s[1] - s[0] >= _MIN_SHOT_FRAMES] or list(video_shots(name))
+    first, last = shots[int(rng.integers(len(shots)))]
+    frames_idx = first + ping_pong(int(rng.integers(last - first)), n, last - first)
+    return Background("video", name, window, frames_idx)
+
+
+def _photo_background(
+    rng: np.random.Generator, pool: Pool, crop: TargetCrop, n: int, image_size: tuple[int, int]
+) -> Background:
+    """A photo other than the target's, under a panning, zooming camera."""
+    from .sources import load_photo
+
+    photos = [p for p in pool.photos if p != crop.photo]
+    name = photos[int(rng.integers(len(photos)))]
+    src = load_photo(name)
+    return Background("photo", name, _photo_window(rng, n, src.shape[1::-1], image_size, True))
+
+
+def _background(
+    rng: np.random.Generator, pool: Pool, crop: TargetCrop, n: int, image_size: tuple[int, int], clutter: bool
+) -> Background:
+    """The background: a texture under BC (``clutter``), else a video or a photo."""
+    if clutter:
+        return _texture_background(rng, pool, n, image_size)
+    if rng.random() < _VIDEO_CHANCE:
+        return _video_background(rng, pool, n, image_size)
+    return _photo_background(rng, pool, crop, n, image_size)
+
+
+def _global_gain(rng: np.random.Generator, n: int) -> np.ndarray:
+    """IV: per-frame global gain (N,), one slow swing with frame 1 near 1, so both extremes come."""
+    amp = rng.uniform(*_IV_AMP_RANGE)
+    period = rng.uniform(*_IV_PERIOD_RANGE) * n
+    phase = rng.uniform(0, 2 * np.pi)
+    t = np.arange(n)
+    g = np.exp(amp * np.sin(2 * np.pi * t / max(period, _IV_MIN_PERIOD) + phase))
+    g = g / g[0] if n > 1 else g
+    return np.clip(g, *_GAIN_LIMITS)
+
+
+def _lighting(rng: np.random.Generator, n: int) -> np.ndarray:
+    """IV: (N, 4) global gain, brightness slope, and the cos and sin of the light's direction."""
+    g = _global_gain(rng, n)
+    slope = rng.uniform(*_LIGHT_SLOPE_RANGE) * smooth_noise(rng, n, max(n / 2, _MIN_PERIOD))
+    beta = rng.uniform(0, 2 * np.pi) + _LIGHT_TURN * smooth_noise(rng, n, max(n, _MIN_PERIOD))
+    return np.stack([g, slope, np.cos(beta), np.sin(beta)], axis=1)
+
+
 def draw_plan(
     split: str,
     seed: int,
@@ -445,167 +823,48 @@ def draw_plan(
 
     ``attributes`` forces the set of challenges (tests use it); otherwise they are drawn.
     """
-    from .sources import load_photo, load_video, video_shots
-
     pool = POOLS[split]
     split_code = sorted(POOLS).index(split)
     n = int(frames)
-    w_img, h_img = image_size
     k = size_factor(image_size)
     attrs = set(attributes) if attributes is not None else draw_attributes(seed, split_code, index)
-    sub = {name: np.random.default_rng([int(seed), split_code, int(index), i]) for i, name in enumerate(
-        ("target", "scale", "rotation", "opr", "deform", "path", "occluder", "distractor", "light",
-         "blur", "background")
-    )}  # fmt: skip
+    rngs = _streams(seed, split_code, index)
     info: dict = {}
 
-    # targets take turns (in an order shuffled per split and seed) so every one is used evenly
-    order = np.random.default_rng([int(seed), split_code, 1 << 21]).permutation(len(pool.targets))
-    crop = pool.targets[int(order[index % len(pool.targets)])]
-    sv_up = "LR" in attrs or sub["scale"].random() < 0.5
-    w0, h0 = _target_size(sub["scale"], crop, attrs, image_size, sv_up)
+    crop = _pick_target(pool, seed, split_code, index)
+    sv_up = "LR" in attrs or rngs["scale"].random() < _SV_GROW_CHANCE
+    w0, h0 = _target_size(rngs["scale"], crop, attrs, image_size, sv_up)
+    scale = _scale_curve(rngs["scale"], n, "SV" in attrs, sv_up)
+    angle = _in_plane_angle(rngs["rotation"], n) if "IPR" in attrs else np.zeros(n)
+    yaw, pitch = _out_of_plane(rngs["opr"], n) if "OPR" in attrs else (None, None)
+    deform = _deformation(rngs["deform"], n) if "DEF" in attrs else _Deformation(np.ones(n))
+    width = w0 * scale * np.sqrt(deform.aspect)
+    height = h0 * scale / np.sqrt(deform.aspect)
+    reach, half_min = _extents(width, height, deform.amp, yaw is not None)
+    center, inside = _path(rngs["path"], n, image_size, reach, half_min, attrs, info)
 
-    rs = sub["scale"]
-    if "SV" in attrs:
-        ratio = rs.uniform(2.6, 3.2)
-        log_scale = (1 if sv_up else -1) * np.log(ratio) * _ramp(rs, n)
-    else:
-        log_scale = 0.06 * smooth_noise(rs, n, max(n / 2, 10)) if n > 1 else np.zeros(n)
-        log_scale -= log_scale[0]
-    scale = np.exp(log_scale)
-
-    rr = sub["rotation"]
-    if "IPR" in attrs:
-        if rr.random() < 0.5:
-            angle = rr.uniform(45, 120) * _unit_range(smooth_noise(rr, n, max(n / 2, 8)))
-        else:
-            angle = rr.choice([-1, 1]) * rr.uniform(120, 360) * np.arange(n) / max(n - 1, 1)
-        angle = angle - angle[0] + rr.uniform(-10, 10)
-    else:
-        angle = np.zeros(n)
-
-    ro = sub["opr"]
-    yaw = pitch = None
-    if "OPR" in attrs:
-        yaw = ro.uniform(90, 130) * _unit_range(smooth_noise(ro, n, max(n / 2, 8)))
-        yaw = np.clip(yaw - yaw[0] * ro.uniform(0.6, 1.0), -70, 70)
-        pitch = ro.uniform(0, 20) * smooth_noise(ro, n, max(n / 2, 8))
-
-    rd = sub["deform"]
-    aspect = np.ones(n)
-    wave = None
-    wave_amp = 0.0
-    wave_len = 1.0
-    if "DEF" in attrs:
-        period = rd.uniform(20, 50) if n > 40 else max(n / 2, 4)
-        aspect = np.exp(rd.uniform(0.18, 0.3) * np.sin(2 * np.pi * np.arange(n) / period + rd.uniform(0, 6.3)))
-        wave = rd.uniform(0, 2 * np.pi) + 2 * np.pi * np.arange(n) / rd.uniform(15, 40)
-        wave_amp = rd.uniform(0.04, 0.07)
-        wave_len = rd.uniform(0.6, 1.2)
-
-    width = w0 * scale * np.sqrt(aspect)
-    height = h0 * scale / np.sqrt(aspect)
-    # half-diagonal, grown by the warp and by the perspective of out-of-plane rotation
-    reach = 0.5 * np.hypot(width, height) * (1 + 2 * wave_amp) * (1.15 if yaw is not None else 1.0)
-    half_min = 0.5 * np.minimum(width, height) * (1 - 2 * wave_amp)
-    if yaw is not None:
-        half_min = half_min * np.cos(np.radians(70))
-    center, inside = _path(sub["path"], n, image_size, reach, half_min, attrs, info)
-
-    shade_photo, fill = None, (0.0, 0.0, 0.0)
-    if crop.shape == "silhouette":
-        shade_photo = "moon" if "moon" in pool.photos else pool.photos[0]
-        fill = tuple(float(c) for c in sub["target"].uniform([90, 55, 30], [140, 95, 60]))
-    target = Layer(
-        source=f"{crop.photo}:{crop.rect}",
-        photo=crop.photo,
-        rect=crop.rect,
-        shape=crop.shape,
-        center=center,
-        width=width,
-        height=height,
-        angle=angle,
-        yaw=yaw,
-        pitch=pitch,
-        wave=wave,
-        wave_amp=wave_amp,
-        wave_len=wave_len,
-        shade_photo=shade_photo,
-        fill=fill,
-    )
-
+    pose = (center, width, height, angle, yaw, pitch)
+    target = _target_layer(rngs["target"], pool, crop, pose, deform)
     shake = None
-    rb = sub["blur"]
     if "MB" in attrs:
-        target.blur = _layer_blur(center, rb.uniform(0.6, 1.0))
-        shake = np.zeros((n, 2))
-        for _ in range(max(1, n // 75)):
-            t0 = int(rb.integers(max(1, n // 10), max(2, n - 1)))
-            length = int(np.clip(rb.uniform(0.06, 0.15) * n, 1, n - t0))
-            theta = rb.uniform(0, np.pi)
-            mag = rb.uniform(7, 15) * k
-            env = np.sin(np.pi * (np.arange(length) + 0.5) / length)
-            shake[t0 : t0 + length] = (mag * env)[:, None] * np.array([np.cos(theta), np.sin(theta)])
-        info["shake_frames"] = [int(i) for i in np.flatnonzero(np.linalg.norm(shake, axis=1) >= 1)]
-
-    rbg = sub["background"]
-    if "BC" in attrs:
-        name = pool.textures[int(rbg.integers(len(pool.textures)))]
-        src = load_photo(name)
-        background = Background("texture", name, _photo_window(rbg, n, src.shape[1::-1], image_size, True))
-    elif rbg.random() < 0.4:
-        name = pool.videos[int(rbg.integers(len(pool.videos)))]
-        video = load_video(name)
-        window = _video_window(rbg, n, video.shape[2:0:-1], image_size)
-        shots = [s for s in video_shots(name) if s[1] - s[0] >= 10] or list(video_shots(name))
-        first, last = shots[int(rbg.integers(len(shots)))]
-        frames_idx = first + ping_pong(int(rbg.integers(last - first)), n, last - first)
-        background = Background("video", name, window, frames_idx)
-    else:
-        photos = [p for p in pool.photos if p != crop.photo]
-        name = photos[int(rbg.integers(len(photos)))]
-        src = load_photo(name)
-        background = Background("photo", name, _photo_window(rbg, n, src.shape[1::-1], image_size, True))
-
+        target.blur, shake = _motion_blur(rngs["blur"], center, k, info)
+    background = _background(rngs["background"], pool, crop, n, image_size, "BC" in attrs)
     occluder = None
     if "OCC" in attrs:
+        size = np.sqrt(width * height)
         occluder = _occluder(
-            sub["occluder"],
-            pool,
-            crop,
-            background.name,
-            center,
-            np.sqrt(width * height),
-            reach,
-            inside,
-            image_size,
-            info,
+            rngs["occluder"], pool, crop, background.name, center, size, reach, inside, image_size, info
         )
-    distractor = _distractor(sub["distractor"], crop, target) if "DIS" in attrs else None
+    distractor = _distractor(rngs["distractor"], crop, target) if "DIS" in attrs else None
+    gain = _lighting(rngs["light"], n) if "IV" in attrs else None
 
-    gain = None
-    rl = sub["light"]
-    if "IV" in attrs:
-        amp = rl.uniform(0.4, 0.6)
-        period = rl.uniform(0.5, 0.9) * n
-        phase = rl.uniform(0, 2 * np.pi)
-        t = np.arange(n)
-        g = np.exp(amp * np.sin(2 * np.pi * t / max(period, 2) + phase))
-        # the darkest and brightest frames must both come: shift so frame 0 is near 1
-        g = g / g[0] if n > 1 else g
-        g = np.clip(g, 0.35, 2.2)
-        slope = rl.uniform(0.3, 0.8) * smooth_noise(rl, n, max(n / 2, 8))
-        beta = rl.uniform(0, 2 * np.pi) + 0.5 * smooth_noise(rl, n, max(n, 8))
-        gain = np.stack([g, slope, np.cos(beta), np.sin(beta)], axis=1)
-
-    attributes_sorted = tuple(a for a in ATTRIBUTES if a in attrs)
     return Plan(
         name=f"{split}_{index:03d}_{crop.name}",
         split=split,
         index=index,
         frames=n,
-        image_size=(int(w_img), int(h_img)),
-        attributes=attributes_sorted,
+        image_size=(int(image_size[0]), int(image_size[1])),
+        attributes=tuple(a for a in ATTRIBUTES if a in attrs),
         target_name=crop.name,
         target=target,
         background=background,
