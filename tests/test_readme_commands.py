@@ -1,7 +1,7 @@
-"""Every `metatrack` command in the README works: the README never lies.
+"""Every `metatrack` command in the README and in docs/*.md works: the documentation never lies.
 
-Every command of the README's ```bash blocks (``.venv/bin/metatrack ...``, ``metatrack ...`` or
-``torchrun ... -m metatrack.cli ...``) is
+Every command of the ```bash blocks of README.md and of every Markdown file in docs/
+(``.venv/bin/metatrack ...``, ``metatrack ...`` or ``torchrun ... -m metatrack.cli ...``) is
 
 - parsed by the command line's own parser (:func:`metatrack.cli.build_parser`), so that an unknown
   command or option, a missing required option or a bad choice fails here; its values are checked
@@ -13,9 +13,10 @@ Every command of the README's ```bash blocks (``.venv/bin/metatrack ...``, ``met
   ``my_tracker.py``. Commands that need a camera, a GPU, a user's training data or many minutes are
   parse-checked only, each with its reason.
 
-A README command that matches no rule fails the test until it is classified here. Inline code spans
-(```metatrack ...```) in the prose are checked for their command and option names; the YAML snippets
-of meta-training configs are loaded as ``metatrack train`` would load them.
+A documented command that matches no rule fails the test until it is classified here. Inline code
+spans (```metatrack ...```) in the prose are checked for their command and option names; the YAML
+snippets of meta-training configs are loaded as ``metatrack train`` would load them; the README's
+Python example runs; every relative link of the documents leads to an existing file and heading.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from metatrack.training import MetaTrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+#: the documents whose commands are checked: the README first, then every Markdown file of docs/
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 
 # (pattern on the command after `metatrack`, mode, reason); the first rule that matches decides.
 RULES: list[tuple[str, str, str]] = [
@@ -68,7 +71,8 @@ SUBSTITUTE = {"embedded:eval": "otb", "otb:/data/OTB100": "otb_jogging", "vot:/d
 
 @dataclass
 class Command:
-    line: int  # in README.md
+    document: str  # README.md or docs/NAME.md
+    line: int  # in that document
     text: str  # as written (continuation lines joined)
     argv: list[str]  # after the program (`metatrack`, `-m metatrack.cli`)
     launcher: list[str]  # torchrun and its options, or []
@@ -77,14 +81,22 @@ class Command:
     def key(self) -> str:
         return " ".join(self.argv)
 
+    @property
+    def where(self) -> str:
+        return f"{self.document}:{self.line}: {self.text!r}"
+
     def rule(self) -> tuple[str, str, str] | None:
         return next((r for r in RULES if re.search(r[0], self.key)), None)
 
 
-def readme_blocks(language: str) -> list[tuple[int, str]]:
-    """(first line number, text) of every fenced block of ``language``."""
+def name_of(document: Path) -> str:
+    return str(document.relative_to(ROOT))
+
+
+def document_blocks(document: Path, language: str) -> list[tuple[int, str]]:
+    """(first line number, text) of every fenced block of ``language`` in one document."""
     blocks, current, start = [], None, 0
-    for number, line in enumerate(README.read_text().splitlines(), start=1):
+    for number, line in enumerate(document.read_text().splitlines(), start=1):
         if current is None and line.strip() == f"```{language}":
             current, start = [], number + 1
         elif current is not None and line.strip() == "```":
@@ -95,9 +107,19 @@ def readme_blocks(language: str) -> list[tuple[int, str]]:
     return blocks
 
 
-def readme_commands() -> list[Command]:
+def readme_blocks(language: str) -> list[tuple[int, str]]:
+    """(first line number, text) of every fenced block of ``language`` in README.md."""
+    return document_blocks(README, language)
+
+
+def all_blocks(language: str) -> list[tuple[str, int, str]]:
+    """(document, first line number, text) of every fenced block of ``language`` in every document."""
+    return [(name_of(d), start, text) for d in DOCUMENTS for start, text in document_blocks(d, language)]
+
+
+def document_commands(document: Path) -> list[Command]:
     commands = []
-    for start, block in readme_blocks("bash"):
+    for start, block in document_blocks(document, "bash"):
         lines = block.splitlines()
         i = 0
         while i < len(lines):
@@ -109,30 +131,43 @@ def readme_commands() -> list[Command]:
             tokens = shlex.split(text, comments=True)
             for k, tok in enumerate(tokens):
                 if tok == "metatrack" or tok.endswith("/metatrack"):
-                    commands.append(Command(start + first, text.strip(), tokens[k + 1:], []))
+                    commands.append(Command(name_of(document), start + first, text.strip(), tokens[k + 1:], []))
                     break
                 if tok == "-m" and k + 1 < len(tokens) and tokens[k + 1] in ("metatrack.cli", "metatrack"):
-                    commands.append(Command(start + first, text.strip(), tokens[k + 2:], tokens[:k]))
+                    commands.append(Command(name_of(document), start + first, text.strip(), tokens[k + 2:],
+                                            tokens[:k]))
                     break
     return commands
 
 
-COMMANDS = readme_commands()
+README_COMMANDS = document_commands(README)
+COMMANDS = [c for d in DOCUMENTS for c in document_commands(d)]
 
 
 def test_the_readme_has_the_commands_a_newcomer_needs():
+    keys = [c.key for c in README_COMMANDS]
+    for needed in (r"^track my_video", r"^run .*embedded:eval", r"^score ", r"^report .*--format html",
+                   r"^train --config src/metatrack/configs/", r"^train .*--resume", r"--plugin my_tracker\.py"):
+        assert any(re.search(needed, k) for k in keys), needed
+    first_two = [b for _, b in readme_blocks("bash")][0].splitlines()[:2]
+    assert [line.split("#")[0].strip() for line in first_two] == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+
+
+def test_the_docs_have_the_commands_the_readme_moved_there():
     keys = [c.key for c in COMMANDS]
     assert len(COMMANDS) >= 25
+    assert len(DOCUMENTS) > 1 and any(c.document.startswith("docs/") for c in COMMANDS)
     for needed in (r"^track my_video", r"^run .*otb:", r"^run .*vot:.*--protocol vot", r"^run .*got10k:",
-                   r"^report .*--format html", r"^train .*--device cuda", r"--plugin my_tracker\.py"):
+                   r"^report .*--format html", r"^train .*--device cuda", r"--plugin my_tracker\.py",
+                   r"^init-analysis ", r"^bench ", r"^synth ", r"^demo"):
         assert any(re.search(needed, k) for k in keys), needed
     assert any(c.launcher and "--nnodes=2" in c.launcher for c in COMMANDS)
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[f"line{c.line}" for c in COMMANDS])
-def test_every_readme_command_is_classified_and_parses(command):
+@pytest.mark.parametrize("command", COMMANDS, ids=[f"{c.document}:{c.line}" for c in COMMANDS])
+def test_every_documented_command_is_classified_and_parses(command):
     rule = command.rule()
-    assert rule is not None, f"README line {command.line}: {command.text!r} matches no rule: add it to RULES"
+    assert rule is not None, f"{command.where} matches no rule: add it to RULES"
     args = parse(command)
     check_values(command, args)
 
@@ -141,20 +176,20 @@ def parse(command: Command) -> argparse.Namespace:
     try:
         return build_parser().parse_args(command.argv)
     except SystemExit as exc:  # argparse reports unknown options and missing arguments this way
-        raise AssertionError(f"README line {command.line}: {command.text!r} is rejected by the parser") from exc
+        raise AssertionError(f"{command.where} is rejected by the parser") from exc
 
 
 def known_trackers() -> set[str]:
     from metatrack.trackers import available_trackers
 
     names = set(available_trackers())
-    for _, block in readme_blocks("python"):  # trackers the README itself registers
+    for _, _, block in all_blocks("python"):  # trackers the documents themselves register
         names.update(re.findall(r"register_tracker\(\"([^\"]+)\"", block))
     return names
 
 
 def check_values(command: Command, args: argparse.Namespace) -> None:
-    where = f"README line {command.line}: {command.text!r}"
+    where = command.where
     if getattr(args, "dataset", None):
         fmt, _ = parse_dataset_spec(args.dataset)
         assert fmt in FORMATS, where
@@ -167,9 +202,9 @@ def check_values(command: Command, args: argparse.Namespace) -> None:
         config = ROOT / args.config
         if config.is_file():  # a shipped config: loads, and its meta-training section is valid
             MetaTrainConfig.from_dict(load_config(config).get("meta_training") or {})
-        else:  # a user's config: the README shows it as a YAML snippet naming the file
-            assert any(f"# {args.config}" in block for _, block in readme_blocks("yaml")), (
-                f"{where}: --config {args.config} is neither a shipped file nor shown in the README")
+        else:  # a user's config: the documents show it as a YAML snippet naming the file
+            assert any(f"# {args.config}" in block for _, _, block in all_blocks("yaml")), (
+                f"{where}: --config {args.config} is neither a shipped file nor shown in the documents")
     if getattr(args, "plugin", None):
         for plugin in args.plugin:
             assert plugin == "my_tracker.py", f"{where}: plugin {plugin} is not the README's own my_tracker.py"
@@ -185,8 +220,11 @@ def check_values(command: Command, args: argparse.Namespace) -> None:
 
 
 def inline_commands() -> list[str]:
-    text = re.sub(r"```.*?```", "", README.read_text(), flags=re.S)
-    return [" ".join(m.split()) for m in re.findall(r"`(?:\.venv/bin/)?metatrack ([^`]+)`", text)]
+    found = []
+    for document in DOCUMENTS:
+        text = re.sub(r"```.*?```", "", document.read_text(), flags=re.S)
+        found += [" ".join(m.split()) for m in re.findall(r"`(?:\.venv/bin/)?metatrack ([^`]+)`", text)]
+    return found
 
 
 def test_inline_commands_name_real_commands_and_options():
@@ -208,7 +246,7 @@ def test_inline_commands_name_real_commands_and_options():
 
 
 def test_yaml_snippets_are_valid_meta_training_configs(tmp_path):
-    blocks = [yaml.safe_load(b) for _, b in readme_blocks("yaml")]
+    blocks = [yaml.safe_load(b) for _, _, b in all_blocks("yaml")]
     assert blocks
     shipped = yaml.safe_load((ROOT / "src/metatrack/configs/metasdnet.yaml").read_text())
     for snippet in blocks:
@@ -297,7 +335,7 @@ def make_work(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     for i, img in enumerate(sorted((write_otb(tmp_path / "frames-src") / "Alpha" / "img").glob("*.jpg"))):
         shutil.copy(img, frames / f"{i + 1}.jpg")
     (work / "groundtruth_rect.txt").write_text("".join(f"{x + 1:g},{y + 1:g},{w:g},{h:g}\n" for x, y, w, h in boxes))
-    (code,) = [b for _, b in readme_blocks("python") if "register_tracker(" in b]
+    code = next(b for _, b in readme_blocks("python") if 'register_tracker("my-tracker")' in b)
     (work / "my_tracker.py").write_text(code + "\n")
     data = {
         "otb": f"otb:{write_otb(tmp_path / 'otb')}",
@@ -312,7 +350,7 @@ def substituted(command: Command, data: dict[str, str]) -> list[str]:
     argv = list(command.argv)
     for i, tok in enumerate(argv):
         if i and argv[i - 1] == "--dataset":
-            assert tok in SUBSTITUTE, f"README line {command.line}: no small data set stands in for {tok}"
+            assert tok in SUBSTITUTE, f"{command.where}: no small data set stands in for {tok}"
             argv[i] = data[SUBSTITUTE[tok]]
     return argv
 
@@ -341,18 +379,18 @@ def test_cheap_readme_commands_run(tmp_path, monkeypatch, capsys):
     registry._REGISTRY.pop("my-tracker", None)
     executed = []
     try:
-        for command in COMMANDS:
+        for command in COMMANDS:  # in document order: each document's commands build on each other
             rule = command.rule()
-            if rule is None or rule[1] != "run":
+            if rule is None or rule[1] != "run" or command.key in executed:
                 continue
             argv = substituted(command, data)
             code = main(argv)
             printed = capsys.readouterr()
-            assert code == 0, (f"README line {command.line}: {command.text!r} exited {code}\n"
+            assert code == 0, (f"{command.where} exited {code}\n"
                                f"ran: metatrack {shlex.join(argv)}\n{printed.out}\n{printed.err}")
             args = build_parser().parse_args(argv)
             for path in outputs(args):
-                assert (work / path).exists(), f"README line {command.line}: {path} was not written"
+                assert (work / path).exists(), f"{command.where}: {path} was not written"
             executed.append(command.key)
     finally:
         sys.modules.pop("my_tracker", None)
@@ -363,30 +401,31 @@ def test_cheap_readme_commands_run(tmp_path, monkeypatch, capsys):
     assert len(executed) >= 15
 
 
-def readme_bench_commands() -> list[tuple[int, list[str]]]:
-    """(README line, argv after the interpreter) of every `python bench/<script>.py ...` line."""
+def readme_bench_commands() -> list[tuple[str, list[str]]]:
+    """(document:line, argv after the interpreter) of every `python bench/<script>.py ...` line."""
     found = []
-    for start, block in readme_blocks("bash"):
+    for document, start, block in all_blocks("bash"):
         for offset, text in enumerate(block.splitlines()):
             if "bench/" not in text:
                 continue
             tokens = shlex.split(text, comments=True)
             for k, tok in enumerate(tokens):
                 if tok.startswith("bench/") and tok.endswith(".py"):
-                    found.append((start + offset, tokens[k:]))
+                    found.append((f"{document}:{start + offset}", tokens[k:]))
                     break
     return found
 
 
-def test_every_bench_command_of_the_readme_uses_options_its_script_has():
-    """The bench scripts are not run here (they take minutes); each one the README names exists and
-    accepts every option the README gives it (checked against its own --help)."""
+def test_every_documented_bench_command_uses_options_its_script_has():
+    """The bench scripts are not run here (they take minutes); each one the documents name exists and
+    accepts every option they give it (checked against its own --help)."""
     commands = readme_bench_commands()
     assert any(argv[0] == "bench/meta_bench.py" for _, argv in commands)
+    assert any(argv[0] == "bench/results_tables.py" for _, argv in commands)
     helps: dict[str, str] = {}
     for line, argv in commands:
         script = ROOT / argv[0]
-        assert script.is_file(), f"README.md:{line}: {argv[0]} does not exist"
+        assert script.is_file(), f"{line}: {argv[0]} does not exist"
         if argv[0] not in helps:
             out = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
                                  cwd=ROOT, timeout=120)
@@ -396,4 +435,63 @@ def test_every_bench_command_of_the_readme_uses_options_its_script_has():
             if tok.startswith("--"):
                 option = tok.split("=", 1)[0]
                 assert re.search(rf"(^|\s|\[){re.escape(option)}\b", helps[argv[0]]), (
-                    f"README.md:{line}: {argv[0]} has no option {option}")
+                    f"{line}: {argv[0]} has no option {option}")
+
+
+# ---------------------------------------------------------------- the Python example and the links
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_tracks_a_video(tmp_path, monkeypatch):
+    """The README's Python example, as written, on the 6-frame video of ``my_video.mp4``."""
+    (code,) = [b for _, b in readme_blocks("python") if "create_tracker(" in b]
+    write_video(tmp_path / "my_video.mp4")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md (Python example)", "exec"), scope)
+    box = np.asarray(scope["box"], dtype=float)
+    assert box.shape == (4,) and np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0
+    assert scope["tracker"].name == "metasdnet"
+
+
+def heading_anchors(document: Path) -> set[str]:
+    """The anchors GitHub gives the headings of a Markdown file (outside code blocks)."""
+    text = re.sub(r"```.*?```", "", document.read_text(), flags=re.S)
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        candidate, n = slug, 1
+        while candidate in anchors:
+            candidate, n = f"{slug}-{n}", n + 1
+        anchors.add(candidate)
+    return anchors
+
+
+def relative_links(document: Path) -> list[tuple[int, str]]:
+    """(line, target) of every Markdown link or image of a document that is not a URL."""
+    found = []
+    in_code = False
+    for number, line in enumerate(document.read_text().splitlines(), start=1):
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", re.sub(r"`[^`]*`", "", line)):
+            if not re.match(r"[a-z][a-z0-9+.-]*:", target):
+                found.append((number, target))
+    return found
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=[name_of(d) for d in DOCUMENTS])
+def test_every_relative_link_leads_to_a_file_and_heading(document):
+    links = relative_links(document)
+    assert links, f"{name_of(document)} links nowhere"
+    for line, target in links:
+        path, _, anchor = target.partition("#")
+        resolved = (document.parent / path).resolve() if path else document
+        assert resolved.exists(), f"{name_of(document)}:{line}: {target} does not exist"
+        if anchor:
+            assert resolved.suffix == ".md", f"{name_of(document)}:{line}: anchor into a non-Markdown file"
+            assert anchor in heading_anchors(resolved), (
+                f"{name_of(document)}:{line}: {target}: no heading with anchor #{anchor} in {resolved.name}")
