@@ -1,6 +1,6 @@
 """Box geometry: boxes are ``x, y, w, h`` floats (top-left corner, width, height).
 
-Definitions follow the community's toolkits (got10k ``utils/metrics.py``, see shared/metrics.md):
+Definitions follow the community's toolkits (got10k ``utils/metrics.py``, see docs/evaluation.md):
 continuous IoU ``inter / (union + eps)`` clipped to [0, 1], and centres at ``x + (w - 1) / 2``.
 Sampling around a box follows pyMDNet's ``SampleGenerator`` (gaussian, uniform, whole-image).
 """

@@ -2,7 +2,7 @@
 
 ``run_tracker`` writes ``results/<dataset>/<tracker>/<seq>.txt``; ``score_results`` reads every
 tracker folder back into a JSON-ready dict; ``format_table`` prints it. The metric definitions are
-the community toolkits' (got10k, vot-toolkit), see shared/metrics.md and the ``otb``/``vot`` modules.
+the community toolkits' (got10k, vot-toolkit), see docs/evaluation.md and the ``otb``/``vot`` modules.
 """
 
 from .otb import precision_curve, sequence_curves, success_curve

@@ -1,6 +1,6 @@
 """One-pass evaluation (OPE): success and precision curves as got10k's ``experiments/otb.py``.
 
-Rules (shared/metrics.md):
+Rules (docs/evaluation.md):
 
 - a frame succeeds at IoU threshold ``t`` when ``IoU > t`` (strict), thresholds ``linspace(0, 1, 21)``;
 - a frame is precise at ``t`` pixels when ``centre error <= t``, thresholds ``0, 1, ..., 50``;

@@ -27,7 +27,7 @@ from .tables import MAIN_SCORE, format_table
 Protocol = Literal["ope", "vot"]
 
 DPI = 120
-#: OTB's thresholds (shared/metrics.md): 21 overlap thresholds, 51 centre-error thresholds in px
+#: OTB's thresholds (docs/evaluation.md): 21 overlap thresholds, 51 centre-error thresholds in px
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)
 PRECISION_THRESHOLDS = np.arange(51, dtype=np.float64)
 

@@ -1,7 +1,7 @@
 """Reset-based (VOT "baseline"/supervised) protocol: accuracy, robustness and EAO.
 
 The rules follow the VOT toolkit (``experiment/multirun.py``, ``analysis/supervised.py``) as
-written in shared/metrics.md. A *run* is one pass of a tracker over a sequence, stored as one
+written in docs/evaluation.md. A *run* is one pass of a tracker over a sequence, stored as one
 line per frame in the VOT/pysot convention: ``1`` (re)initialisation, ``2`` failure, ``0`` skipped
 (unknown) frame, otherwise ``x,y,w,h``. Overlap is the continuous IoU of
 :func:`metatrack.geometry.iou` (the toolkit rasterises regions; the difference is ~0.001).
