@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from metatrack.meta import MetaSGD, adapt
+from metatrack.trackers.crest.config import CRESTConfig
 from metatrack.trackers.crest.first_frame import first_frame_update
-from metatrack.trackers.crest.head import CorrelationHead, correlate, filter_size, warp_filter
+from metatrack.trackers.crest.head import CorrelationHead, ResponseBatch, correlate, filter_size, warp_filter
 from metatrack.trackers.crest.loss import crest_loss, gaussian_label, peak_offset_error
 from metatrack.trackers.crest.pca import fit_pca_reduction
 from metatrack.trackers.crest.window import cell_to_offset, offset_to_cell, subpixel_peak, window_side
@@ -179,12 +180,15 @@ def test_fitted_step_length_fits_the_label_whatever_the_feature_energy():
         def loss(p, response=response):
             return crest_loss(response(p), label, p["filter"], 1e-4)
 
-        def loss_of(r, p):
-            return crest_loss(r, label, p["filter"], 1e-4)
-
         theta0, alphas = learner.theta0(), learner.alphas()
-        plain = first_frame_update(theta0, alphas, response, loss_of, label, 1, "alpha")
-        fitted = first_frame_update(theta0, alphas, response, loss_of, label, 1, "fit")
+        batch = ResponseBatch(feats * energy, label, size)
+
+        def step(length, batch=batch, theta0=theta0, alphas=alphas):
+            cfg = CRESTConfig(weight_decay=1e-4, init_step_length=length)
+            out = first_frame_update(head, theta0, alphas, batch, 1, cfg, create_graph=True)
+            return {k: v.detach() for k, v in out.items()}
+
+        plain, fitted = step("alpha"), step("fit")
         ref = adapt(theta0, alphas, loss, 1, create_graph=False)
         assert all(torch.equal(plain[k], ref[k]) for k in ref)  # "alpha" is the paper's step as it is
         with torch.no_grad():
@@ -210,8 +214,8 @@ def test_fitted_step_length_passes_meta_gradients():
     def loss(p, x=feats, y=label):
         return crest_loss(learner.forward_with(p, x, (5, 5)), y, p["filter"], 1e-4)
 
-    theta1 = first_frame_update(learner.theta0(), learner.alphas(), lambda p: learner.forward_with(p, feats, (5, 5)),
-                                lambda r, p: crest_loss(r, label, p["filter"], 1e-4), label, 1, "fit",
+    cfg = CRESTConfig(weight_decay=1e-4, init_step_length="fit")
+    theta1 = first_frame_update(head, learner.theta0(), learner.alphas(), ResponseBatch(feats, label, (5, 5)), 1, cfg,
                                 create_graph=True)
     loss(theta1, future, future_label).backward()
     for p in (head.reduce.weight, learner.alpha["filter"], learner.alpha["filter_bias"]):

@@ -12,9 +12,9 @@ from metatrack.data.episodes import Episode, EpisodeSampler
 from metatrack.data.sequence import FrameSource, Sequence
 from metatrack.errors import CheckpointError, ConfigError
 from metatrack.modelfile import load_model, save_model
-from metatrack.trackers.crest import MetaCREST, build_task, export_model
+from metatrack.trackers.crest import MetaCREST, build_task
 from metatrack.trackers.crest.features import FeatureExtractor
-from metatrack.training import MetaTrainConfig, MetaTrainer
+from metatrack.training import MetaTrainConfig, MetaTrainer, export_model
 from metatrack.weights import MOBILENET_V2
 
 
@@ -55,8 +55,8 @@ def test_meta_trainer_runs_three_iterations_of_the_crest_task(tmp_path):
     assert all(math.isfinite(r["meta_loss"]) and math.isfinite(r["test_peak_error_cells"]) for r in rows)
     assert not torch.equal(before, task.learner.head.filter.detach())
     # the frozen backbone ran at most once per frame: later uses come from the cache
-    assert task.cache_misses == sum(s.frames.reads for s in seqs)
-    assert task.cache_hits + task.cache_misses == 3 * 2 * 2
+    assert task.cache.misses == sum(s.frames.reads for s in seqs)
+    assert task.cache.hits + task.cache.misses == 3 * 2 * 2
 
 
 def test_episode_batches_place_the_future_label_where_the_target_moved():
@@ -65,13 +65,13 @@ def test_episode_batches_place_the_future_label_where_the_target_moved():
     seq = seqs[0]
     train, test = task.episode_batches(Episode(seq, 0, 4), np.random.default_rng(0))
     m = task.map_size
-    assert train["features"].shape == test["features"].shape == (1, task.features.channels, m, m)
-    r0, c0 = np.unravel_index(int(train["label"].argmax()), (m, m))
+    assert train.features.shape == test.features.shape == (1, task.features.channels, m, m)
+    r0, c0 = np.unravel_index(int(train.label.argmax()), (m, m))
     assert (r0, c0) == ((m - 1) // 2, (m - 1) // 2)
-    r1, c1 = np.unravel_index(int(test["label"].argmax()), (m, m))
+    r1, c1 = np.unravel_index(int(test.label.argmax()), (m, m))
     moved = seq.boxes[4, :2] - seq.boxes[0, :2]
     assert np.sign(c1 - c0) == np.sign(moved[0]) and c1 != c0
-    assert train["size"] == test["size"] and all(s % 2 == 1 for s in train["size"])
+    assert train.size == test.size and all(s % 2 == 1 for s in train.size)
 
 
 def test_canonical_size_comes_from_the_training_targets_mean_shape():
@@ -94,7 +94,7 @@ def test_export_and_load_round_trip(tmp_path):
     tensors, meta = load_model(path, "metacrest")
     assert meta["backbone_sha256"] == MOBILENET_V2.sha256
     assert meta["config"]["canonical_filter_size"] == [5, 9]
-    assert torch.equal(tensors["filter"], task.learner.head.filter.detach())
+    assert torch.equal(tensors["theta0.filter"], task.learner.head.filter.detach())  # one key scheme
     t = MetaCREST(model=path)
     assert torch.equal(t.learner.head.filter, task.learner.head.filter.detach())
     assert torch.allclose(t.learner.alphas()["filter"], torch.full((64, 5, 9), 2e-4))

@@ -5,14 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+import metatrack.trackers.adaptive.tracker as template
 import metatrack.trackers.crest.first_frame as first_frame
-import metatrack.trackers.crest.tracker as crest_tracker
 from metatrack.errors import CheckpointError, ConfigError, DataError
+from metatrack.evaluation.init_analysis import analyse_sequence
 from metatrack.geometry import iou
 from metatrack.trackers import available_trackers, create_tracker
-from metatrack.trackers.crest import CRESTN, MetaCREST, build_task, export_model
-from metatrack.trackers.crest.head import warp_filter
-from metatrack.trackers.crest.loss import crest_loss
+from metatrack.trackers.crest import CRESTN, MetaCREST, build_task
+from metatrack.trackers.crest.head import ResponseBatch, warp_filter
+from metatrack.training import export_model
 
 
 def textured(h, w, rng, cell):
@@ -65,9 +66,9 @@ def test_more_first_frame_iterations_reach_a_lower_loss():
     losses = {}
     for n in (1, 20):
         t = create_tracker(f"crest-{n:02d}")
-        res = t.analyse_init(frames[:2], boxes[:2])
-        assert t.init_info["iterations"] == n
-        assert res["after"] < res["before"] and res["measure"] == "loss"
+        res = analyse_sequence(t, frames[:2], boxes[:2])
+        assert res["iterations"] == n
+        assert res["after"] < res["before"] and t.measure == "loss"
         losses[n] = res["after"]
     assert losses[20] < losses[1]
 
@@ -76,12 +77,12 @@ def test_crest_converged_stops_at_the_threshold_or_the_cap():
     frames, boxes = moving_square(1)
     t = create_tracker("crest-converged", init_max_iterations=60)
     t.init(frames[0], boxes[0])
-    info = t.init_info
+    info = t.first_frame.info
     assert info["iterations"] <= 60
     assert info["loss"] <= 0.02 or info["iterations"] == 60
     capped = create_tracker("crest-converged", init_max_iterations=2)
     capped.init(frames[0], boxes[0])
-    assert capped.init_info["iterations"] == 2 and capped.init_info["loss"] > 0.02
+    assert capped.first_frame.info["iterations"] == 2 and capped.first_frame.info["loss"] > 0.02
 
 
 def test_crest_n_is_seeded():
@@ -176,19 +177,16 @@ def test_one_step_from_a_zero_filter_equals_the_full_update(tmp_path, step_lengt
     frames, boxes = moving_square(2)
     t = create_tracker("metacrest", model=metacrest_model(tmp_path / "m.safetensors", alpha=3e-3,
                                                           init_step_length=step_length))
+    first = t.fit_first_frame(frames[0], boxes[0])
     t.init(frames[0], boxes[0])
     assert not torch.any(t.learner.head.filter)  # theta0_f is zero: the shortcut was taken
     theta0 = {k: v.detach() for k, v in t.learner.theta0().items()}
     alpha = {k: v.detach() for k, v in t.learner.alphas().items()}
-    size, cfg = t.filter_size, t.cfg
-
-    def response(p):
-        return t.learner.forward_with(p, t.feat0, size)
-
-    def loss(r, p):
-        return crest_loss(r, t.label0, p["filter"], cfg.weight_decay, cfg.loss_threshold)
-
-    full = first_frame.first_frame_update(theta0, alpha, response, loss, t.label0, 1, step_length)
+    size = t.filter_size
+    batch = ResponseBatch(first.samples.features, first.samples.label, size)
+    # the general path (the one meta-training takes, with the graph), detached
+    full = first_frame.first_frame_update(t.learner.head, theta0, alpha, batch, 1, t.config, create_graph=True)
+    full = {k: v.detach() for k, v in full.items()}
     assert torch.allclose(t.params["filter"], warp_filter(full["filter"], size), atol=1e-7, rtol=1e-5)
     assert torch.allclose(t.params["filter_bias"], full["filter_bias"], atol=1e-7, rtol=1e-5)
     assert torch.equal(t.params["reduce.weight"], full["reduce.weight"])  # the reduction's step is zero
@@ -198,20 +196,21 @@ def test_one_step_from_a_zero_filter_equals_the_full_update(tmp_path, step_lengt
 def test_one_alpha_step_reduces_the_first_frame_loss(tmp_path):
     frames, boxes = moving_square(6)
     t = MetaCREST(model=metacrest_model(tmp_path / "a.safetensors"))
-    res = t.analyse_init(frames, boxes)
+    res = analyse_sequence(t, frames, boxes)
     assert res["after"] < 0.5 * res["before"]
     assert set(res) >= {"before", "after", "lookahead", "train_seconds", "frame_seconds"}
     assert np.isfinite(res["lookahead"])
     assert 0 < res["train_seconds"] <= res["frame_seconds"]
     frozen = MetaCREST(model=metacrest_model(tmp_path / "z.safetensors", alpha=0.0))
-    res0 = frozen.analyse_init(frames, boxes)
+    res0 = analyse_sequence(frozen, frames, boxes)
     assert res0["after"] == pytest.approx(res0["before"])  # the step is alpha * gradient
+    t.init(frames[0], boxes[0])
     out = [t.update(f) for f in frames[1:]]
     assert np.all(np.isfinite(out))
 
 
 def test_metacrest_model_file_errors(tmp_path, monkeypatch):
-    monkeypatch.setattr(crest_tracker, "DEFAULT_MODEL", tmp_path / "absent.safetensors")
+    monkeypatch.setattr(template, "PACKAGE_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="metatrack train"):
         create_tracker("metacrest")
     from metatrack.modelfile import save_model
@@ -223,7 +222,7 @@ def test_metacrest_model_file_errors(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="crop_size"):
         MetaCREST(model=good, crop_size=128)
     t = MetaCREST(model=good, update_lr=1e-3)  # tracking settings may change
-    assert t.cfg.update_lr == 1e-3 and t.cfg.canonical_filter_size == (7, 7)
+    assert t.config.update_lr == 1e-3 and t.config.canonical_filter_size == (7, 7)
 
 
 def test_crest_n_runs_without_pretrained_model_file():

@@ -14,8 +14,9 @@ from skimage import data
 
 from metatrack.errors import ConfigError, DataError
 from metatrack.geometry import iou
+from metatrack.image import to_bgr as _to_bgr
 from metatrack.trackers.base import available_trackers, create_tracker
-from metatrack.trackers.opencv import OPENCV_PEERS, OpenCVTracker, _to_bgr, tld_can_start
+from metatrack.trackers.opencv import OPENCV_PEERS, OpenCVTracker, tld_can_start
 
 PEERS = sorted(OPENCV_PEERS)
 

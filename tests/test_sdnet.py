@@ -10,13 +10,14 @@ import yaml
 from sdnet_synth import moving_square
 
 from metatrack.errors import CheckpointError, ConfigError, DataError
+from metatrack.evaluation.init_analysis import analyse_sequence
 from metatrack.geometry import iou
 from metatrack.trackers import available_trackers, create_tracker
+from metatrack.trackers.adaptive import shipped_config
 from metatrack.trackers.sdnet import SDNet, SDNetConfig
 from metatrack.trackers.sdnet.bbreg import BoxRegressor, regression_targets
 from metatrack.trackers.sdnet.features import CropWindow, FeatureExtractor, crop_image, fold_batch_norms
 from metatrack.trackers.sdnet.head import classification_loss
-from metatrack.trackers.sdnet.network import SHIPPED_CONFIG, default_config
 from metatrack.trackers.sdnet.online import SampleStore
 from metatrack.trackers.sdnet.vggm import load_vggm
 
@@ -36,10 +37,11 @@ def inside(box, size) -> bool:
 
 # ---------------------------------------------------------------------------- config
 def test_shipped_yaml_loads_and_its_tracker_section_is_the_default():
-    cfg = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    cfg = yaml.safe_load(shipped_config("metasdnet").read_text())
     assert cfg["model"] == "metasdnet"
     tracker = SDNetConfig.from_dict(cfg["tracker"])
-    assert default_config() == tracker
+    # the dataclass is the one source of defaults: the shipped training config trains what runs
+    assert SDNetConfig() == tracker
     from metatrack.training import MetaTrainConfig
 
     mt = MetaTrainConfig.from_dict(cfg["meta_training"])
@@ -191,11 +193,9 @@ def test_more_first_frame_iterations_reach_a_lower_loss():
     for n in (1, 10):
         t = SDNet(n, **FAST)
         t.seed(0)
-        t._analysing = True
-        t.init(frames[0], boxes[0])
-        x, y = t._record["x"], t._record["y"]
+        first = t.fit_first_frame(frames[0], boxes[0])
         with torch.no_grad():
-            losses[n] = float(classification_loss(t.head(x), y))
+            losses[n] = float(classification_loss(t.head(first.samples.features), first.samples.labels))
     assert losses[10] < losses[1]
 
 
@@ -272,8 +272,8 @@ def test_analyse_init_reports_table_2_numbers():
     frames, boxes = moving_square(6, (160, 120), 24, seed=5)
     t = SDNet(10, **FAST)
     t.seed(0)
-    r = t.analyse_init(frames, boxes)
-    assert r["measure"] == "accuracy"
+    r = analyse_sequence(t, frames, boxes)
+    assert t.measure == "accuracy"
     for k in ("before", "after", "lookahead"):
         assert 0.0 <= r[k] <= 1.0
     assert r["after"] >= 0.75 and r["after"] > r["before"] - 1e-9

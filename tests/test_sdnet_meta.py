@@ -11,12 +11,13 @@ from torch.func import functional_call
 import metatrack.meta
 from metatrack.data.episodes import Episode, EpisodeSampler
 from metatrack.errors import CheckpointError, ConfigError
+from metatrack.evaluation.init_analysis import analyse_sequence
 from metatrack.geometry import iou
 from metatrack.modelfile import load_model, save_model
 from metatrack.trackers import create_tracker
-from metatrack.trackers.sdnet import MetaSDNet, build_task, export_model, first_frame
+from metatrack.trackers.sdnet import MetaSDNet, SDNetTask, build_task, first_frame
 from metatrack.trackers.sdnet.head import classification_loss, first_step_loss
-from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, read_log
+from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, export_model, read_log
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -147,9 +148,9 @@ def test_a_model_file_of_another_model_is_refused(tmp_path, trained):
 
 
 def test_missing_shipped_model_says_how_to_train_it(tmp_path, monkeypatch):
-    import metatrack.trackers.sdnet.tracker as tracker_module
+    import metatrack.trackers.adaptive.tracker as template
 
-    monkeypatch.setattr(tracker_module, "SHIPPED_MODEL", tmp_path / "metasdnet.safetensors")
+    monkeypatch.setattr(template, "PACKAGE_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="metatrack train"):
         create_tracker("metasdnet")
 
@@ -176,14 +177,13 @@ def test_first_frame_is_one_alpha_step_through_meta_adapt(trained, monkeypatch):
     frames, boxes = moving_square(1, (160, 120), 24, seed=7)
     t = create_tracker("metasdnet-01", model=path, balance_head=False)  # balancing: its own test below
     assert (t.config.first_step_loss, t.config.first_step_threshold) == ("balanced", "centre")
-    t._analysing = True
-    t.init(frames[0], boxes[0])
+    first = t.fit_first_frame(frames[0], boxes[0])
     assert calls == [(1, {"create_graph": False, "first_order": False})]
     # the head equals a manual step theta0 - alpha * grad L(theta0) on the same samples (class-balanced
     # loss), fc6's bias then moved by (-s/2, +s/2) so that the classes' mean log-odds straddle 0
-    x, y = t._record["x"], t._record["y"]
-    theta0 = {k: v.clone().requires_grad_(True) for k, v in t.theta0.items()}
-    loss = first_step_loss(functional_call(t._record["head_before"], theta0, (x,)), y, "balanced")
+    x, y = first.samples.features, first.samples.labels
+    theta0 = {k: v.clone().requires_grad_(True) for k, v in first.before.items()}
+    loss = first_step_loss(functional_call(t.head, theta0, (x,)), y, "balanced")
     grads = torch.autograd.grad(loss, list(theta0.values()))
     head = dict(t.head.named_parameters())
     for (name, p0), g in zip(theta0.items(), grads, strict=True):
@@ -213,9 +213,9 @@ def test_meta_training_inner_loop_is_the_trackers_first_frame_update(trained, mo
         calls.append(kw["create_graph"])
         return original(*args, **kw)
 
-    monkeypatch.setattr(task_module, "first_frame_update", spy)
+    assert SDNetTask.first_step is tracker_module.first_frame_update is task_module.first_frame_update
+    monkeypatch.setattr(SDNetTask, "first_step", staticmethod(spy))
     monkeypatch.setattr(tracker_module, "first_frame_update", spy)
-    assert task_module.first_frame_update is tracker_module.first_frame_update
     seq = _sequences(1)[0]
     train, _ = task.episode_batches(Episode(seq, 2, 3), np.random.default_rng(0))
     learner = task.learner
@@ -274,12 +274,15 @@ def test_one_alpha_step_from_the_learned_theta0_lowers_the_first_frame_loss(trai
         frames, boxes = moving_square(6, (160, 120), 20 + seed % 10, seed=seed)
         t = create_tracker("metasdnet", model=path)
         t.seed(0)
-        r = t.analyse_init(frames, boxes)
-        x, y = t._record["x"], t._record["y"]
+        first = t.fit_first_frame(frames[0], boxes[0])
+        x, y = first.samples.features, first.samples.labels
         with torch.no_grad():
-            before = float(classification_loss(t._record["head_before"](x), y))
-            after = float(classification_loss(t.head(x), y))
+            before = float(classification_loss(functional_call(t.head, first.before, (x,)), y))
+            after = float(classification_loss(functional_call(t.head, first.after, (x,)), y))
         assert after < before
+        t = create_tracker("metasdnet", model=path)
+        t.seed(0)
+        r = analyse_sequence(t, frames, boxes)
         assert r["after"] >= 0.75 and r["lookahead"] >= 0.75
 
 
@@ -319,10 +322,8 @@ def test_metasdnet_balances_its_adapted_head_without_changing_a_score(trained):
     for balance in (False, True):
         t = create_tracker("metasdnet", model=path, balance_head=balance)
         t.seed(3)
-        t._analysing = True
-        t.init(frames[0], boxes[0])
+        x = t.fit_first_frame(frames[0], boxes[0]).samples.features
         heads[balance] = t
-    x = heads[True]._record["x"]
     with torch.no_grad():
         torch.testing.assert_close(heads[True].head(x), heads[False].head(x), rtol=1e-4, atol=1e-4)
     norms = {b: [float(layer.weight.detach().norm()) for layer in (t.head.fc4, t.head.fc5, t.head.fc6)]

@@ -8,7 +8,7 @@ from torch import nn
 
 from metatrack.data.episodes import EpisodeSampler
 from metatrack.data.sequence import FrameSource, Sequence
-from metatrack.meta import MetaSGD
+from metatrack.meta import MetaSGD, adapt
 
 
 class NoFrames(FrameSource):
@@ -60,6 +60,9 @@ class ToyTask:
 
         return batch(episode.j), batch(episode.future)
 
+    def adapt(self, theta0, alphas, batch, steps, first_order=False):
+        return adapt(theta0, alphas, lambda p: self.loss(p, batch), steps, first_order=first_order)
+
     def loss(self, params, batch):
         x, y = batch
         return ((self.learner.forward_with(params, x) - y) ** 2).mean()
@@ -67,7 +70,13 @@ class ToyTask:
     def metrics(self, params, batch):
         return {"abs_err": float((self.learner.forward_with(params, batch[0]) - batch[1]).abs().mean())}
 
-    def model_metadata(self):
+    def model_config(self):
+        return {}
+
+    def backbone_sha256(self):
+        return None
+
+    def model_extra(self):
         return {}
 
 

@@ -155,10 +155,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-#: meta-trainable models: name -> module exposing build_task(tracker_config, device) and export_model(task, path)
-TRAINABLE = {"metasdnet": "metatrack.trackers.sdnet", "metacrest": "metatrack.trackers.crest"}
-
-
 def load_config(path: str | Path) -> dict:
     """A YAML config file as a dict; a missing or malformed file is an error naming it."""
     import yaml
@@ -176,45 +172,30 @@ def load_config(path: str | Path) -> dict:
         raise DataError(f"not valid YAML ({getattr(exc, 'problem', exc)})", p, where) from None
     if not isinstance(cfg, dict) or "model" not in cfg:
         raise DataError("a config needs a 'model:' key (metasdnet or metacrest)", p)
-    if cfg["model"] not in TRAINABLE:
-        raise DataError(f"model {cfg['model']!r} cannot be meta-trained; known: {', '.join(TRAINABLE)}", p)
+    from .trackers.base import trainable_models
+
+    if cfg["model"] not in trainable_models():
+        raise DataError(f"model {cfg['model']!r} cannot be meta-trained; known: {', '.join(trainable_models())}", p)
     return cfg
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import importlib
-
-    import yaml
-
-    from .data import open_dataset
-    from .data.episodes import EpisodeSampler
-    from .io import atomic_write_text
-    from .training import MetaTrainConfig, MetaTrainer, plot_training_curve
+    from .training import train_from_config
 
     cfg = load_config(args.config)
     if args.device == "cuda" and "LOCAL_RANK" in os.environ:  # torchrun: one GPU per process
         args.device = f"cuda:{os.environ['LOCAL_RANK']}"
-    module = importlib.import_module(TRAINABLE[cfg["model"]])
-    mt = MetaTrainConfig.from_dict(cfg.get("meta_training", {}) or {})
-    out = Path(args.out)
-    if args.deterministic:
-        from .determinism import set_deterministic
+    model = train_from_config(cfg, args.out, device=args.device, resume=args.resume, progress=not args.no_progress,
+                              deterministic=args.deterministic)
+    print(f"model: {model}\ntraining curve: {model.parent / 'training_curve.png'}")
+    return 0
 
-        set_deterministic(mt.seed)
-    task = module.build_task(cfg.get("tracker", {}) or {}, device=args.device, alpha_init=mt.alpha_init)
-    sources = [open_dataset(s["dataset"], **(s.get("options") or {})) for s in mt.sources]
-    sampler = EpisodeSampler(sources, [float(s.get("weight", 1.0)) for s in mt.sources], mt.delta_range)
-    trainer = MetaTrainer(task, sampler, mt, out, device=args.device, full_config=cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
 
-    def export(t: MetaTrainer) -> None:
-        module.export_model(task, out / f"{cfg['model']}.safetensors")
-        plot_training_curve(t.log_path, out / "training_curve.png")
+def cmd_upgrade_model(args: argparse.Namespace) -> int:
+    from .modelfile import MODEL_FORMAT, upgrade_model
 
-    trainer.train(resume=args.resume, progress=not args.no_progress, on_checkpoint=export)
-    export(trainer)
-    print(f"model: {out / (cfg['model'] + '.safetensors')}\ntraining curve: {out / 'training_curve.png'}")
+    out = upgrade_model(args.model, args.out)
+    print(f"{out}: model format {MODEL_FORMAT}")
     return 0
 
 
@@ -399,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_plugin(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("upgrade-model", help="rewrite a model file of an older format in the current one")
+    p.add_argument("model", help="the .safetensors model file")
+    p.add_argument("--out", help="write the upgraded file here (default: replace MODEL, atomically)")
+    p.set_defaults(func=cmd_upgrade_model)
 
     p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
     p.set_defaults(func=cmd_weights)

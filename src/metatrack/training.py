@@ -27,7 +27,8 @@ import torch
 from .data.episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, MetatrackError
 from .io import atomic_write, atomic_write_text
-from .meta import MetaSGD, adapt
+from .meta import MetaSGD, Params
+from .modelfile import save_meta_model
 from .sections import known_keys_only
 
 CHECKPOINT_FORMAT = 1
@@ -105,28 +106,36 @@ class MetaTrainConfig:
 
 
 class MetaTask(Protocol):
-    """What a tracker provides to be meta-trained."""
+    """What a tracker family provides to be meta-trained (``trackers.adaptive.AdaptiveTask`` is the
+    template the project's families derive from)."""
 
-    #: the model name written into checkpoints (``metasdnet``, ``metacrest``)
+    #: the model name written into checkpoints and model files (``metasdnet``, ``metacrest``)
     model_name: str
     learner: MetaSGD
 
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[Any, Any]:
         """(training batch on frame j, test batch on frame j + delta)."""
 
-    def loss(self, params: dict[str, torch.Tensor], batch: Any) -> torch.Tensor:
-        """The tracker's loss with head parameters ``params`` (the meta-loss on frame j + delta).
+    def adapt(self, theta0: Params, alphas: Params, batch: Any, steps: int, first_order: bool = False) -> Params:
+        """The inner loop: ``steps`` first-frame updates from ``theta0`` with step sizes ``alphas`` on
+        frame j's ``batch``, keeping the graph for the meta-gradient. The tracker's first frame
+        calls the same function (without the graph); :func:`metatrack.meta.adapt` on :meth:`loss`
+        is the plain Meta-SGD form of it."""
 
-        A task may also define ``adapt(theta0, alphas, batch, steps, first_order=...)``, its
-        first-frame update on frame j's batch (the tracker's own first frame calls the same
-        function); without it the inner loop is :func:`metatrack.meta.adapt` on ``loss``.
-        """
+    def loss(self, params: Params, batch: Any) -> torch.Tensor:
+        """The tracker's loss with head parameters ``params`` (the meta-loss on frame j + delta)."""
 
-    def metrics(self, params: dict[str, torch.Tensor], batch: Any) -> dict[str, float]:
+    def metrics(self, params: Params, batch: Any) -> dict[str, float]:
         """Extra numbers to log (e.g. accuracy); may be empty."""
 
-    def model_metadata(self) -> dict[str, Any]:
-        """Metadata stored with the model (config, backbone sha256...)."""
+    def model_config(self) -> dict[str, Any]:
+        """The tracker settings a model file stores (what it was trained with)."""
+
+    def backbone_sha256(self) -> str | None:
+        """sha256 of the backbone weights the model is tied to (None: not tied)."""
+
+    def model_extra(self) -> dict[str, Any]:
+        """Anything else a model file records."""
 
 
 def select(names: list[str], patterns: list[str]) -> list[str]:
@@ -252,56 +261,84 @@ class MetaTrainer:
     # ----------------------------------------------------------------------------- one iteration
     def step(self) -> dict[str, float]:
         """One meta-update over ``episodes_per_batch`` episodes; returns the logged numbers."""
-        cfg, learner = self.cfg, self.task.learner
         it = self.iteration
         # torch's global RNG (randomly seeded per process) restarts from (seed, iteration) too, so that
         # a task drawing from it repeats exactly after --resume, whatever ran before (cache misses...)
-        torch.manual_seed(int(np.random.SeedSequence([cfg.seed, it, 2]).generate_state(1)[0]))
-        trained = select(self.names, cfg.trained_patterns(it))
+        torch.manual_seed(int(np.random.SeedSequence([self.cfg.seed, it, 2]).generate_state(1)[0]))
+        trained = self._trained_now(it)
+        self._zero_grads()
+        sums: dict[str, float] = {}
+        mine = [k for k in range(self.cfg.episodes_per_batch) if k % self.world == self.rank]
+        for k in mine:
+            for key, v in self._episode(it, k, trained).items():
+                sums[key] = sums.get(key, 0.0) + v
+        logged = self._gather(sums, len(mine), it)
+        self._apply(trained)
+        self.iteration += 1
+        logged["iteration"] = it
+        logged["lr_theta"] = self.opt_theta.param_groups[0]["lr"]
+        logged["alpha_mean"] = float(
+            torch.cat([a.detach().abs().flatten() for a in self.task.learner.alpha.parameters()]).mean()
+        )
+        return logged
+
+    def _trained_now(self, iteration: int) -> list[str]:
+        """The head parameters the schedule meta-trains at ``iteration`` (only they need gradients)."""
+        trained = select(self.names, self.cfg.trained_patterns(iteration))
         if not trained:
-            raise ConfigError(f"meta_training.schedule: no head parameter is trained at iteration {it}")
-        for n, p in learner.head.named_parameters():
+            raise ConfigError(f"meta_training.schedule: no head parameter is trained at iteration {iteration}")
+        for n, p in self.task.learner.head.named_parameters():
             p.requires_grad_(n in trained)
-        theta0 = learner.theta0()
-        alphas = {n: a for n, a in learner.alphas().items() if n in trained}
+        return trained
+
+    def _parameters(self) -> list[torch.nn.Parameter]:
+        learner = self.task.learner
+        return list(learner.head.parameters()) + list(learner.alpha.parameters())
+
+    def _zero_grads(self) -> None:
+        """Zero gradient buffers for every parameter (all-reduce needs the same tensors on every rank)."""
         self.opt_theta.zero_grad(set_to_none=False)
         self.opt_alpha.zero_grad(set_to_none=False)
-        for p in list(learner.head.parameters()) + list(learner.alpha.parameters()):
+        for p in self._parameters():
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-        sums: dict[str, float] = {}
-        mine = [k for k in range(cfg.episodes_per_batch) if k % self.world == self.rank]
-        task_adapt = getattr(self.task, "adapt", None)
-        for k in mine:
-            episode = self.sampler.episode(cfg.seed, it, k)
-            rng = np.random.default_rng([cfg.seed, it, k, 1])
-            train, test = self.task.episode_batches(episode, rng)
-            if task_adapt is not None:
-                theta1 = task_adapt(theta0, alphas, train, cfg.inner_steps, first_order=cfg.first_order)
-            else:
-                theta1 = adapt(theta0, alphas, lambda p, b=train: self.task.loss(p, b), cfg.inner_steps,
-                               first_order=cfg.first_order)
-            meta_loss = self.task.loss(theta1, test)
-            meta_loss.backward()
-            with torch.no_grad():
-                numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}
-                numbers.update({f"test_{k2}": v for k2, v in self.task.metrics(theta1, test).items()})
-            for key, v in numbers.items():
-                sums[key] = sums.get(key, 0.0) + v
+
+    def _episode(self, iteration: int, k: int, trained: list[str]) -> dict[str, float]:
+        """Episode ``k``: the inner loop on frame j, the meta-loss on frame j + delta, its gradient
+        accumulated into theta0's and alpha's; returns the numbers to log."""
+        cfg, learner = self.cfg, self.task.learner
+        theta0 = learner.theta0()
+        alphas = {n: a for n, a in learner.alphas().items() if n in trained}
+        episode = self.sampler.episode(cfg.seed, iteration, k)
+        rng = np.random.default_rng([cfg.seed, iteration, k, 1])
+        train, test = self.task.episode_batches(episode, rng)
+        theta1 = self.task.adapt(theta0, alphas, train, cfg.inner_steps, first_order=cfg.first_order)
+        meta_loss = self.task.loss(theta1, test)
+        meta_loss.backward()
+        with torch.no_grad():
+            numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}
+            numbers.update({f"test_{key}": v for key, v in self.task.metrics(theta1, test).items()})
+        return numbers
+
+    def _gather(self, sums: dict[str, float], count: int, iteration: int) -> dict[str, float]:
+        """Sum gradients and logged numbers over processes; the means, or TrainingDiverged."""
         keys = sorted(sums)
-        packed = torch.tensor([sums[k] for k in keys] + [float(len(mine))], dtype=torch.float64)
-        grads = [p.grad for p in list(learner.head.parameters()) + list(learner.alpha.parameters())]
+        packed = torch.tensor([sums[k] for k in keys] + [float(count)], dtype=torch.float64)
+        grads = [p.grad for p in self._parameters()]
         _all_reduce_(grads + [packed])
-        count = float(packed[-1])
-        logged = {k: float(packed[i]) / count for i, k in enumerate(keys)}
-        if not all(math.isfinite(v) for v in logged.values()) or not all(
-            torch.isfinite(g).all() for g in grads
-        ):
+        total = float(packed[-1])
+        logged = {k: float(packed[i]) / total for i, k in enumerate(keys)}
+        if not all(math.isfinite(v) for v in logged.values()) or not all(torch.isfinite(g).all() for g in grads):
             raise TrainingDiverged(
-                f"meta-training diverged at iteration {it}: meta-loss {logged.get('meta_loss')}; "
+                f"meta-training diverged at iteration {iteration}: meta-loss {logged.get('meta_loss')}; "
                 f"the last good checkpoint ({self.checkpoint_path}) is left as it was"
             )
-        # parameters outside the schedule are left alone (no Adam moment updates either)
+        return logged
+
+    def _apply(self, trained: list[str]) -> None:
+        """One Adam step of theta0 and of alpha; parameters outside the schedule are left alone (no
+        Adam moment updates either)."""
+        learner = self.task.learner
         for n, p in learner.head.named_parameters():
             if n not in trained:
                 p.grad = None
@@ -312,13 +349,6 @@ class MetaTrainer:
         self.opt_alpha.step()
         self.sched_theta.step()
         self.sched_alpha.step()
-        self.iteration += 1
-        logged["iteration"] = it
-        logged["lr_theta"] = self.opt_theta.param_groups[0]["lr"]
-        logged["alpha_mean"] = float(
-            torch.cat([a.detach().abs().flatten() for a in learner.alpha.parameters()]).mean()
-        )
-        return logged
 
     # ----------------------------------------------------------------------------- the loop
     def train(self, resume: bool = False, progress: bool = True,
@@ -414,3 +444,56 @@ def config_to_dict(cfg: MetaTrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["delta_range"] = list(cfg.delta_range)
     return d
+
+
+def export_model(task: MetaTask, path: str | Path) -> Path:
+    """Write ``task``'s theta0 and alpha as a model file (``theta0.*``, ``alpha.*``: one layout for
+    every model), with the settings it was trained with and its backbone's sha256."""
+    learner = task.learner
+    theta0 = {n: p.detach() for n, p in learner.theta0().items()}
+    alpha = {n: a.detach() for n, a in learner.alphas().items()}
+    return save_meta_model(path, task.model_name, theta0, alpha, task.model_config(), task.backbone_sha256(),
+                           task.model_extra())
+
+
+def train_from_config(config: dict[str, Any], out: str | Path, device: str = "cpu", resume: bool = False, *,
+                      progress: bool = True, deterministic: bool = False) -> Path:
+    """Meta-train the model a config describes (``model:``, ``tracker:``, ``meta_training:``) into ``out``.
+
+    The library's entry point (``metatrack train`` calls it): the model's task comes from the
+    registry of trainable models, episodes from the ``meta_training.sources`` data sets. ``out``
+    gets the config, ``checkpoint.pt`` (every ``checkpoint_every`` iterations, written atomically),
+    ``log.jsonl``, ``training_curve.png`` and ``<model>.safetensors``; ``resume`` continues a
+    stopped run from its checkpoint. Returns the model file's path.
+    """
+    import yaml
+
+    from .data import open_dataset
+    from .trackers.base import resolve_trainable
+
+    if not isinstance(config, dict) or "model" not in config:
+        raise ConfigError("a training config needs a 'model:' key (e.g. metasdnet or metacrest)")
+    model = str(config["model"])
+    build_task = resolve_trainable(model)
+    mt = MetaTrainConfig.from_dict(config.get("meta_training", {}) or {})
+    if deterministic:
+        from .determinism import set_deterministic
+
+        set_deterministic(mt.seed)
+    sources = [open_dataset(s["dataset"], **(s.get("options") or {})) for s in mt.sources]
+    sampler = EpisodeSampler(sources, [float(s.get("weight", 1.0)) for s in mt.sources], mt.delta_range)
+    sequences = [seq for dataset in sources for seq in dataset]
+    task = build_task(config.get("tracker", {}) or {}, meta_training=mt, sequences=sequences, device=device)
+    out = Path(out)
+    trainer = MetaTrainer(task, sampler, mt, out, device=device, full_config=config)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    model_path = out / f"{model}.safetensors"
+
+    def export(t: MetaTrainer) -> None:
+        export_model(task, model_path)
+        plot_training_curve(t.log_path, out / "training_curve.png")
+
+    trainer.train(resume=resume, progress=progress, on_checkpoint=export)
+    export(trainer)
+    return model_path

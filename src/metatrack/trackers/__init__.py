@@ -1,5 +1,15 @@
-"""Trackers and the registry that finds them by name."""
+"""Trackers and the registries that find them (and the trainable models) by name."""
 
-from .base import Tracker, available_trackers, create_tracker, register_tracker, resolve_factory
+from .base import (
+    Tracker,
+    available_trackers,
+    create_tracker,
+    register_tracker,
+    register_trainable,
+    resolve_factory,
+    resolve_trainable,
+    trainable_models,
+)
 
-__all__ = ["Tracker", "available_trackers", "create_tracker", "register_tracker", "resolve_factory"]
+__all__ = ["Tracker", "available_trackers", "create_tracker", "register_tracker", "register_trainable",
+           "resolve_factory", "resolve_trainable", "trainable_models"]

@@ -1,4 +1,4 @@
-"""The tracker protocol and the registry that finds trackers by name.
+"""The tracker protocol and the registries that find trackers and trainable models by name.
 
 The protocol is the one the field agrees on (got10k): ``init(image, box)`` on the first frame,
 then ``update(image) -> box`` on every later frame. Images are HxWx3 uint8 RGB arrays, boxes
@@ -9,6 +9,7 @@ surer) for reports and annotated videos.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +39,11 @@ class Tracker:
 
 
 TrackerFactory = Callable[..., Tracker]
+#: ``build_task(tracker_config, meta_training=, sequences=, device=)`` -> a MetaTask (metatrack.training)
+TaskBuilder = Callable[..., Any]
 
 _REGISTRY: dict[str, TrackerFactory] = {}
+_TRAINABLE: dict[str, TaskBuilder] = {}
 _BUILTINS_LOADED = False
 
 
@@ -59,8 +63,36 @@ def register_tracker(name: str, factory: TrackerFactory | None = None, *, replac
     return add(factory) if factory is not None else add
 
 
+def register_trainable(model: str, build_task: TaskBuilder) -> TaskBuilder:
+    """Register the meta-training task builder of ``model`` (the ``model:`` key of a training config).
+
+    ``build_task(tracker_config, meta_training=..., sequences=..., device=...)`` returns the
+    :class:`metatrack.training.MetaTask`; :func:`metatrack.training.train_from_config` calls it.
+    """
+    if model in _TRAINABLE and _TRAINABLE[model] is not build_task:
+        raise ConfigError(f"a trainable model named {model!r} is already registered")
+    _TRAINABLE[model] = build_task
+    return build_task
+
+
+def trainable_models() -> list[str]:
+    """Names of every model that ``metatrack train`` can meta-train, sorted."""
+    _load_builtins()
+    return sorted(_TRAINABLE)
+
+
+def resolve_trainable(model: str) -> TaskBuilder:
+    """The task builder registered for ``model``; a ConfigError naming the known ones otherwise."""
+    if model not in _TRAINABLE:
+        _load_builtins()
+    if model not in _TRAINABLE:
+        raise ConfigError(f"model {model!r} cannot be meta-trained; known: {', '.join(trainable_models())}")
+    return _TRAINABLE[model]
+
+
 def _load_builtins(everything: bool = True) -> None:
-    """Register the project's trackers: the light OpenCV peers first, the torch ones on demand."""
+    """Register the project's trackers: the light OpenCV peers first, the torch ones on demand, then
+    installed plugins (entry point group ``metatrack.trackers``)."""
     from . import builtin
 
     builtin.load_light()
@@ -71,15 +103,21 @@ def _load_builtins(everything: bool = True) -> None:
         return
     _BUILTINS_LOADED = True
     builtin.load_heavy()
+    _load_entry_points()
 
-    try:
-        from importlib.metadata import entry_points
 
-        for ep in entry_points(group="metatrack.trackers"):
-            if ep.name not in _REGISTRY:
-                _REGISTRY[ep.name] = ep.load()
-    except Exception:  # pragma: no cover - a broken third-party plugin must not break us
-        pass
+def _load_entry_points() -> None:
+    """Register installed plugins; one that fails to load is reported by name and error and skipped."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="metatrack.trackers"):
+        if ep.name in _REGISTRY:
+            continue
+        try:
+            _REGISTRY[ep.name] = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not take the others down
+            warnings.warn(f"metatrack: plugin tracker {ep.name!r} ({ep.value}) could not be loaded "
+                          f"({type(exc).__name__}: {exc}); the other trackers are available", stacklevel=2)
 
 
 def available_trackers() -> list[str]:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..geometry import check_first_box, clip_box, is_valid_box
+from ..image import image_size, to_bgr
 from .base import Tracker, register_tracker
 
 #: registry name -> OpenCV's algorithm name (``cv2[.legacy].Tracker<NAME>_create``)
@@ -131,24 +132,6 @@ def opencv_constructor(algorithm: str, api: ApiChoice = "auto") -> tuple[Callabl
     )
 
 
-def _to_bgr(image: np.ndarray) -> np.ndarray:
-    """An RGB (or grey, or RGBA) frame as the contiguous 3-channel uint8 BGR that OpenCV wants."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.ndim == 3 and img.shape[2] == 1:
-        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if img.ndim == 3 and img.shape[2] in (3, 4):
-        return np.ascontiguousarray(img[:, :, 2::-1])
-    raise ValueError(f"an image must be HxW, HxWx3 or HxWx4, got shape {img.shape}")
-
-
-def _image_size(image: np.ndarray) -> tuple[int, int]:
-    return int(image.shape[1]), int(image.shape[0])
-
-
 def _enlarged(box: np.ndarray, size: tuple[int, int], min_side: float) -> np.ndarray:
     """``box`` grown around its centre to at least ``min_side`` a side, kept inside the frame."""
     x, y, w, h = box
@@ -184,12 +167,12 @@ class OpenCVTracker(Tracker):
 
     def init(self, image: np.ndarray, box) -> None:
         try:
-            bgr = _to_bgr(image)
+            bgr = to_bgr(image)
         except ValueError as exc:
             raise DataError(f"first frame: {exc}") from None
         if bgr.size == 0:
             raise DataError(f"first frame is empty (shape {np.shape(image)})")
-        size = _image_size(bgr)
+        size = image_size(bgr)
         first = check_first_box(box, size, source="first box")
         if self._seed is not None:
             cv2.setRNGSeed(self._seed)
@@ -200,12 +183,12 @@ class OpenCVTracker(Tracker):
 
     def update(self, image: np.ndarray) -> np.ndarray:
         try:
-            bgr = _to_bgr(image)
+            bgr = to_bgr(image)
         except ValueError:
             return self._held(None)
         if bgr.size == 0:
             return self._held(None)
-        size = _image_size(bgr)
+        size = image_size(bgr)
         if self._cv is None or size != self._frame_size:
             # no working model (OpenCV refused earlier) or a frame of another size: start afresh here
             self._start(bgr, clip_box(self._box, size))
@@ -235,7 +218,7 @@ class OpenCVTracker(Tracker):
 
     def _start(self, bgr: np.ndarray, box: np.ndarray) -> None:
         """Create a fresh OpenCV tracker on ``bgr`` at ``box``; leave none if OpenCV refuses."""
-        size = _image_size(bgr)
+        size = image_size(bgr)
         self._cv, self._frame_size = None, size
         cv_box = _enlarged(box, size, MIN_OPENCV_SIDE)
         if not self.float_boxes:

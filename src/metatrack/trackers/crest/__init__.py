@@ -2,14 +2,27 @@
 
 Modules: ``config`` (every setting and its source), ``features`` (frozen backbone on a square
 window), ``window`` (pixels <-> cells), ``head`` (1x1 reduction + correlation filter, warping),
-``loss`` (labels and the paper's eq. 6), ``pca`` (CREST's reduction), ``tracker`` (the trackers,
-registered as ``metacrest``, ``metacrest-01``, ``metacrest-03``, ``crest-01`` ... ``crest-20``,
-``crest-converged``) and ``task`` (meta-training: ``build_task``, ``export_model``).
+``loss`` (labels and the paper's eq. 6), ``pca`` (CREST's reduction), ``first_frame`` (the
+meta-learned first step), ``tracker`` (the trackers) and ``task`` (meta-training). The family's
+registration: ``metacrest``, ``metacrest-01``, ``metacrest-03``, ``crest-01`` ... ``crest-20``,
+``crest-converged`` and the meta-trainable model ``metacrest``.
 """
 
-from .config import CRESTConfig
-from .task import CRESTTask, build_task, export_model
-from .tracker import CRESTN, DEFAULT_MODEL, CRESTTracker, MetaCREST
+from functools import partial
 
-__all__ = ["CRESTConfig", "CRESTN", "CRESTTask", "CRESTTracker", "DEFAULT_MODEL", "MetaCREST", "build_task",
-           "export_model"]
+from ..adaptive import register_counts
+from ..base import register_tracker, register_trainable
+from .config import CRESTConfig
+from .task import CRESTTask, build_task
+from .tracker import CRESTN, CRESTTracker, MetaCREST
+
+#: CREST's own first-frame rule: train until the loss reaches this (the paper's "CREST-65")
+CREST_CONVERGED_LOSS = 0.02
+
+register_tracker("metacrest", partial(MetaCREST, init_steps=1))
+register_counts("metacrest", MetaCREST, "init_steps", (1, 3))
+register_counts("crest", CRESTN, "init_iterations", (1, 3, 5, 10, 20))
+register_tracker("crest-converged", partial(CRESTN, init_until_loss=CREST_CONVERGED_LOSS))
+register_trainable("metacrest", build_task)
+
+__all__ = ["CRESTConfig", "CRESTN", "CRESTTask", "CRESTTracker", "MetaCREST", "build_task"]

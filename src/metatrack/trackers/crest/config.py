@@ -7,16 +7,27 @@ ECCV 2018. Values marked "ours" were chosen here for MobileNetV2 features on a C
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ...errors import ConfigError
-from ...sections import known_keys_only
+from ..adaptive import TrackerConfig
 
 
 @dataclass
-class CRESTConfig:
-    """Settings of the correlation-filter trackers (MetaCREST and the CREST-N baselines)."""
+class CRESTConfig(TrackerConfig):
+    """Settings of the correlation-filter trackers (MetaCREST and the CREST-N baselines).
+
+    The field defaults are the trackers' defaults; a MetaCREST model file fixes the features, the
+    filter's canonical size and the form of the learned step (``MODEL_FIELDS``).
+    """
+
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "backbone", "crop_size", "window_factor", "window_basis", "feature_upsample", "reduced_channels",
+        "canonical_filter_size",
+    )
+    #: the learned step's form, with the value of files written before the key existed
+    LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"init_step_length": "alpha"}
 
     # ---------------------------------------------------------------- features (define a model)
     backbone: str = "mobilenet_v2"  # paper: VGG-16 conv4_3 ("vgg16", needs backbone_weights)
@@ -76,17 +87,6 @@ class CRESTConfig:
     # it made no difference on embedded:train (metacrest 0.549 with, 0.550 without) nor on the clips
     update_reduction: bool = False
 
-    #: fields that define a trained model: a MetaCREST model file fixes them
-    MODEL_FIELDS = ("backbone", "crop_size", "window_factor", "window_basis", "feature_upsample",
-                    "reduced_channels", "canonical_filter_size", "init_step_length")
-
-    def __post_init__(self) -> None:
-        if self.canonical_filter_size is not None:
-            self.canonical_filter_size = tuple(int(v) for v in self.canonical_filter_size)  # type: ignore
-        self.scales = tuple(float(s) for s in self.scales)
-        self.scale_limits = tuple(float(s) for s in self.scale_limits)  # type: ignore[assignment]
-        self.validate()
-
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first setting out of range."""
         checks = [
@@ -115,24 +115,3 @@ class CRESTConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(f"crest tracker config: {message}")
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> CRESTConfig:
-        """Build from a mapping (e.g. a YAML ``tracker:`` section); unknown keys are a ConfigError."""
-        d = known_keys_only(cls, d, "tracker")
-        try:
-            return cls(**d)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"tracker: {exc}") from None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("canonical_filter_size", "scales", "scale_limits"):
-            if d[k] is not None:
-                d[k] = list(d[k])
-        return d
-
-    def replace(self, **changes: Any) -> CRESTConfig:
-        d = self.to_dict()
-        d.update(changes)
-        return CRESTConfig.from_dict(d)

@@ -41,22 +41,6 @@ _VGG_CONVS = (0, 2, 5, 7, 10, 12, 14, 17, 19, 21)
 CROP_FILL = (124, 116, 104)
 
 
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """A frame as contiguous HxWx3 uint8 RGB (grey, RGBA and float frames are converted)."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        img = np.clip(np.nan_to_num(img.astype(np.float64)), 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, :3]
-    if img.ndim != 3 or img.shape[2] != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise ValueError(f"an image must be HxW, HxWx3 or HxWx4, got shape {img.shape}")
-    return np.ascontiguousarray(img)
-
-
 def crop_square(image: np.ndarray, center: tuple[float, float], side: float, out_size: int) -> np.ndarray:
     """The square ``side`` x ``side`` window centred on ``center``, resized to ``out_size`` pixels.
 

@@ -14,13 +14,20 @@ learns theta0 and alpha through it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import torch
+from torch import nn
+from torch.func import functional_call
 
 from ...meta import adapt
+from .config import CRESTConfig
+from .head import ResponseBatch, correlate, reduce_features, warp_filter
+from .loss import crest_loss
 
 Params = dict[str, torch.Tensor]
+#: the parameters a step from a zero filter moves (the reduction's gradient is exactly zero there)
+FILTER_PARAMS = ("filter", "filter_bias")
 
 
 def fitted_length(r0: torch.Tensor, r1: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -31,18 +38,36 @@ def fitted_length(r0: torch.Tensor, r1: torch.Tensor, label: torch.Tensor) -> to
     return c.clamp(0.05, 20.0)
 
 
-def first_frame_update(theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
-                       response: Callable[[Params], torch.Tensor],
-                       loss: Callable[[torch.Tensor, Params], torch.Tensor], label: torch.Tensor, steps: int,
-                       step_length: str = "alpha", *, create_graph: bool = False,
+def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
+                       batch: ResponseBatch, steps: int, config: CRESTConfig, *, create_graph: bool,
                        first_order: bool = False) -> Params:
-    """theta after the first frame: ``steps`` alpha-steps, their length fitted when ``step_length == "fit"``.
+    """theta after the first frame: ``steps`` alpha-steps of ``head``'s eq. 6 loss on ``batch``,
+    their length fitted when ``config.init_step_length == "fit"``.
 
-    ``response(theta)`` is the response map, ``loss(response, theta)`` the loss of it (equation 6).
+    ``create_graph=True`` keeps the graph (meta-training). Without it (tracking), one step from a
+    zero filter takes a shortcut with the same result: only the filter and its bias move (the
+    response is the filter times the reduced features, so the reduction's gradient is zero), and
+    the reduced features are computed once instead of in every response.
     """
-    theta1 = adapt(theta0, alpha, lambda p: loss(response(p), p), steps, create_graph=create_graph,
-                   first_order=first_order)
-    if step_length == "alpha" or steps == 0:
+    label, size = batch.label, batch.size
+
+    def response(p: Params) -> torch.Tensor:
+        return functional_call(head, dict(p), (batch.features, size), strict=False)
+
+    if not create_graph and steps == 1 and not torch.any(theta0["filter"]):
+        alpha = {k: v for k, v in alpha.items() if k in FILTER_PARAMS}
+        x = reduce_features(batch.features, theta0["reduce.weight"], theta0["reduce.bias"])
+
+        def response(p: Params) -> torch.Tensor:  # noqa: F811 - the same map, reduced once
+            if p["filter"] is theta0["filter"]:  # theta0 itself: a zero filter's map is its bias
+                return p["filter_bias"].view(1, 1, 1, 1).expand(1, 1, *x.shape[-2:])
+            return correlate(x, warp_filter(p["filter"], size), p["filter_bias"], config.correlation)
+
+    def loss(p: Params) -> torch.Tensor:
+        return crest_loss(response(p), label, p["filter"], config.weight_decay, config.loss_threshold)
+
+    theta1 = adapt(theta0, alpha, loss, steps, create_graph=create_graph, first_order=first_order)
+    if config.init_step_length == "alpha" or steps == 0:
         return theta1
     with torch.set_grad_enabled(create_graph):  # without a graph (tracking) the result is detached
         c = fitted_length(response(dict(theta0)), response(theta1), label)

@@ -12,12 +12,23 @@ canonical filter ``theta0_f`` and, through the inner step, its step size ``alpha
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .features import hann_window
+
+
+@dataclass
+class ResponseBatch:
+    """Features of one window (1, C, M, M), the label of the target in it (1, 1, M, M), and the size
+    (h, w) in cells that the canonical filter is warped to for this target."""
+
+    features: torch.Tensor
+    label: torch.Tensor
+    size: tuple[int, int]
 
 
 def filter_size(target_cells: tuple[float, float]) -> tuple[int, int]:

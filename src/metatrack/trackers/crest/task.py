@@ -16,9 +16,7 @@ and only the mean aspect ratio matters.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,12 +27,12 @@ from ...data.episodes import Episode
 from ...data.sequence import Sequence
 from ...errors import ConfigError
 from ...geometry import is_valid_box
-from ...meta import MetaSGD
-from ...modelfile import save_model
+from ...image import as_rgb
+from ..adaptive import AdaptiveTask, FeatureCache, meta_training_value
 from .config import CRESTConfig
-from .features import FeatureExtractor, as_rgb, crop_square
+from .features import FeatureExtractor, crop_square
 from .first_frame import first_frame_update
-from .head import CorrelationHead, filter_size
+from .head import CorrelationHead, ResponseBatch, filter_size
 from .loss import crest_loss, gaussian_label, peak_offset_error
 from .tracker import MODEL_NAME, backbone_sha256, shared_extractor
 from .window import offset_to_cell, target_cells, window_side
@@ -42,6 +40,8 @@ from .window import offset_to_cell, target_cells, window_side
 #: alpha's starting value when no meta_training section is given (ours; the paper's 1e-6 was for
 #: VGG-16 features of magnitude ~100, ours are normalised to RMS 1)
 DEFAULT_ALPHA_INIT = 1e-4
+#: the feature cache's budget in meta-training
+DEFAULT_CACHE_MB = 2048.0
 
 
 def canonical_filter_size(sequences: Iterable[Sequence], config: CRESTConfig, map_size: int) -> tuple[int, int]:
@@ -64,56 +64,41 @@ def default_canonical_size(config: CRESTConfig, map_size: int) -> tuple[int, int
     return filter_size(target_cells((1.0, 1.0), side, map_size))
 
 
-class CRESTTask:
+class CRESTTask(AdaptiveTask):
     """MetaCREST's meta-training task: episodes -> cached features, labels, filter sizes; eq. 6 loss."""
 
     model_name = MODEL_NAME
+    first_step = staticmethod(first_frame_update)
 
-    def __init__(self, config: CRESTConfig, device: str = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT,
-                 features: FeatureExtractor | None = None, cache_mb: float = 2048.0, seed: int = 0):
-        self.device = torch.device(device)
+    def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT,
+                 features: FeatureExtractor | None = None, cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0):
         self.features = features or shared_extractor(config.backbone, config.backbone_weights,
-                                                     config.feature_upsample, str(self.device))
+                                                     config.feature_upsample, str(torch.device(device)))
         self.map_size = self.features.map_size(config.crop_size)
         if config.canonical_filter_size is None:
             config = config.replace(canonical_filter_size=list(default_canonical_size(config, self.map_size)))
-        self.config = config
         gen = torch.Generator().manual_seed(seed)
         head = CorrelationHead(self.features.channels, config.reduced_channels, config.canonical_filter_size,
                                config.correlation, generator=gen)
-        self.learner = MetaSGD(head, alpha_init).to(self.device)
-        self.cache_bytes = int(cache_mb * 2**20)
-        self._cache: OrderedDict[tuple, torch.Tensor] = OrderedDict()
-        self._cached_bytes = 0
-        self.cache_hits = 0
-        self.cache_misses = 0
+        super().__init__(config, head, alpha_init, device)
+        self.cache = FeatureCache(max_bytes=int(cache_mb * 2**20))
 
     # ------------------------------------------------------------------ features
     def _frame_features(self, seq: Sequence, index: int) -> torch.Tensor:
         """Normalised features of frame ``index``'s window centred on its ground truth (cached)."""
-        key = (seq.name, id(seq), int(index))
-        trunk = self._cache.get(key)
-        if trunk is not None:
-            self._cache.move_to_end(key)
-            self.cache_hits += 1
-        else:
-            self.cache_misses += 1
+
+        def compute() -> torch.Tensor:
             b = np.asarray(seq.boxes[index], dtype=np.float64)
             side = window_side((b[2], b[3]), self.config.window_factor, self.config.window_basis)
             crop = crop_square(as_rgb(seq.frame(index)), (b[0] + b[2] / 2, b[1] + b[3] / 2), side,
                                self.config.crop_size)
-            trunk = self.features.trunk_features(crop).half()
-            size = trunk.numel() * trunk.element_size()
-            if size <= self.cache_bytes:
-                self._cache[key] = trunk
-                self._cached_bytes += size
-                while self._cached_bytes > self.cache_bytes:
-                    _, old = self._cache.popitem(last=False)
-                    self._cached_bytes -= old.numel() * old.element_size()
+            return self.features.trunk_features(crop).half()
+
+        trunk = self.cache.get((seq.name, id(seq), int(index)), compute)
         return self.features.finish(trunk.to(self.device))
 
     # ------------------------------------------------------------------ MetaTask protocol
-    def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[dict, dict]:
+    def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[ResponseBatch, ResponseBatch]:
         cfg, m = self.config, self.map_size
         seq = episode.sequence
         bj = np.asarray(seq.boxes[episode.j], dtype=np.float64)
@@ -137,66 +122,40 @@ class CRESTTask:
         where = offset_to_cell(cf - cj, side_j, m)
         label_f = gaussian_label((m, m), where, cells, cfg.label_sigma_factor, cfg.label_alpha)
 
-        def batch(feat: torch.Tensor, label: np.ndarray) -> dict:
-            return {"features": feat, "label": torch.from_numpy(label)[None, None].to(self.device),
-                    "size": size}
+        def batch(feat: torch.Tensor, label: np.ndarray) -> ResponseBatch:
+            return ResponseBatch(feat, torch.from_numpy(label)[None, None].to(self.device), size)
 
         return batch(feat_j, label_j), batch(feat_test, label_f)
 
-    def response(self, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
-        return self.learner.forward_with(params, batch["features"], batch["size"])
+    def response(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> torch.Tensor:
+        return self.learner.forward_with(params, batch.features, batch.size)
 
-    def _response_loss(self, response: torch.Tensor, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+    def loss(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> torch.Tensor:
         cfg = self.config
-        return crest_loss(response, batch["label"], params["filter"], cfg.weight_decay, cfg.loss_threshold)
+        return crest_loss(self.response(params, batch), batch.label, params["filter"], cfg.weight_decay,
+                          cfg.loss_threshold)
 
-    def loss(self, params: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
-        return self._response_loss(self.response(params, batch), params, batch)
+    def metrics(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> dict[str, float]:
+        return {"peak_error_cells": peak_offset_error(self.response(params, batch), batch.label)}
 
-    def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: dict,
-              steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
-        """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""
-        return first_frame_update(theta0, alphas, lambda p: self.response(p, batch),
-                                  lambda r, p: self._response_loss(r, p, batch), batch["label"], steps,
-                                  self.config.init_step_length, create_graph=True, first_order=first_order)
-
-    def metrics(self, params: dict[str, torch.Tensor], batch: dict) -> dict[str, float]:
-        return {"peak_error_cells": peak_offset_error(self.response(params, batch), batch["label"])}
-
-    def model_metadata(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "backbone_sha256": backbone_sha256(self.config)}
+    def backbone_sha256(self) -> str | None:
+        return backbone_sha256(self.config)
 
 
-def build_task(tracker_config: dict | None, device: str = "cpu", alpha_init: float | None = None, *,
-               meta_training: Any = None, sequences: Iterable[Sequence] | None = None,
-               cache_mb: float = 2048.0) -> CRESTTask:
+def build_task(tracker_config: dict | None, meta_training: Any = None, sequences: Iterable[Sequence] | None = None,
+               device: str = "cpu", cache_mb: float = DEFAULT_CACHE_MB) -> CRESTTask:
     """The MetaCREST task from a YAML ``tracker:`` section (:class:`CRESTConfig` fields).
 
-    ``alpha_init``, or else ``meta_training`` (a dict or :class:`~metatrack.training.MetaTrainConfig`),
-    sets alpha's starting value (default :data:`DEFAULT_ALPHA_INIT`); ``meta_training`` also gives
-    the seed of theta0's random start (the 1x1 reduction; the filter starts at zero). ``sequences``
-    (the training sequences) give the canonical filter size when the config has none.
+    ``meta_training`` (a dict or :class:`~metatrack.training.MetaTrainConfig`) sets alpha's
+    starting value (default :data:`DEFAULT_ALPHA_INIT`) and the seed of theta0's random start (the
+    1x1 reduction; the filter starts at zero). ``sequences`` (the training sequences) give the
+    canonical filter size when the config has none.
     """
     cfg = CRESTConfig.from_dict(tracker_config)
-    mt = meta_training
-    if isinstance(mt, dict):
-        mt_alpha, seed = mt.get("alpha_init"), mt.get("seed", 0)
-    elif mt is not None:
-        mt_alpha, seed = mt.alpha_init, mt.seed
-    else:
-        mt_alpha, seed = None, 0
-    alpha_init = alpha_init if alpha_init is not None else (mt_alpha if mt_alpha is not None else DEFAULT_ALPHA_INIT)
+    alpha_init = float(meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT))
+    seed = int(meta_training_value(meta_training, "seed", 0))
     features = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample, str(torch.device(device)))
     if cfg.canonical_filter_size is None and sequences is not None:
         size = canonical_filter_size(sequences, cfg, features.map_size(cfg.crop_size))
         cfg = cfg.replace(canonical_filter_size=list(size))
-    return CRESTTask(cfg, device, float(alpha_init), features, cache_mb, int(seed))
-
-
-def export_model(task: CRESTTask, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write the meta-learned theta0 and alpha of ``task`` as a MetaCREST model file."""
-    head = task.learner.head
-    tensors = {k: v.detach() for k, v in head.state_dict().items()}
-    tensors.update({f"alpha.{k}": v.detach() for k, v in task.learner.alphas().items()})
-    meta = task.model_metadata()
-    return save_model(path, MODEL_NAME, tensors, meta["config"], meta["backbone_sha256"], extra)
+    return CRESTTask(cfg, device, alpha_init, features, cache_mb, seed)

@@ -32,22 +32,20 @@ import torch
 import torch.nn.functional as F
 
 from ...errors import CheckpointError, ConfigError
-from ...geometry import check_first_box, clip_box
+from ...geometry import clip_box
+from ...image import image_size
 from ...meta import MetaSGD
-from ...modelfile import check_backbone, load_model
 from ...weights import MOBILENET_V2, sha256_file
-from ..base import Tracker, register_tracker
+from ..adaptive import AdaptiveTracker, FirstFrame, read_meta_model
 from .config import CRESTConfig
-from .features import FeatureExtractor, as_rgb, crop_square, hann_window
+from .features import FeatureExtractor, crop_square, hann_window
 from .first_frame import first_frame_update
-from .head import CorrelationHead, correlate, filter_size, reduce_features, response_map, warp_filter
+from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
 from .pca import fit_pca_reduction
 from .window import cell_to_offset, subpixel_peak, target_cells, window_side
 
 MODEL_NAME = "metacrest"
-#: the shipped model file (produced by ``metatrack train --config .../configs/metacrest.yaml``)
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "metacrest.safetensors"
 
 Params = dict[str, torch.Tensor]
 
@@ -82,46 +80,37 @@ def zoom_features(features: torch.Tensor, scales: tuple[float, ...]) -> torch.Te
     return out
 
 
-class CRESTTracker(Tracker):
+class CRESTTracker(AdaptiveTracker):
     """The tracking loop shared by MetaCREST and CREST-N; subclasses fit the first frame."""
 
-    def __init__(self, config: CRESTConfig, device: str = "cpu"):
-        self.cfg = config
-        self.device = torch.device(device)
+    config_class = CRESTConfig
+    measure = "loss"
+
+    def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu"):
+        super().__init__(config, device)
         self.features = shared_extractor(config.backbone, config.backbone_weights, config.feature_upsample,
                                          str(self.device))
         self.map_size = self.features.map_size(config.crop_size)
-        self._seed = 0
-        self.confidence = float("nan")
         self.params: Params = {}
-        self.init_info: dict[str, Any] = {}
-
-    def seed(self, seed: int) -> None:
-        self._seed = int(seed)
 
     # ------------------------------------------------------------------ first frame
-    def _fit_first_frame(self, feat: torch.Tensor, label: torch.Tensor,
-                         size: tuple[int, int]) -> tuple[Params, Params, dict[str, Any]]:
+    def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
         """Return (tracking params, params before training, info); implemented by subclasses."""
         raise NotImplementedError
 
     def _trainable(self) -> list[str]:
         names = ["filter", "filter_bias"]
-        return (["reduce.weight", "reduce.bias"] + names) if self.cfg.update_reduction else names
+        return (["reduce.weight", "reduce.bias"] + names) if self.config.update_reduction else names
 
     def _features(self, image: np.ndarray, center: np.ndarray, side: float) -> torch.Tensor:
-        crop = crop_square(image, (center[0], center[1]), side, self.cfg.crop_size)
+        crop = crop_square(image, (center[0], center[1]), side, self.config.crop_size)
         return self.features(crop)
 
-    def _initialise(self, image: np.ndarray, box: np.ndarray) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        img = as_rgb(image)
-        h_img, w_img = img.shape[:2]
-        b = check_first_box(box, (w_img, h_img), "init box")
-        cfg, m = self.cfg, self.map_size
+    def _fit(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
+        cfg, m = self.config, self.map_size
         self.rng = np.random.default_rng(self._seed)
-        self.center = np.array([b[0] + b[2] / 2, b[1] + b[3] / 2])
-        self.base_size = np.array([b[2], b[3]], dtype=np.float64)
+        self.center = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
+        self.base_size = np.array([box[2], box[3]], dtype=np.float64)
         self.scale = 1.0
         self.base_side = window_side(self.base_size, cfg.window_factor, cfg.window_basis)
         self.cells = target_cells(self.base_size, self.base_side, m)
@@ -133,23 +122,19 @@ class CRESTTracker(Tracker):
         self.label0 = torch.from_numpy(
             gaussian_label((m, m), mid, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
         )[None, None].to(self.device)
-        feat = self._features(img, self.center, self.base_side)
-        self.feat0 = feat
-        t1 = time.perf_counter()
-        params, before, info = self._fit_first_frame(feat, self.label0, self.filter_size)
-        train_seconds = time.perf_counter() - t1
-        self.params = {k: v.detach().clone().requires_grad_(k in self._trainable()) for k, v in params.items()}
+        batch = ResponseBatch(self._features(image, self.center, self.base_side), self.label0, self.filter_size)
+        start = time.perf_counter()
+        params, before, info = self._fit_first_frame(batch)
+        seconds = time.perf_counter() - start
+        return FirstFrame(before, {k: v.detach() for k, v in params.items()}, batch, seconds, info)
+
+    def _start_tracking(self, image: np.ndarray, box: np.ndarray, first: FirstFrame) -> None:
+        cfg = self.config
+        self.params = {k: v.detach().clone().requires_grad_(k in self._trainable()) for k, v in first.after.items()}
         self.optimizer = torch.optim.Adam([self.params[k] for k in self._trainable()], lr=cfg.update_lr)
         self.buffer: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=cfg.buffer_size)
         self.frame = 0
-        self.box = clip_box(b, (w_img, h_img))
-        self.confidence = float("nan")
-        info.update(train_seconds=train_seconds, frame_seconds=time.perf_counter() - t0, before=before)
-        self.init_info = info
-        return info
-
-    def init(self, image: np.ndarray, box: np.ndarray) -> None:
-        self._initialise(image, box)
+        self.box = clip_box(box, image_size(image))
 
     # ------------------------------------------------------------------ tracking
     def _reduced(self, feat: torch.Tensor, params: Params) -> torch.Tensor:
@@ -159,17 +144,16 @@ class CRESTTracker(Tracker):
         this equals resampling the backbone features first, on a third of the channels.
         """
         x = F.conv2d(feat, params["reduce.weight"])
-        x = zoom_features(x, self.cfg.scales) + params["reduce.bias"].view(1, -1, 1, 1)
+        x = zoom_features(x, self.config.scales) + params["reduce.bias"].view(1, -1, 1, 1)
         return x * hann_window(x.shape[-2], x.shape[-1]).to(x.device)
 
-    def update(self, image: np.ndarray) -> np.ndarray:
-        cfg, m = self.cfg, self.map_size
-        img = as_rgb(image)
-        h_img, w_img = img.shape[:2]
+    def _track(self, image: np.ndarray) -> np.ndarray:
+        cfg, m = self.config, self.map_size
+        w_img, h_img = image_size(image)
         side = self.base_side * self.scale
         unit = cfg.scales.index(1.0)
         with torch.no_grad():
-            feat = self._features(img, self.center, side)
+            feat = self._features(image, self.center, side)
             x = self._reduced(feat, self.params)
             resp = correlate(x, self.params["filter"], self.params["filter_bias"], cfg.correlation)
             resp = resp[:, 0].cpu().numpy()
@@ -203,7 +187,7 @@ class CRESTTracker(Tracker):
 
     def _online_update(self) -> None:
         """``update_iterations`` Adam steps on random batches of the buffer (official model_update)."""
-        cfg, p = self.cfg, self.params
+        cfg, p = self.config, self.params
         n = len(self.buffer)
         total = cfg.update_iterations * cfg.update_batch
         order = self.rng.permutation(n)
@@ -227,44 +211,20 @@ class CRESTTracker(Tracker):
                 for k, v in saved.items():
                     p[k].copy_(v)
 
-    # ------------------------------------------------------------------ analysis (paper's table 2)
-    def _loss(self, feat: torch.Tensor, label: torch.Tensor, params: Params) -> float:
+    # ------------------------------------------------------------------ the paper's Table 2
+    def first_frame_score(self, params: Params, samples: ResponseBatch) -> float:
+        """Equation 6's data term of the head ``params`` on ``samples`` (the filter warped to the target)."""
         with torch.no_grad():
             filt = warp_filter(params["filter"], self.filter_size)
-            resp = response_map(feat, params["reduce.weight"], params["reduce.bias"], filt,
-                                params["filter_bias"], self.cfg.correlation)
-            return float(crest_loss(resp, label, threshold=self.cfg.loss_threshold))
+            resp = response_map(samples.features, params["reduce.weight"], params["reduce.bias"], filt,
+                                params["filter_bias"], self.config.correlation)
+            return float(crest_loss(resp, samples.label, threshold=self.config.loss_threshold))
 
-    def analyse_init(self, frames: list[np.ndarray], boxes: np.ndarray) -> dict[str, Any]:
-        """First-frame analysis of the paper's table 2 (right): losses and times of the initial training.
-
-        ``before``/``after``: eq. 6 loss (data term) of the response on the first frame before/after
-        the initial training; ``lookahead``: its mean on the frames after the first (the paper
-        gives 5), each cropped around its own ground truth with the first frame's window and label
-        (as the official meta-training look-ahead); ``train_seconds``: the initial training alone
-        (PCA included for CREST-N); ``frame_seconds``: the whole first frame, feature extraction
-        included. The tracker is left initialised on ``frames[0]``.
-        """
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        info = self._initialise(frames[0], boxes[0])
-        out: dict[str, Any] = {
-            "measure": "loss",
-            "before": self._loss(self.feat0, self.label0, info["before"]),
-            "after": self._loss(self.feat0, self.label0, self.params),
-            "train_seconds": float(info["train_seconds"]),
-            "frame_seconds": float(info["frame_seconds"]),
-        }
-        ahead = []
-        for frame, box in zip(frames[1:], boxes[1:], strict=False):
-            if not (np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0):
-                continue
-            feat = self._features(as_rgb(frame), np.array([box[0] + box[2] / 2, box[1] + box[3] / 2]),
-                                  self.base_side)
-            ahead.append(self._loss(feat, self.label0, self.params))
-        out["lookahead"] = float(np.mean(ahead)) if ahead else float("nan")
-        if "iterations" in info:
-            out["iterations"] = float(info["iterations"])
-        return out
+    def frame_samples(self, image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> ResponseBatch:
+        """A later frame through the first frame's window and label, centred on its own true box
+        (as the official meta-training look-ahead)."""
+        centre = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
+        return ResponseBatch(self._features(image, centre, self.base_side), self.label0, self.filter_size)
 
 
 class MetaCREST(CRESTTracker):
@@ -272,69 +232,37 @@ class MetaCREST(CRESTTracker):
 
     stochastic = False
 
-    def __init__(self, model: str | Path | None = None, device: str = "cpu", **overrides: Any):
-        path = Path(model) if model is not None else DEFAULT_MODEL
-        if not path.is_file():
-            raise CheckpointError(
-                f"{path}: MetaCREST model file is missing. Train one with `metatrack train --config "
-                "src/metatrack/configs/metacrest.yaml` (it writes the model file), or pass model=PATH."
-            )
-        tensors, meta = load_model(path, MODEL_NAME)
-        stored = meta.get("config") or {}
-        # the model file carries the whole tracker: section it was trained with; keyword
-        # arguments override the tracking settings but not what defines the model
-        known = {f for f in CRESTConfig.__dataclass_fields__}
-        try:
-            cfg = CRESTConfig.from_dict({k: v for k, v in stored.items() if k in known})
-        except ConfigError as exc:
-            raise CheckpointError(f"{path}: bad tracker config in the model file ({exc})") from None
-        for k, v in overrides.items():
-            if k in CRESTConfig.MODEL_FIELDS and k in stored and _norm(v) != _norm(stored[k]):
-                raise ConfigError(f"{k}={v!r}: the model {path} was trained with {k}={stored[k]!r}")
-        cfg = cfg.replace(**overrides)
-        if cfg.canonical_filter_size is None:
-            raise CheckpointError(f"{path}: model file has no canonical_filter_size")
-        check_backbone(path, meta, backbone_sha256(cfg))
+    def __init__(self, model: str | Path | None = None, device: str | torch.device = "cpu",
+                 config: CRESTConfig | dict | None = None, **overrides: Any):
+        def head_state(cfg: CRESTConfig) -> Params:
+            if cfg.canonical_filter_size is None:
+                raise CheckpointError(f"{model or 'the shipped model'}: model file has no canonical_filter_size")
+            channels = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample,
+                                        str(torch.device(device))).channels
+            return CorrelationHead(channels, cfg.reduced_channels, cfg.canonical_filter_size).state_dict()
+
+        found = read_meta_model(MODEL_NAME, model, CRESTConfig, CRESTConfig.build(config), overrides,
+                                backbone_sha256, head_state)
+        cfg = found.config
         super().__init__(cfg, device)
         head = CorrelationHead(self.features.channels, cfg.reduced_channels, cfg.canonical_filter_size,
                                cfg.correlation)
-        self.learner = MetaSGD(head, 0.0).to(self.device)
-        try:
-            head.load_state_dict({k: tensors[k] for k in head.state_dict()})
+        adapted = [n for n, _ in head.named_parameters() if n in found.alpha]
+        self.learner = MetaSGD(head, 0.0, adapted=adapted).to(self.device)
+        with torch.no_grad():
+            head.load_state_dict(found.theta0)
             for name, a in self.learner.alphas().items():
-                a.data.copy_(tensors[f"alpha.{name}"])
-        except (KeyError, RuntimeError) as exc:
-            raise CheckpointError(f"{path}: tensors do not match a MetaCREST head ({exc})") from None
-        self.model_path = path
+                a.copy_(found.alpha[name])
+        self.model_path = found.path
 
-    def _fit_first_frame(self, feat, label, size):
-        cfg = self.cfg
+    def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
+        cfg = self.config
         theta0 = {k: v.detach() for k, v in self.learner.theta0().items()}
         alpha = {k: v.detach() for k, v in self.learner.alphas().items()}
-
-        def response(p: Params) -> torch.Tensor:
-            return self.learner.forward_with(p, feat, size)
-
-        if cfg.init_steps == 1 and not torch.any(theta0["filter"]):
-            # one step from a zero filter: the loss's gradient for the 1x1 reduction is exactly zero
-            # (the response is the filter times the reduced features), so only the filter and its
-            # bias move and the reduced features are computed once, not in every response
-            alpha = {k: v for k, v in alpha.items() if k in ("filter", "filter_bias")}
-            x = reduce_features(feat, theta0["reduce.weight"], theta0["reduce.bias"])
-
-            def response(p: Params) -> torch.Tensor:  # noqa: F811 - the same map, reduced once
-                if p["filter"] is theta0["filter"]:  # theta0 itself: a zero filter's map is its bias
-                    return p["filter_bias"].view(1, 1, 1, 1).expand(1, 1, *x.shape[-2:])
-                return correlate(x, warp_filter(p["filter"], size), p["filter_bias"], cfg.correlation)
-
-        def loss_fn(r: torch.Tensor, p: Params) -> torch.Tensor:
-            return crest_loss(r, label, p["filter"], cfg.weight_decay, cfg.loss_threshold)
-
-        theta1 = first_frame_update(theta0, alpha, response, loss_fn, label, cfg.init_steps, cfg.init_step_length)
+        theta1 = first_frame_update(self.learner.head, theta0, alpha, batch, cfg.init_steps, cfg, create_graph=False)
         params = dict(theta1)
-        params["filter"] = warp_filter(theta1["filter"], size)
-        before = {k: v.detach() for k, v in theta0.items()}
-        return params, before, {"steps": cfg.init_steps}
+        params["filter"] = warp_filter(theta1["filter"], batch.size)
+        return params, dict(theta0), {"steps": float(cfg.init_steps)}
 
 
 class CRESTN(CRESTTracker):
@@ -342,12 +270,14 @@ class CRESTN(CRESTTracker):
 
     stochastic = True
 
-    def __init__(self, device: str = "cpu", **overrides: Any):
-        super().__init__(CRESTConfig().replace(**overrides), device)
-        self._seed = self.cfg.init_seed
+    def __init__(self, device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
+                 **overrides: Any):
+        super().__init__(CRESTConfig.build(config, overrides), device)
+        self.seed(self.config.init_seed)
 
-    def _fit_first_frame(self, feat, label, size):
-        cfg = self.cfg
+    def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
+        cfg = self.config
+        feat, label, size = batch.features, batch.label, batch.size
         weight, bias = fit_pca_reduction(feat, cfg.reduced_channels)
         gen = torch.Generator().manual_seed(self._seed)
         filt = (torch.randn(weight.shape[0], *size, generator=gen) * cfg.init_filter_std).to(self.device)
@@ -373,39 +303,4 @@ class CRESTN(CRESTTracker):
                 done += 1
         params = {"reduce.weight": weight, "reduce.bias": bias, "filter": filt.detach(),
                   "filter_bias": fbias.detach()}
-        return params, before, {"iterations": done, "loss": loss_value}
-
-
-def _norm(v: Any) -> Any:
-    return list(v) if isinstance(v, (tuple, list)) else v
-
-
-# ---------------------------------------------------------------------- registration
-def _metacrest(steps: int):
-    def make(**kwargs: Any) -> MetaCREST:
-        kwargs.setdefault("init_steps", steps)
-        return MetaCREST(**kwargs)
-
-    make.__doc__ = f"MetaCREST with {steps} alpha-step(s) on the first frame."
-    return make
-
-
-def _crest(iterations: int | None):
-    def make(**kwargs: Any) -> CRESTN:
-        if iterations is None:  # CREST's own rule: until the loss reaches 0.02 (the paper's CREST-65)
-            kwargs.setdefault("init_until_loss", 0.02)
-        else:
-            kwargs.setdefault("init_iterations", iterations)
-        return CRESTN(**kwargs)
-
-    make.__doc__ = ("CREST trained until its loss reaches 0.02" if iterations is None
-                    else f"CREST with {iterations} first-frame iterations")
-    return make
-
-
-register_tracker("metacrest", _metacrest(1))
-register_tracker("metacrest-01", _metacrest(1))
-register_tracker("metacrest-03", _metacrest(3))
-for _n in (1, 3, 5, 10, 20):
-    register_tracker(f"crest-{_n:02d}", _crest(_n))
-register_tracker("crest-converged", _crest(None))
+        return params, before, {"iterations": float(done), "loss": loss_value}

@@ -1,11 +1,20 @@
 """MetaSDNet and SDNet-N: MDNet-style tracking by detection with a meta-learned first frame.
 
-``build_task`` and ``export_model`` are what ``metatrack train`` needs; importing the package
-registers the trackers ``metasdnet``, ``metasdnet-01/03/05`` and ``sdnet-01/03/05/10/15/30``.
+The family's registration: the trackers ``metasdnet``, ``metasdnet-01/03/05`` and
+``sdnet-01/03/05/10/15/30``, and the meta-trainable model ``metasdnet`` (``metatrack train``).
 """
 
+from functools import partial
+
+from ..adaptive import register_counts
+from ..base import register_tracker, register_trainable
 from .config import SDNetConfig
-from .task import SDNetTask, build_task, export_model
+from .task import SDNetTask, build_task
 from .tracker import MetaSDNet, SDNet
 
-__all__ = ["MetaSDNet", "SDNet", "SDNetConfig", "SDNetTask", "build_task", "export_model"]
+register_tracker("metasdnet", partial(MetaSDNet, init_steps=1))
+register_counts("metasdnet", MetaSDNet, "init_steps", (1, 3, 5))
+register_counts("sdnet", SDNet, "iterations", (1, 3, 5, 10, 15, 30))
+register_trainable("metasdnet", build_task)
+
+__all__ = ["MetaSDNet", "SDNet", "SDNetConfig", "SDNetTask", "build_task"]

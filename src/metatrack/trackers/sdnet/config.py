@@ -9,29 +9,27 @@ dropout; learning rates scaled to these features; whole-image negatives drawn wi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ...errors import ConfigError
-from ...sections import known_keys_only
-
-#: the keys that define the network and its input: a model file fixes them
-ARCHITECTURE_KEYS = (
-    "backbone",
-    "backbone_layer",
-    "crop_size",
-    "crop_context",
-    "roi_bins",
-    "roi_sampling_ratio",
-    "hidden",
-)
-#: the keys of the meta-learned step a model file fixes, with their value for files that predate them
-TRAINED_WITH_KEYS = {"first_step_loss": "mean", "first_step_threshold": "none"}
+from ..adaptive import TrackerConfig
 
 
 @dataclass
-class SDNetConfig:
-    """MetaSDNet / SDNet-N settings (the ``tracker:`` section of ``configs/metasdnet.yaml``)."""
+class SDNetConfig(TrackerConfig):
+    """MetaSDNet / SDNet-N settings (the ``tracker:`` section of ``configs/metasdnet.yaml``).
+
+    The field defaults are the trackers' defaults; a model file fixes the network's input and shape
+    and the form of the learned step (``MODEL_FIELDS``).
+    """
+
+    MODEL_FIELDS: ClassVar[tuple[str, ...]] = (
+        "backbone", "backbone_layer", "crop_size", "crop_context", "roi_bins", "roi_sampling_ratio", "hidden",
+        "pretrained_backbone",
+    )
+    #: the learned step's form, with the value of files written before these keys existed
+    LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"first_step_loss": "mean", "first_step_threshold": "none"}
 
     # ---- features: one backbone pass per frame on a square crop, RoIAlign per box (RT-MDNet's way)
     backbone: str = "mobilenet_v2"  # or "vggm" (MDNet's conv1-3, from the user's imagenet-vgg-m.mat)
@@ -132,32 +130,6 @@ class SDNetConfig:
     # ---- meta-training feature cache (backbone frozen: one pass per training frame)
     cache_max_frames: int = 50000  # ~27 KB a frame at the defaults (float16)
     seed: int = 0
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any] | None) -> SDNetConfig:
-        """Build from a YAML ``tracker:`` mapping; an unknown key or a bad value is a ConfigError."""
-        d = known_keys_only(cls, d, "tracker")
-        for k, v in list(d.items()):
-            if isinstance(getattr(cls, k, None), tuple):
-                if not isinstance(v, list | tuple) or len(v) != 2:
-                    raise ConfigError(f"tracker.{k}: expected two numbers [low, high], got {v!r}")
-                d[k] = (float(v[0]), float(v[1]))
-        try:
-            cfg = cls(**d)
-        except TypeError as exc:
-            raise ConfigError(f"tracker: {exc}") from None
-        cfg.validate()
-        return cfg
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    def replace(self, **overrides: Any) -> SDNetConfig:
-        """A copy with ``overrides`` applied (validated)."""
-        d = self.to_dict()
-        d.update(overrides)
-        return SDNetConfig.from_dict(d)
 
     def validate(self) -> None:
         if self.backbone not in ("mobilenet_v2", "vggm"):

@@ -6,10 +6,9 @@ target-vs-background log-odds of its positives and of its negatives (a shift of 
 
 Why the threshold: one large meta-learned step separates an unseen kind of object from its
 surroundings (positives ranked above negatives) but places the threshold as it was learned on the
-training objects. Measured on the 16 eval sequences (objects not in the train split), MetaSDNet-01
-called every box of 3 sequences background (accuracy 0.75 at 1:3) with pyMDNet's averaged loss,
-and every box of 2 of them target with a class-balanced loss. Centring the threshold is
-differentiable, so meta-training learns theta0 and alpha with it in place.
+training objects, so that on unseen objects it can call every box background or every box target
+(docs/trackers.md has the measurements). Centring the threshold is differentiable, so
+meta-training learns theta0 and alpha with it in place.
 """
 
 from __future__ import annotations
@@ -17,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import torch
+from torch import nn
+from torch.func import functional_call
 
 from ... import meta as meta_core
-from .head import first_step_loss
+from .config import SDNetConfig
+from .head import SampleBatch, first_step_loss
 
 Params = dict[str, torch.Tensor]
 Forward = Callable[[Mapping[str, torch.Tensor], torch.Tensor], torch.Tensor]
@@ -42,28 +44,31 @@ def centre_threshold(forward: Forward, params: Params, x: torch.Tensor, y: torch
 
 
 def first_frame_update(
-    forward: Forward,
-    theta: Mapping[str, torch.Tensor],
+    head: nn.Module,
+    theta0: Mapping[str, torch.Tensor],
     alpha: Mapping[str, torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batch: SampleBatch,
     steps: int,
-    loss_kind: str = "balanced",
-    threshold: str = "centre",
+    config: SDNetConfig,
     *,
     create_graph: bool,
     first_order: bool = False,
 ) -> Params:
-    """The adapted head parameters: ``steps`` alpha-steps on ``(x, y)``, then the threshold.
+    """The adapted parameters of ``head``: ``steps`` alpha-steps on ``batch``, then the threshold.
 
     ``create_graph=True`` keeps the graph (meta-training); ``False`` returns detached tensors.
     """
 
-    def loss(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return first_step_loss(forward(params, x), y, loss_kind)
+    def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(head, dict(params), (x,), strict=False)
 
-    params = meta_core.adapt(theta, alpha, loss, steps, create_graph=create_graph, first_order=first_order)
-    if threshold == "centre":  # without create_graph, adapt's detached result stays detached here
+    x, y = batch.features, batch.labels
+
+    def loss(params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return first_step_loss(forward(params, x), y, config.first_step_loss)
+
+    params = meta_core.adapt(theta0, alpha, loss, steps, create_graph=create_graph, first_order=first_order)
+    if config.first_step_threshold == "centre":  # without create_graph, adapt's detached result stays detached
         with torch.set_grad_enabled(create_graph and torch.is_grad_enabled()):
             params = centre_threshold(forward, params, x, y)
     return params

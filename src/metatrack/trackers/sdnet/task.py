@@ -11,9 +11,7 @@ Label shuffling (paper, section 4.2): in half the episodes the labels of both ba
 from __future__ import annotations
 
 import zlib
-from collections import OrderedDict
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -24,36 +22,18 @@ from ...data.episodes import Episode
 from ...data.sequence import Sequence
 from ...errors import DataError
 from ...geometry import clip_box, is_valid_box
-from ...meta import MetaSGD
-from ...modelfile import save_model
+from ...image import as_rgb
+from ..adaptive import AdaptiveTask, FeatureCache, meta_training_value
 from . import sampling
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
 from .first_frame import first_frame_update
-from .head import SDNetHead, accuracy, classification_loss
+from .head import SampleBatch, SDNetHead, accuracy, classification_loss
 from .network import MODEL_NAME, backbone_checksum, shared_backbone
-from .tracker import as_rgb
 
 #: alpha's starting value for the averaged loss: the paper's 1e-4 was set for pyMDNet (2017)'s loss
 #: summed over a 128-sample batch, i.e. about 1e-4 * 128 = 0.0128 per averaged loss
 DEFAULT_ALPHA_INIT = 0.01
-
-
-@dataclass
-class SampleBatch:
-    """Pooled box features (N, D) and their labels (N,), 1 = target.
-
-    ``mined`` marks the background boxes of which only the ``keep`` hardest count in the loss
-    (none when ``keep`` is 0); it stays with the boxes when the labels are shuffled.
-    """
-
-    features: torch.Tensor
-    labels: torch.Tensor
-    mined: torch.Tensor | None = None
-    keep: int = 0
-
-    def flipped(self) -> SampleBatch:
-        return SampleBatch(self.features, 1 - self.labels, self.mined, self.keep)
 
 
 def hard_sample_loss(logits: torch.Tensor, labels: torch.Tensor, mined: torch.Tensor, keep: int) -> torch.Tensor:
@@ -66,45 +46,21 @@ def hard_sample_loss(logits: torch.Tensor, labels: torch.Tensor, mined: torch.Te
     return per_sample[chosen].mean()
 
 
-class FeatureCache:
-    """Feature maps of crops by key, least recently used dropped beyond ``max_items``."""
-
-    def __init__(self, max_items: int):
-        self.max_items = max_items
-        self._items: OrderedDict[tuple, tuple[torch.Tensor, CropWindow]] = OrderedDict()
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, key: tuple, compute) -> tuple[torch.Tensor, CropWindow]:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        self.misses += 1
-        value = compute()
-        self._items[key] = value
-        while len(self._items) > self.max_items:
-            self._items.popitem(last=False)
-        return value
-
-
-class SDNetTask:
+class SDNetTask(AdaptiveTask):
     """MetaSDNet's head (fc4-fc6) and alpha, trained by :class:`metatrack.training.MetaTrainer`."""
 
     model_name = MODEL_NAME
+    first_step = staticmethod(first_frame_update)
 
     def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
                  alpha_init: float = DEFAULT_ALPHA_INIT):
-        self.config = config
-        self.device = torch.device(device)
-        self.alpha_init = float(alpha_init)
-        self.extractor = FeatureExtractor(config, self.device, shared_backbone(config, self.device))
+        self.extractor = FeatureExtractor(config, torch.device(device),
+                                          shared_backbone(config, torch.device(device)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             head = SDNetHead(self.extractor.feature_dim, config.hidden)
-        self.learner = MetaSGD(head, self.alpha_init).to(self.device)
-        self.cache = FeatureCache(config.cache_max_frames)
+        super().__init__(config, head, alpha_init, device)
+        self.cache = FeatureCache(max_items=config.cache_max_frames)
 
     # ------------------------------------------------------------------ features of one frame
     def crop_window(self, sequence: Sequence, index: int, image_size: tuple[int, int]) -> CropWindow:
@@ -166,33 +122,23 @@ class SDNetTask:
             return hard_sample_loss(logits, batch.labels, batch.mined, batch.keep)
         return classification_loss(logits, batch.labels)
 
-    def adapt(self, theta0: dict[str, torch.Tensor], alphas: dict[str, torch.Tensor], batch: SampleBatch,
-              steps: int, first_order: bool = False) -> dict[str, torch.Tensor]:
-        """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""
-        cfg = self.config
-        return first_frame_update(self.learner.forward_with, theta0, alphas, batch.features, batch.labels, steps,
-                                  cfg.first_step_loss, cfg.first_step_threshold, create_graph=True,
-                                  first_order=first_order)
-
     def metrics(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> dict[str, float]:
         with torch.no_grad():
             return {"accuracy": accuracy(self.learner.forward_with(params, batch.features), batch.labels)}
 
-    def model_metadata(self) -> dict[str, Any]:
-        return self.config.to_dict()
+    def backbone_sha256(self) -> str | None:
+        return backbone_checksum(self.config)
+
+    def model_extra(self) -> dict[str, Any]:
+        return {"alpha_init": self.alpha_init, "feature_dim": self.extractor.feature_dim}
 
 
-def build_task(tracker_config: dict | None, device: str = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT) -> SDNetTask:
-    """The meta-training task for the ``tracker:`` section of a config (``metatrack train``)."""
-    return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=alpha_init)
+def build_task(tracker_config: dict | None, meta_training: Any = None, sequences: Iterable[Sequence] | None = None,
+               device: str = "cpu") -> SDNetTask:
+    """The meta-training task for the ``tracker:`` section of a config (``metatrack train``).
 
-
-def export_model(task: SDNetTask, path: str | Path) -> Path:
-    """Write theta0 and alpha with the config and the backbone's sha256 (the shipped model file)."""
-    learner = task.learner
-    tensors = {f"theta0.{n}": p.detach() for n, p in learner.theta0().items()}
-    tensors.update({f"alpha.{n}": a.detach() for n, a in learner.alphas().items()})
-    return save_model(
-        path, MODEL_NAME, tensors, task.model_metadata(), backbone_checksum(task.config),
-        extra={"alpha_init": task.alpha_init, "feature_dim": task.extractor.feature_dim},
-    )
+    ``meta_training`` (a dict or :class:`~metatrack.training.MetaTrainConfig`) gives alpha's start
+    (default :data:`DEFAULT_ALPHA_INIT`); the training ``sequences`` are not needed.
+    """
+    alpha_init = meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT)
+    return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=float(alpha_init))

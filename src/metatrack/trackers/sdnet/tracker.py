@@ -14,91 +14,64 @@ pyMDNet's large first-frame set.
 
 from __future__ import annotations
 
-import copy
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.func import functional_call
 
-from ...errors import CheckpointError, ConfigError
-from ...geometry import check_first_box, clip_box, is_valid_box
-from ...modelfile import check_backbone, load_model
-from ..base import Tracker, register_tracker
+from ...geometry import clip_box, is_valid_box
+from ...image import image_size
+from ..adaptive import AdaptiveTracker, FirstFrame, read_meta_model
 from . import sampling
 from .bbreg import BoxRegressor
 from .config import SDNetConfig
-from .features import CropWindow, FeatureExtractor
+from .features import FeatureExtractor
 from .first_frame import first_frame_update
-from .head import SDNetHead, accuracy, balance_layers, target_scores
-from .network import (
-    MODEL_NAME,
-    SHIPPED_MODEL,
-    backbone_checksum,
-    default_config,
-    make_config,
-    model_config,
-    shared_backbone,
-)
+from .head import SampleBatch, SDNetHead, accuracy_at_1_to_3, balance_layers, target_scores
+from .network import MODEL_NAME, backbone_checksum, shared_backbone
 from .online import SampleStore, make_optimizer, train_head
 
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """A frame as HxWx3 uint8 (grey, single-channel and RGBA frames are converted)."""
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        img = np.clip(np.nan_to_num(img.astype(np.float64)), 0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.ndim != 3 or img.shape[0] < 1 or img.shape[1] < 1:
-        raise ValueError(f"an image must be HxW or HxWxC, got shape {img.shape}")
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    return img[:, :, :3]
+Params = dict[str, torch.Tensor]
 
 
-def _size(image: np.ndarray) -> tuple[int, int]:
-    return int(image.shape[1]), int(image.shape[0])
-
-
-class _SDNetTracker(Tracker):
+class _SDNetTracker(AdaptiveTracker):
     """What MetaSDNet and SDNet-N share: features, head, candidates, bbreg and online updates."""
 
+    config_class = SDNetConfig
+    measure = "accuracy"
     stochastic = True
 
     def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu"):
-        self.config = config
-        self.device = torch.device(device)
+        super().__init__(config, device)
         self.extractor = FeatureExtractor(config, self.device, shared_backbone(config, self.device))
-        self._seed = config.seed
-        self.rng = np.random.default_rng(self._seed)
+        self.seed(config.seed)
         self.head: SDNetHead | None = None
-        self.confidence = float("nan")
-        self._analysing = False
-        self._record: dict[str, Any] = {}
 
     @property
     def online_lr(self) -> float:
         """The learning rate of the updates after the first frame."""
         return self.config.update_lr
 
-    # ------------------------------------------------------------------ protocol
     def seed(self, seed: int) -> None:
         """Seed the head's random initialisation and every box sampling."""
-        self._seed = int(seed)
+        super().seed(seed)
         self.rng = np.random.default_rng(self._seed)
 
-    def init(self, image: np.ndarray, box: np.ndarray) -> None:
-        image = as_rgb(image)
-        size = _size(image)
-        box = clip_box(check_first_box(box, size), size)
-        cfg = self.config
+    # ------------------------------------------------------------------ the template's parts
+    def _fit(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
+        size = image_size(image)
+        box = clip_box(box, size)
         window = self.extractor.window(box, size)
         fmap = self.extractor.feature_map(image, window)
-        self._initial_training(fmap, window, box)
+        self._first_view = (fmap, window, box)
+        return self._initial_training(fmap, window, box)
+
+    def _start_tracking(self, image: np.ndarray, box: np.ndarray, first: FirstFrame) -> None:
+        fmap, window, box = self._first_view
+        del self._first_view
+        cfg = self.config
         # bounding-box regression, fitted once (pyMDNet)
         self.bbreg = BoxRegressor(cfg.bbreg_alpha, cfg.overlap_bbreg, cfg.scale_range_bbreg)
         reg_boxes = sampling.bbreg_samples(box, window, cfg, self.rng)
@@ -112,13 +85,9 @@ class _SDNetTracker(Tracker):
         self.target = box
         self.trans = cfg.trans
         self.frame_index = 0
-        self.confidence = float("nan")
 
-    def update(self, image: np.ndarray) -> np.ndarray:
-        if self.head is None:
-            raise ConfigError(f"{type(self).__name__}.update() called before init()")
-        image = as_rgb(image)
-        size = _size(image)
+    def _track(self, image: np.ndarray) -> np.ndarray:
+        size = image_size(image)
         cfg = self.config
         self.frame_index += 1
         target = clip_box(self.target, size)
@@ -156,8 +125,26 @@ class _SDNetTracker(Tracker):
         self.confidence = target_score
         return result
 
+    def first_frame_score(self, params: Params, samples: SampleBatch) -> float:
+        """Accuracy of the head ``params`` on ``samples``, positives and negatives weighted 1:3."""
+        head = SDNetHead(self.extractor.feature_dim, self.config.hidden).to(self.device)
+        head.load_state_dict(params)
+        with torch.no_grad():
+            return accuracy_at_1_to_3(head(samples.features), samples.labels)
+
+    def frame_samples(self, image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> SampleBatch:
+        """MetaSDNet's first-frame set (1:3) on a later frame, around its true box."""
+        size = image_size(image)
+        box = clip_box(box, size)
+        window = self.extractor.window(box, size)
+        fmap = self.extractor.feature_map(image, window)
+        return self._labelled(fmap, window, box, rng)
+
     # ------------------------------------------------------------------ helpers
-    def _collect(self, fmap: torch.Tensor, window: CropWindow, box: np.ndarray) -> None:
+    def _initial_training(self, fmap: torch.Tensor, window, box: np.ndarray) -> FirstFrame:
+        raise NotImplementedError
+
+    def _collect(self, fmap: torch.Tensor, window, box: np.ndarray) -> None:
         """Store pyMDNet's update samples around ``box`` (positives and negatives) as features."""
         cfg = self.config
         pos = sampling.positives(box, cfg.n_pos_update, window, cfg, self.rng, cfg.overlap_pos_update)
@@ -176,55 +163,15 @@ class _SDNetTracker(Tracker):
             head = SDNetHead(self.extractor.feature_dim, self.config.hidden)
         return head.to(self.device)
 
-    def _labelled_features(self, fmap, window, box, n_pos: int, n_neg: int):
-        boxes, labels = sampling.labelled_set(box, n_pos, n_neg, window, self.config, self.rng)
-        x = self.extractor.pool(fmap, window, boxes)
-        return x, torch.from_numpy(labels).to(self.device)
-
-    def _initial_training(self, fmap: torch.Tensor, window: CropWindow, box: np.ndarray) -> None:
-        raise NotImplementedError
-
-    def _remember_before(self, x_eval: torch.Tensor, y_eval: torch.Tensor) -> None:
-        if self._analysing:
-            self._record = {"head_before": copy.deepcopy(self.head), "x": x_eval, "y": y_eval}
-
-    # ------------------------------------------------------------------ the paper's Table 2
-    def analyse_init(self, frames: list[np.ndarray], boxes: np.ndarray) -> dict[str, Any]:
-        """First-frame analysis: accuracy before (B) and after (A) the initial training on the
-        first frame's samples (positives:negatives 1:3), on the next frames' samples (LH), the
-        training step's time and the whole first frame's time (features, sampling, bbreg included)."""
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        self._analysing = True
-        try:
-            start = time.perf_counter()
-            self.init(frames[0], boxes[0])
-            frame_seconds = time.perf_counter() - start
-        finally:
-            self._analysing = False
-        rec = self._record
-        with torch.no_grad():
-            before = accuracy(rec["head_before"](rec["x"]), rec["y"])
-            after = accuracy(self.head(rec["x"]), rec["y"])
+    def _labelled(self, fmap, window, box, rng: np.random.Generator) -> SampleBatch:
+        """The first-frame set of MetaSDNet (``n_pos_meta`` : ``n_neg_meta``) around ``box``, pooled."""
         cfg = self.config
-        ahead = []
-        for image, box in zip(frames[1:], boxes[1:], strict=False):
-            image = as_rgb(image)
-            if not is_valid_box(box):
-                continue
-            box = clip_box(box, _size(image))
-            window = self.extractor.window(box, _size(image))
-            fmap = self.extractor.feature_map(image, window)
-            x, y = self._labelled_features(fmap, window, box, cfg.n_pos_meta, cfg.n_neg_meta)
-            with torch.no_grad():
-                ahead.append(accuracy(self.head(x), y))
-        return {
-            "measure": "accuracy",
-            "before": before,
-            "after": after,
-            "lookahead": float(np.mean(ahead)) if ahead else float("nan"),
-            "train_seconds": rec["train_seconds"],
-            "frame_seconds": frame_seconds,
-        }
+        boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, cfg.n_neg_meta, window, cfg, rng)
+        return SampleBatch(self.extractor.pool(fmap, window, boxes), torch.from_numpy(labels).to(self.device))
+
+
+def _state(head: SDNetHead) -> Params:
+    return {k: v.detach().clone() for k, v in head.state_dict().items()}
 
 
 class MetaSDNet(_SDNetTracker):
@@ -233,42 +180,31 @@ class MetaSDNet(_SDNetTracker):
 
     def __init__(self, model: str | Path | None = None, init_steps: int | None = None,
                  config: SDNetConfig | dict | None = None, device: str | torch.device = "cpu", **overrides: Any):
-        path = Path(model) if model is not None else SHIPPED_MODEL
-        if model is None and not path.is_file():
-            raise CheckpointError(
-                f"{path}: the shipped MetaSDNet model is not there yet. Train it with "
-                "`metatrack train --config src/metatrack/configs/metasdnet.yaml --out runs/metasdnet` and copy "
-                f"runs/metasdnet/metasdnet.safetensors to {path}, or pass model=PATH"
-            )
         if init_steps is not None:
             overrides["init_steps"] = init_steps
-        base = make_config(config, {})
-        # the model's own config fixes the features: the backbone is checked once it is known
-        tensors, info = load_model(path, MODEL_NAME)
-        cfg = model_config(info["config"], base, overrides, path)
-        check_backbone(path, info, backbone_checksum(cfg))
-        super().__init__(cfg, device)
-        self.model_path = path
-        template = SDNetHead(self.extractor.feature_dim, cfg.hidden).state_dict()
-        self.theta0 = _named(tensors, "theta0.", template, path, exact=True)
-        self.alpha = _named(tensors, "alpha.", template, path, exact=False)
-        self.theta0 = {k: v.to(self.device) for k, v in self.theta0.items()}
-        self.alpha = {k: v.to(self.device) for k, v in self.alpha.items()}
+
+        def head_state(cfg: SDNetConfig) -> Params:
+            dim = shared_backbone(cfg, torch.device(device)).channels * cfg.roi_bins**2
+            return SDNetHead(dim, cfg.hidden).state_dict()
+
+        found = read_meta_model(MODEL_NAME, model, SDNetConfig, SDNetConfig.build(config), overrides,
+                                backbone_checksum, head_state)
+        super().__init__(found.config, device)
+        self.model_path = found.path
+        self.theta0 = {k: v.to(self.device) for k, v in found.theta0.items()}
+        self.alpha = {k: v.to(self.device) for k, v in found.alpha.items()}
 
     @property
     def online_lr(self) -> float:
         return self.config.meta_update_lr
 
-    def _initial_training(self, fmap, window, box) -> None:
+    def _initial_training(self, fmap, window, box) -> FirstFrame:
         cfg = self.config
-        x, y = self._labelled_features(fmap, window, box, cfg.n_pos_meta, cfg.n_neg_meta)
+        batch = self._labelled(fmap, window, box, self.rng)
         self.head = SDNetHead(self.extractor.feature_dim, cfg.hidden).to(self.device)
         self.head.load_state_dict(self.theta0)
-        self._remember_before(x, y)
-        head = self.head
         start = time.perf_counter()
-        params = first_frame_update(lambda p, inp: functional_call(head, dict(p), (inp,)), dict(self.theta0),
-                                    self.alpha, x, y, cfg.init_steps, cfg.first_step_loss, cfg.first_step_threshold,
+        params = first_frame_update(self.head, dict(self.theta0), self.alpha, batch, cfg.init_steps, cfg,
                                     create_graph=False)
         with torch.no_grad():
             for n, p in self.head.named_parameters():
@@ -276,22 +212,8 @@ class MetaSDNet(_SDNetTracker):
                     p.copy_(params[n])
         if cfg.balance_head:
             balance_layers(self.head)
-        self._record["train_seconds"] = time.perf_counter() - start
-
-
-def _named(tensors: dict[str, torch.Tensor], prefix: str, template: dict[str, torch.Tensor], path: Path,
-           exact: bool) -> dict[str, torch.Tensor]:
-    """The tensors under ``prefix``, checked against the head's parameter names and shapes."""
-    got = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-    missing = sorted(set(template) - set(got)) if exact else []
-    unknown = sorted(set(got) - set(template))
-    wrong = sorted(k for k in set(got) & set(template) if tuple(got[k].shape) != tuple(template[k].shape))
-    if missing or unknown or wrong or not got:
-        raise CheckpointError(
-            f"{path}: {prefix.rstrip('.')} tensors do not fit the head "
-            f"(missing {missing}, unknown {unknown}, wrong shape {wrong})"
-        )
-    return got
+        seconds = time.perf_counter() - start
+        return FirstFrame(dict(self.theta0), _state(self.head), batch, seconds, {"steps": float(cfg.init_steps)})
 
 
 class SDNet(_SDNetTracker):
@@ -300,32 +222,24 @@ class SDNet(_SDNetTracker):
 
     def __init__(self, iterations: int = 30, config: SDNetConfig | dict | None = None,
                  device: str | torch.device = "cpu", **overrides: Any):
-        super().__init__(make_config(config, overrides), device)
+        super().__init__(SDNetConfig.build(config, overrides), device)
         self.iterations = int(iterations)
 
-    def _initial_training(self, fmap, window, box) -> None:
+    def _initial_training(self, fmap, window, box) -> FirstFrame:
         cfg = self.config
         pos = sampling.positives(box, cfg.n_pos_init, window, cfg, self.rng)
         neg = sampling.first_frame_negatives(box, cfg.n_neg_init, window, cfg, self.rng)
         pf = self.extractor.pool(fmap, window, pos)
         nf = self.extractor.pool(fmap, window, neg)
         self.head = self._new_head()
-        if self._analysing:  # the 1:3 evaluation set: a subset of the training samples
-            ip = self.rng.permutation(len(pf))[: cfg.n_pos_meta]
-            ineg = self.rng.permutation(len(nf))[: cfg.n_neg_meta]
-            x = torch.cat([pf[ip], nf[ineg]])
-            y = torch.cat([torch.ones(len(ip), dtype=torch.long), torch.zeros(len(ineg), dtype=torch.long)])
-            self._remember_before(x, y.to(self.device))
+        before = _state(self.head)
         start = time.perf_counter()
         optimizer = make_optimizer(self.head, cfg.lr_init, cfg)
         train_head(self.head, optimizer, pf, nf, self.iterations, cfg, self.rng)
-        self._record["train_seconds"] = time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        labels = torch.cat([torch.ones(len(pf), dtype=torch.long), torch.zeros(len(nf), dtype=torch.long)])
+        samples = SampleBatch(torch.cat([pf, nf]), labels.to(self.device))
+        return FirstFrame(before, _state(self.head), samples, seconds, {"iterations": float(self.iterations)})
 
 
-for _n in (1, 3, 5):
-    register_tracker(f"metasdnet-{_n:02d}", partial(MetaSDNet, init_steps=_n))
-register_tracker("metasdnet", partial(MetaSDNet, init_steps=1))
-for _n in (1, 3, 5, 10, 15, 30):
-    register_tracker(f"sdnet-{_n:02d}", partial(SDNet, iterations=_n))
-
-__all__ = ["MetaSDNet", "SDNet", "as_rgb", "default_config"]
+__all__ = ["MetaSDNet", "SDNet"]

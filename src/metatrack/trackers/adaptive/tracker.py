@@ -1,0 +1,179 @@
+"""The template of every tracker that adapts a head online (MetaSDNet, SDNet-N, MetaCREST, CREST-N).
+
+They are one loop with different parts. The template owns the loop's fixed parts: frame conversion
+(:func:`metatrack.image.as_rgb`), the first box's check, the public first-frame fit that ``init``
+calls, confidence, loading a meta-trained model (one file layout, one way a model fixes settings),
+and registering a family's variants. A family supplies its parts as four methods:
+
+- :meth:`AdaptiveTracker.fit_first_frame` -- the head fitted to the first frame: the meta-learned
+  step(s) from theta0 with alpha (the same function meta-training's inner loop calls) or N
+  ordinary iterations from a fresh start;
+- :meth:`AdaptiveTracker._start_tracking` -- whatever else the first frame sets up (sample stores,
+  box regression, optimisers);
+- :meth:`AdaptiveTracker._track` -- one later frame: locate, report, collect, update;
+- :meth:`AdaptiveTracker.first_frame_score` and :meth:`AdaptiveTracker.frame_samples` -- the
+  measure of the paper's Table 2 (accuracy or loss of a head on labelled samples), which
+  :mod:`metatrack.evaluation.init_analysis` computes from :meth:`fit_first_frame`'s result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ...errors import CheckpointError, ConfigError
+from ...geometry import check_first_box
+from ...image import as_rgb, image_size
+from ...modelfile import check_backbone, load_model, meta_parameters
+from ..base import Tracker, register_tracker
+from .config import TrackerConfig
+
+Params = dict[str, torch.Tensor]
+
+#: where the shipped models and their training configs live
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
+
+
+def shipped_model(model: str) -> Path:
+    """Path of the shipped model file of ``model`` (``metasdnet``, ``metacrest``)."""
+    return PACKAGE_DIR / "models" / f"{model}.safetensors"
+
+
+def shipped_config(model: str) -> Path:
+    """Path of the training config that produced the shipped model of ``model``."""
+    return PACKAGE_DIR / "configs" / f"{model}.yaml"
+
+
+@dataclass
+class FirstFrame:
+    """What fitting the first frame produced.
+
+    ``before``/``after``: the head's parameters before and after the first-frame training (after:
+    what tracking starts from); ``samples``: the labelled first-frame samples in the family's form
+    (what :meth:`AdaptiveTracker.first_frame_score` measures); ``train_seconds``: the training alone.
+    """
+
+    before: Params
+    after: Params
+    samples: Any
+    train_seconds: float
+    info: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class MetaModel:
+    """A meta-trained model file read for a tracker: its settings, theta0, alpha and where it is."""
+
+    config: Any
+    theta0: Params
+    alpha: Params
+    path: Path
+
+
+class AdaptiveTracker(Tracker):
+    """Base class of the adaptive trackers: ``init`` = :meth:`fit_first_frame` + the rest."""
+
+    #: the family's settings dataclass
+    config_class: ClassVar[type[TrackerConfig]]
+    #: what :meth:`first_frame_score` returns: "accuracy" (higher is better) or "loss" (lower)
+    measure: ClassVar[str] = "loss"
+
+    def __init__(self, config: TrackerConfig, device: str | torch.device = "cpu"):
+        self.config = config
+        self.device = torch.device(device)
+        self.confidence = float("nan")
+        self.first_frame: FirstFrame | None = None
+        self._seed = 0
+
+    def seed(self, seed: int) -> None:
+        """Seed the tracker's own random choices (called before ``init`` on every run)."""
+        self._seed = int(seed)
+
+    # ------------------------------------------------------------------ the protocol
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        image, box = self._first(image, box)
+        first = self._fit(image, box)
+        self._start_tracking(image, box, first)
+        first.samples = None  # the first frame's training samples are not needed while tracking
+        self.first_frame = first
+        self.confidence = float("nan")
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        if self.first_frame is None:
+            raise ConfigError(f"{type(self).__name__}.update() called before init()")
+        return self._track(as_rgb(image))
+
+    def fit_first_frame(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
+        """Fit the head to the target ``box`` on the first frame ``image``; what ``init`` does first.
+
+        For the same seed the head is the one ``init`` tracks with: the first-frame analysis calls
+        this on an ordinary tracker.
+        """
+        return self._fit(*self._first(image, box))
+
+    # ------------------------------------------------------------------ a family's parts
+    def _fit(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
+        """:meth:`fit_first_frame` on a converted frame and a checked box."""
+        raise NotImplementedError
+
+    def _start_tracking(self, image: np.ndarray, box: np.ndarray, first: FirstFrame) -> None:
+        """The rest of the first frame after the fit (stores, regression, optimisers)."""
+        raise NotImplementedError
+
+    def _track(self, image: np.ndarray) -> np.ndarray:
+        """One later frame (converted): the box, with ``self.confidence`` set."""
+        raise NotImplementedError
+
+    def first_frame_score(self, params: Params, samples: Any) -> float:
+        """The Table 2 measure of the head ``params`` on ``samples`` (see :attr:`measure`)."""
+        raise NotImplementedError
+
+    def frame_samples(self, image: np.ndarray, box: np.ndarray, rng: np.random.Generator) -> Any:
+        """Labelled samples of a later frame around its true ``box``, as the first frame's."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _first(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image = as_rgb(image)
+        return image, check_first_box(box, image_size(image))
+
+
+def read_meta_model(
+    model: str,
+    path: str | Path | None,
+    config_class: type[TrackerConfig],
+    base: TrackerConfig,
+    overrides: dict[str, Any],
+    backbone_checksum: Callable[[Any], str | None],
+    head_state: Callable[[Any], dict[str, torch.Tensor]],
+) -> MetaModel:
+    """Read the meta-trained model of ``model`` at ``path`` (default: the shipped one).
+
+    Its settings: ``base`` and ``overrides`` with the fields the model fixes; its backbone checksum
+    checked against ``backbone_checksum(config)``; theta0 and alpha checked against the head
+    ``head_state(config)`` would build.
+    """
+    p = Path(path) if path is not None else shipped_model(model)
+    if path is None and not p.is_file():
+        raise CheckpointError(
+            f"{p}: the shipped {model} model is not there. Train it with `metatrack train --config "
+            f"{shipped_config(model)} --out runs/{model}` and copy runs/{model}/{model}.safetensors "
+            "there, or pass model=PATH"
+        )
+    tensors, info = load_model(p, model)
+    config = config_class.for_model(info["config"], base, overrides, p)
+    check_backbone(p, info, backbone_checksum(config))
+    theta0, alpha = meta_parameters(tensors, head_state(config), p)
+    return MetaModel(config, theta0, alpha, p)
+
+
+def register_counts(prefix: str, factory: Callable[..., Tracker], keyword: str, counts: Iterable[int]) -> None:
+    """Register ``factory`` as ``<prefix>-NN`` with ``keyword=NN`` for every count (``sdnet-30``)."""
+    for n in counts:
+        register_tracker(f"{prefix}-{n:02d}", partial(factory, **{keyword: n}))
