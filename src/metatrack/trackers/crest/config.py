@@ -77,14 +77,12 @@ class CRESTConfig(TrackerConfig):
     update_batch: int = 5  # official n_update_batch
     buffer_size: int = 10  # official max_db_size = n_online_updates * n_update_batch
     update_score_threshold: float = 0.0  # official score_thres
-    # Adam, shared by MetaCREST and CREST-N (the shipped model carries the same value).
-    # bench/search_update_lr.py on embedded:train, shipped model: 3e-5 / 1e-4 / 3e-4 within noise
-    # (0.565 / 0.553 / 0.562); on the real clips of tests/test_real_footage.py 1e-4 holds all five,
-    # 3e-5 and 3e-4 lose one (README). Official: 7e-6 for VGG.
+    # Adam, shared by MetaCREST and CREST-N. Official: 7e-6 for VGG; ours: searched on embedded:train
+    # and the real clips (docs/results.md, MetaCREST's online learning rate)
     update_lr: float = 1e-4
     # also update the 1x1 reduction online (official MetaCREST code); ours: False, as CREST keeps
-    # its PCA fixed, and the buffer can then hold reduced features (3x cheaper updates). At 1e-4
-    # it made no difference on embedded:train (metacrest 0.549 with, 0.550 without) nor on the clips
+    # its PCA fixed, and the buffer can then hold reduced features (3x cheaper updates; no
+    # difference measured, docs/results.md)
     update_reduction: bool = False
 
     def validate(self) -> None:

@@ -58,11 +58,9 @@ class SDNetConfig(TrackerConfig):
     # ---- first frame: SDNet-N (pyMDNet's initial training, N = init_iterations)
     n_pos_init: int = 500  # pyMDNet: 500
     n_neg_init: int = 5000  # pyMDNet: 5000 (half uniform, half whole)
-    # pyMDNet: 0.0005, tuned for its VGG-M conv3 features and its pretrained fc4-5. Measured here:
-    # with MobileNetV2 features (mean |x| ~ 0.4) and a random head, 30 iterations at 0.0005 leave
-    # the head calling every box background (accuracy 0.75 at 1:3), at 0.05 they reach 1.0. A step
-    # on fc4 moves its outputs by lr * |x|^2, so the rate is scaled by 100 (searchable:
-    # bench/search_update_lr.py --param lr_init).
+    # pyMDNet: 0.0005, tuned for its VGG-M conv3 features and its pretrained fc4-5; ours: scaled by
+    # 100 for MobileNetV2 features and a random head (a step on fc4 moves its outputs by lr * |x|^2;
+    # docs/trackers.md, MetaSDNet's departures)
     lr_init: float = 0.05
     lr_mult_fc6: float = 10.0  # pyMDNet: lr_mult {'fc6': 10}
     momentum: float = 0.9  # pyMDNet: 0.9
@@ -92,8 +90,8 @@ class SDNetConfig(TrackerConfig):
     # ---- bounding-box regression (pyMDNet's BBRegressor)
     n_bbreg: int = 1000  # pyMDNet: 1000
     overlap_bbreg: tuple[float, float] = (0.6, 1.0)  # pyMDNet: [0.6, 1]
-    # pyMDNet: BBRegressor scale=[1, 2], which accepts only shrinking corrections; symmetric here:
-    # mean IoU +0.04 (MetaSDNet) and +0.02 (SDNet-30) on 12 train-split sequences
+    # pyMDNet: BBRegressor scale=[1, 2], which accepts only shrinking corrections; ours: symmetric,
+    # chosen on embedded:train (docs/results.md, box regression range)
     scale_range_bbreg: tuple[float, float] = (0.5, 2.0)
     trans_bbreg: float = 0.3  # pyMDNet: 0.3
     scale_bbreg: float = 1.6  # pyMDNet: 1.6
@@ -113,7 +111,7 @@ class SDNetConfig(TrackerConfig):
     # SDNet-N's: pyMDNet's lr_update 0.001, scaled as lr_init
     update_lr: float = 0.01
     # MetaSDNet's, searched on the train split as the paper did for its meta-trackers
-    # (bench/search_update_lr.py --param meta_update_lr; configs/metasdnet.yaml has the numbers)
+    # (bench/search_update_lr.py --param meta_update_lr; docs/results.md has the numbers)
     meta_update_lr: float = 0.005
     # MetaSDNet: rescale the adapted head's layers to equal norms before the online updates
     # (function-preserving; head.balance_layers says why)

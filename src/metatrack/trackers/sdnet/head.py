@@ -49,9 +49,9 @@ def balance_layers(head: SDNetHead) -> None:
 
     ReLU is positively homogeneous: multiplying fc4 by s4, fc5 by s5 and fc6's weight by s6 with
     s4 * s5 * s6 = 1 (biases by the product so far) gives the same logits. Plain SGD from a random
-    start keeps a network's layers about balanced (SDNet-30's fc4-fc6 norms: 6.7, 6.6, 5.9); the
-    meta-learned head is not (7.0, 7.3, 1.2), and since the gradient reaching fc4 and fc5 passes
-    through fc6's weights, the online SGD updates then barely move them. Balancing restores SGD's
+    start keeps a network's layers about balanced; the meta-learned head is not (its fc6 is several
+    times smaller than fc4 and fc5: docs/trackers.md), and since the gradient reaching fc4 and fc5
+    passes through fc6's weights, the online SGD updates then barely move them. Balancing restores SGD's
     usual per-layer step sizes without changing a single score.
     """
     layers = [head.fc4, head.fc5, head.fc6]
