@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", default="embedded:train")
     p.add_argument("--trackers", nargs="+", default=["metasdnet"])
-    p.add_argument("--param", default="update_lr", choices=["update_lr", "meta_update_lr", "lr_init"])
+    p.add_argument("--param", default="update_lr",
+                   help="any tracker setting (update_lr, meta_update_lr, lr_init, occlusion_ratio, ...)")
     p.add_argument("--values", nargs="+", type=float, default=[0.001, 0.003, 0.01, 0.03, 0.1])
     p.add_argument("--sequences", type=int, default=None, help="use the first N sequences")
     p.add_argument("--frames", type=int, default=None, help="track at most F frames per sequence")

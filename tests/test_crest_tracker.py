@@ -248,3 +248,32 @@ def test_online_update_every_interval_from_the_buffer(tmp_path, update_reduction
     assert torch.equal(start["reduce.weight"], t.params["reduce.weight"]) != update_reduction
     for f in frames[6:]:
         assert np.all(np.isfinite(t.update(f)))
+
+
+@pytest.mark.parametrize("name", ["metacrest", "crest-05"])
+def test_an_occluded_target_holds_the_box_and_is_not_learned(name):
+    """A frame where a flat occluder covers the target: the peak collapses, the box stays, nothing is
+    kept for the online update; when the target shows again the tracker follows it on."""
+    frames, boxes = moving_square(12, step=(2.0, 0.0))
+    occluded = [f.copy() for f in frames]
+    for i in (6, 7):
+        x, y, w, h = boxes[i].astype(int)
+        occluded[i][max(0, y - 6):y + h + 6, max(0, x - 6):x + w + 6] = 128
+    t = create_tracker(name)
+    t.seed(0)
+    t.init(occluded[0], boxes[0])
+    out = [t.update(f) for f in occluded[1:6]]
+    kept = len(t.buffer)
+    held = [t.update(occluded[i]) for i in (6, 7)]
+    assert np.allclose(held[0], out[-1]) and np.allclose(held[1], out[-1])  # the box holds
+    assert len(t.buffer) == kept  # the occluder is not learned
+    after = np.array([t.update(f) for f in occluded[8:]])
+    assert np.mean(iou(after, boxes[8:])) > 0.5
+    follow = create_tracker(name, occlusion_ratio=0.0)  # the official rule moves to every peak
+    follow.seed(0)
+    follow.init(occluded[0], boxes[0])
+    for f in occluded[1:6]:
+        follow.update(f)
+    kept = len(follow.buffer)
+    follow.update(occluded[6])
+    assert len(follow.buffer) == kept + 1

@@ -77,6 +77,12 @@ class CRESTConfig(TrackerConfig):
     update_batch: int = 5  # official n_update_batch
     buffer_size: int = 10  # official max_db_size = n_online_updates * n_update_batch
     update_score_threshold: float = 0.0  # official score_thres
+    # ours: a frame whose response peak falls below this share of the running peak of the frames
+    # before (an occluder, a loss) leaves the position and size where they were and is not learned
+    # from; 0 turns it off (the official tracker moves to every peak). Chosen on the validation
+    # data (embedded:eval and the validation real clips; docs/results.md)
+    occlusion_ratio: float = 0.5
+    occlusion_memory: float = 0.1  # ours: the running peak's update rate (exponential average)
     # Adam, shared by MetaCREST and CREST-N. Official: 7e-6 for VGG; ours: searched on embedded:train
     # and the real clips (docs/results.md, MetaCREST's online learning rate)
     update_lr: float = 1e-4
@@ -107,6 +113,8 @@ class CRESTConfig(TrackerConfig):
             (self.update_interval >= 1 and self.update_batch >= 1 and self.buffer_size >= 1,
              "update_interval, update_batch and buffer_size must be >= 1"),
             (self.update_iterations >= 0, "update_iterations must be >= 0"),
+            (0.0 <= self.occlusion_ratio < 1.0 and 0.0 < self.occlusion_memory <= 1.0,
+             "occlusion_ratio must be in [0, 1) and occlusion_memory in (0, 1]"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
         ]

@@ -134,6 +134,7 @@ class CRESTTracker(AdaptiveTracker):
         self.optimizer = torch.optim.Adam([self.params[k] for k in self._trainable()], lr=cfg.update_lr)
         self.buffer: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=cfg.buffer_size)
         self.frame = 0
+        self.reference: float | None = None
         self.box = clip_box(box, image_size(image))
 
     # ------------------------------------------------------------------ tracking
@@ -164,26 +165,48 @@ class CRESTTracker(AdaptiveTracker):
             return self.box.copy()
         r1 = resp[unit]
         score = float(r1.max())
-        # the prior multiplies a non-negative map, so that it never favours cells far away (a
-        # negative response times a small prior would grow), and a flat map keeps the centre
-        peak = subpixel_peak((r1 - r1.min() + 1e-6) * self.motion, cfg.subpixel)
-        self.center = self.center + cell_to_offset(peak, side, m)
-        self.center = np.clip(self.center, [0.0, 0.0], [float(w_img), float(h_img)])
-        if score >= cfg.scale_min_score and len(cfg.scales) > 1:
-            best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
-            self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
-            self.scale = float(np.clip(self.scale, *cfg.scale_limits))
-        size = self.base_size * self.scale
-        self.box = clip_box(np.r_[self.center - size / 2, size], (w_img, h_img))
         self.confidence = score
-        if score > cfg.update_score_threshold:
-            label = gaussian_label((m, m), peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
-            kept = feat[0] if cfg.update_reduction else x[unit]
-            self.buffer.append((kept.half(), torch.from_numpy(label)[None].to(self.device)))
+        if self._occluded(score):  # hold where the target was; learn nothing from this frame
+            self.box = clip_box(self.box, (w_img, h_img))
+        else:
+            self._follow(resp, r1, side, (w_img, h_img))
+            if score > cfg.update_score_threshold:
+                label = gaussian_label((m, m), self._peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
+                kept = feat[0] if cfg.update_reduction else x[unit]
+                self.buffer.append((kept.half(), torch.from_numpy(label)[None].to(self.device)))
         # official: every update_interval frames once as many frames were kept (or the buffer is full)
         if self.frame % cfg.update_interval == 0 and len(self.buffer) >= min(cfg.update_interval, cfg.buffer_size):
             self._online_update()
         return self.box.copy()
+
+    def _occluded(self, score: float) -> bool:
+        """Whether this frame's peak is too weak against the running peak of the frames before
+        (``occlusion_ratio``); the running peak follows the frames that are not."""
+        cfg = self.config
+        if not cfg.occlusion_ratio:
+            return False
+        if self.reference is None:
+            self.reference = score
+            return False
+        if score < cfg.occlusion_ratio * self.reference:
+            return True
+        self.reference += cfg.occlusion_memory * (score - self.reference)
+        return False
+
+    def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, image: tuple[int, int]) -> None:
+        """Move to the response's peak (times the motion prior) and take the best scale's size."""
+        cfg, m = self.config, self.map_size
+        # the prior multiplies a non-negative map, so that it never favours cells far away (a
+        # negative response times a small prior would grow), and a flat map keeps the centre
+        self._peak = subpixel_peak((r1 - r1.min() + 1e-6) * self.motion, cfg.subpixel)
+        self.center = self.center + cell_to_offset(self._peak, side, m)
+        self.center = np.clip(self.center, [0.0, 0.0], [float(image[0]), float(image[1])])
+        if float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
+            best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
+            self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
+            self.scale = float(np.clip(self.scale, *cfg.scale_limits))
+        size = self.base_size * self.scale
+        self.box = clip_box(np.r_[self.center - size / 2, size], image)
 
     def _online_update(self) -> None:
         """``update_iterations`` Adam steps on random batches of the buffer (official model_update)."""
