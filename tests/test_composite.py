@@ -3,6 +3,7 @@ recorded challenge really happens in the pixels and boxes."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -103,14 +104,38 @@ def test_sequence_k_does_not_depend_on_split_size(small_split: Path, tmp_path: P
     assert _tree_bytes(path) == _tree_bytes(small_split / path.name)
 
 
-def test_splits_share_no_photo_video_or_texture():
-    assert not POOLS["train"].sources() & POOLS["eval"].sources()
-    for split in ("train", "eval"):
-        other = POOLS["eval" if split == "train" else "train"].sources()
+def test_splits_share_no_photo_video_texture_or_target():
+    assert set(POOLS) == {"train", "eval", "test"}
+    for a, b in itertools.combinations(sorted(POOLS), 2):
+        assert not POOLS[a].sources() & POOLS[b].sources(), (a, b)
+        assert not {t.name for t in POOLS[a].targets} & {t.name for t in POOLS[b].targets}, (a, b)
+        assert not {t.photo for t in POOLS[a].targets} & {t.photo for t in POOLS[b].targets}, (a, b)
+    for split in POOLS:
+        others = set().union(*(POOLS[o].sources() for o in POOLS if o != split))
         for i in range(30):
             plan = draw_plan(split, 0, i, 10, SMALL)
             assert set(plan.sources()) <= POOLS[split].sources()
-            assert not set(plan.sources()) & other
+            assert not set(plan.sources()) & others
+
+
+def test_the_test_split_uses_nothing_a_real_clip_or_a_test_fixture_uses():
+    """Held-out imagery: no real clip plays its video, no test module names one of its sources."""
+    clips = json.loads((Path(composite_dataset.__file__).parents[1] / "real_clips.json").read_text())["clips"]
+    clip_videos = {Path(c["video"]).stem for c in clips.values()}
+    assert clip_videos and not clip_videos & set(POOLS["test"].videos)
+    # common words are checked as the skimage calls and the matplotlib files behind them
+    held_out = POOLS["test"].sources() - {"page", "logo", "mri", "terrain"}
+    texts = [p.read_text("utf-8") for p in Path(__file__).parent.glob("*.py") if p.name != Path(__file__).name]
+    for name in sorted(held_out) + ["s1045", "jacksboro", "data.page(", "data.logo("]:
+        assert not any(name in t for t in texts), name
+
+
+def test_split_codes_are_fixed_so_a_new_split_leaves_the_others_alone():
+    from metatrack.data.composite.motion import SPLIT_CODES
+
+    assert set(SPLIT_CODES) == set(POOLS)
+    assert len(set(SPLIT_CODES.values())) == len(SPLIT_CODES)
+    assert (SPLIT_CODES["eval"], SPLIT_CODES["train"]) == (0, 1)  # the codes they had before test
 
 
 def test_every_target_is_a_distinct_textured_crop_inside_its_photo():
@@ -178,8 +203,10 @@ def test_a_foreign_folder_is_not_replaced(tmp_path: Path):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"split": "test"},
+        {"split": "nosuch"},
         {"frames": 1},
+        {"challenge_rates": {"XX": 0.5}},
+        {"challenge_rates": {"FM": 1.5}},
         {"sequences": 0},
         {"image_size": (32, 32)},
     ],
@@ -410,9 +437,68 @@ def test_read_embedded_rejects_bad_arguments(tmp_path: Path):
 def test_default_splits_are_named_and_sized():
     from metatrack.data.composite import DEFAULT_SPLITS
 
-    assert set(DEFAULT_SPLITS) == {"train", "eval"}
-    assert DEFAULT_SPLITS["eval"]["seed"] != DEFAULT_SPLITS["train"]["seed"]
+    assert set(DEFAULT_SPLITS) == {"train", "eval", "test"} == set(composite_dataset.VERSIONS)
+    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 3
     assert DEFAULT_SPLITS["train"]["sequences"] > DEFAULT_SPLITS["eval"]["sequences"]
+
+
+def test_the_test_split_has_its_own_conditions():
+    """Not a copy of eval's conditions: its own seed, frame size and challenge shares."""
+    from metatrack.data.composite import DEFAULT_SPLITS
+    from metatrack.data.composite.motion import challenge_rates
+
+    test, ev = DEFAULT_SPLITS["test"], DEFAULT_SPLITS["eval"]
+    assert test["seed"] not in (DEFAULT_SPLITS["eval"]["seed"], DEFAULT_SPLITS["train"]["seed"])
+    assert tuple(test["image_size"]) != tuple(ev["image_size"])
+    rates, base = challenge_rates(test["challenge_rates"]), challenge_rates(ev.get("challenge_rates"))
+    for tag in ("FM", "OCC", "BC", "DIS", "LR"):
+        assert rates[tag] > base[tag], tag
+    # the shares are felt: over 48 sequences, more of them get those challenges than eval's would
+    from metatrack.data.composite.motion import SPLIT_CODES, draw_attributes
+
+    def count(r, tag):
+        return sum(tag in draw_attributes(test["seed"], SPLIT_CODES["test"], i, r) for i in range(48))
+
+    for tag in ("FM", "OCC", "LR"):
+        assert count(rates, tag) > count(base, tag), tag
+
+
+def test_read_embedded_test_split_has_its_frame_size_and_valid_first_boxes(tmp_path: Path, monkeypatch):
+    pytest.importorskip("metatrack.data.otb")
+    from metatrack.data.composite import DEFAULT_SPLITS
+
+    monkeypatch.setenv("METATRACK_HOME", str(tmp_path))
+    w_img, h_img = DEFAULT_SPLITS["test"]["image_size"]
+    seqs = read_embedded("test", sequences=2, frames=10)
+    folder = split_folder("test", 2, 10, DEFAULT_SPLITS["test"]["seed"])
+    assert folder.is_dir() and folder.name.endswith(f"-{w_img}x{h_img}")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["split"] == "test" and manifest["image_size"] == [w_img, h_img]
+    assert manifest["challenge_rates"] == DEFAULT_SPLITS["test"]["challenge_rates"]
+    assert len(seqs) == 2
+    for i, seq in enumerate(seqs):
+        plan = draw_plan("test", DEFAULT_SPLITS["test"]["seed"], i, 10, (w_img, h_img))  # the split's own shares
+        assert seq.name == plan.name and seq.attributes == plan.attributes
+        assert seq.name.startswith("test_") and len(seq) == 10
+        assert seq.frame(0).shape == (h_img, w_img, 3)
+        x, y, w, h = seq.boxes[0]
+        assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= w_img and y + h <= h_img
+        assert set(seq.meta["embedded"]["sources"]) <= POOLS["test"].sources()
+        assert seq.meta["embedded"]["params"]["challenge_rates"] == DEFAULT_SPLITS["test"]["challenge_rates"]
+
+
+def test_write_split_takes_the_split_s_own_size_and_shares(tmp_path: Path):
+    (seq,) = write_split(tmp_path / "test", "test", sequences=1, frames=3, seed=0)
+    size = composite_dataset.DEFAULT_SPLITS["test"]["image_size"]
+    assert cv2.imread(str(seq / "img" / "0001.jpg")).shape[1::-1] == size
+    (ev,) = write_split(tmp_path / "eval", "eval", sequences=1, frames=3, seed=0)
+    assert cv2.imread(str(ev / "img" / "0001.jpg")).shape[1::-1] == (480, 360)
+    # eval keeps the generator's shares: nothing about them in its files (they stay as they were)
+    assert "challenge_rates" not in json.loads((ev / "meta.json").read_text())["params"]
+    assert "challenge_rates" not in json.loads((tmp_path / "eval" / "manifest.json").read_text())
+    # other shares are another sequence, in another cache folder
+    assert split_folder("eval", 1, 3, 0, challenge_rates={"FM": 0.9}) != split_folder("eval", 1, 3, 0)
+    assert split_folder("eval", 1, 3, 0, challenge_rates={"FM": 0.25}) == split_folder("eval", 1, 3, 0)
 
 
 def test_every_challenge_appears_in_any_twelve_sequences():

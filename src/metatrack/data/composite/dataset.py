@@ -11,6 +11,7 @@ a re-run with the same arguments skips every sequence already there.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,22 +23,57 @@ import numpy as np
 from ...errors import ConfigError, DataError
 from ...io import atomic_write_json
 from ..sequence import Sequence
-from .motion import ATTRIBUTES, draw_plan
+from .motion import ATTRIBUTE_RATES, ATTRIBUTES, SPLIT_RATES, draw_plan
 from .render import render
 from .sources import POOLS
 
 # Each split's content version: a sequence folder or cache made under another version is made
 # again. train v2: 27 target objects instead of 7 (sources.POOLS).
-VERSIONS: dict[str, int] = {"eval": 1, "train": 2}
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
 
-# The splits that ``read_embedded("eval")`` and ``read_embedded("train")`` generate: eval is sized
-# so the OpenCV peers score it in a couple of minutes on two CPU cores.
+# The splits that ``read_embedded("eval")``, ``("train")`` and ``("test")`` generate: eval and test
+# are sized so the OpenCV peers score them in a couple of minutes on two CPU cores. train is for
+# meta-training, eval for every choice, test is reported and never used to choose: it has its own
+# pool (sources.POOLS), seed, frame size and challenge shares, so it is not a copy of eval's
+# conditions. ``challenge_rates`` replaces shares of motion.ATTRIBUTE_RATES (each challenge also
+# comes in the 1/12 of the sequences whose index forces it; motion.SPLIT_RATES holds them).
+# test's seed is the first after train's whose 16 sequences show every background of its pool,
+# picked before any tracker ran on it.
 DEFAULT_SPLITS: dict[str, dict] = {
     "eval": {"sequences": 16, "frames": 150, "seed": 0, "image_size": (480, 360)},
     "train": {"sequences": 96, "frames": 120, "seed": 1, "image_size": (480, 360)},
+    "test": {
+        "sequences": 16,
+        "frames": 150,
+        "seed": 3,
+        "image_size": (320, 240),
+        "challenge_rates": SPLIT_RATES["test"],
+    },
 }
+_BASE_SIZE = (480, 360)  # frame size of a split without one of its own; no suffix on its cache folder
+
+
+def _default_size(split: str) -> tuple[int, int]:
+    return tuple(DEFAULT_SPLITS.get(split, {}).get("image_size", _BASE_SIZE))
+
+
+def _rates(split: str, challenge_rates: dict | None) -> dict[str, float]:
+    """The shares that differ from ATTRIBUTE_RATES, sorted; ``None`` takes the split's own."""
+    if challenge_rates is None:
+        challenge_rates = DEFAULT_SPLITS.get(split, {}).get("challenge_rates", {})
+    unknown = sorted(set(challenge_rates) - set(ATTRIBUTES))
+    if unknown:
+        raise ConfigError(f"challenge_rates: unknown challenge(s) {', '.join(unknown)}; known: {', '.join(ATTRIBUTES)}")
+    out = {}
+    for tag in sorted(challenge_rates):
+        value = float(challenge_rates[tag])
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"challenge_rates: {tag}={value}: a share is between 0 and 1")
+        if value != ATTRIBUTE_RATES[tag]:
+            out[tag] = value
+    return out
 
 
 def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, int]) -> None:
@@ -51,9 +87,14 @@ def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, 
         raise ConfigError(f"image_size={tuple(image_size)}: need width >= 64 and height >= 48")
 
 
-def _params(split: str, seed: int, index: int, frames: int, image_size: tuple[int, int]) -> dict:
-    """What decides a sequence's content; a folder made with other parameters is made again."""
-    return {
+def _params(
+    split: str, seed: int, index: int, frames: int, image_size: tuple[int, int], rates: dict | None = None
+) -> dict:
+    """What decides a sequence's content; a folder made with other parameters is made again.
+
+    ``rates``: the challenge shares that differ from the generator's (listed only when some do).
+    """
+    params = {
         "generator": GENERATOR,
         "version": VERSIONS[split],
         "split": split,
@@ -63,6 +104,9 @@ def _params(split: str, seed: int, index: int, frames: int, image_size: tuple[in
         "image_size": [int(image_size[0]), int(image_size[1])],
         "jpeg_quality": JPEG_QUALITY,
     }
+    if rates:
+        params["challenge_rates"] = dict(rates)
+    return params
 
 
 def _read_meta(folder: Path) -> dict | None:
@@ -112,10 +156,16 @@ def _sequence_summary(plan, meta: dict | None = None) -> dict:
     return entry
 
 
-def write_sequence(out: Path, split: str, seed: int, index: int, frames: int, image_size) -> tuple[Path, dict]:
-    """Render sequence ``index`` into ``out/<name>`` unless it is already complete there."""
-    plan = draw_plan(split, seed, index, frames, tuple(image_size))
-    params = _params(split, seed, index, frames, image_size)
+def write_sequence(
+    out: Path, split: str, seed: int, index: int, frames: int, image_size, rates: dict | None = None
+) -> tuple[Path, dict]:
+    """Render sequence ``index`` into ``out/<name>`` unless it is already complete there.
+
+    ``rates``: challenge shares that replace the generator's (see :func:`write_split`).
+    """
+    rates = _rates(split, rates)
+    plan = draw_plan(split, seed, index, frames, tuple(image_size), rates=rates)
+    params = _params(split, seed, index, frames, image_size, rates)
     final = out / plan.name
     if _is_complete(final, params):
         return final, _sequence_summary(plan, _read_meta(final))
@@ -167,7 +217,9 @@ def write_sequence(out: Path, split: str, seed: int, index: int, frames: int, im
     return final, _sequence_summary(plan, meta_doc)
 
 
-def _complete_split(out: Path, split: str, sequences: int, frames: int, seed: int, image_size) -> list[Path] | None:
+def _complete_split(
+    out: Path, split: str, sequences: int, frames: int, seed: int, image_size, rates: dict
+) -> list[Path] | None:
     """The folders of a split already written with these arguments, or None (then write it)."""
     try:
         manifest = json.loads((out / "manifest.json").read_text("utf-8"))
@@ -179,7 +231,7 @@ def _complete_split(out: Path, split: str, sequences: int, frames: int, seed: in
     paths = []
     for i, entry in enumerate(entries):
         path = out / str(entry.get("name"))
-        if entry.get("index") != i or not _is_complete(path, _params(split, seed, i, frames, image_size)):
+        if entry.get("index") != i or not _is_complete(path, _params(split, seed, i, frames, image_size, rates)):
             return None
         paths.append(path)
     return paths
@@ -191,18 +243,23 @@ def write_split(
     sequences: int,
     frames: int,
     seed: int,
-    image_size: tuple[int, int] = (480, 360),
+    image_size: tuple[int, int] | None = None,
     progress: bool = False,
+    challenge_rates: dict[str, float] | None = None,
 ) -> list[Path]:
     """Write ``sequences`` composite sequences of ``split`` to ``out`` in OTB's layout.
 
-    Sequence ``i`` depends only on ``(seed, split, i, frames, image_size)``, so the first ``n``
-    sequences of a bigger split are the same files. Prints nothing unless ``progress`` (tqdm).
+    Sequence ``i`` depends only on ``(seed, split, i, frames, image_size, challenge_rates)``, so
+    the first ``n`` sequences of a bigger split are the same files. ``image_size`` and
+    ``challenge_rates`` (shares of the challenges replacing motion.ATTRIBUTE_RATES) default to
+    the split's own in :data:`DEFAULT_SPLITS`. Prints nothing unless ``progress`` (tqdm).
     Returns the sequence folders in order.
     """
+    image_size = _default_size(split) if image_size is None else tuple(image_size)
     _check_args(split, sequences, frames, image_size)
+    rates = _rates(split, challenge_rates)
     out = Path(out)
-    done = _complete_split(out, split, sequences, frames, seed, image_size)
+    done = _complete_split(out, split, sequences, frames, seed, image_size, rates)
     if done is not None:
         return done
     out.mkdir(parents=True, exist_ok=True)
@@ -214,7 +271,7 @@ def write_split(
     paths: list[Path] = []
     entries: list[dict] = []
     for i in indices:
-        path, entry = write_sequence(out, split, seed, i, frames, image_size)
+        path, entry = write_sequence(out, split, seed, i, frames, image_size, rates)
         paths.append(path)
         entries.append(entry)
     manifest = {
@@ -226,6 +283,7 @@ def write_split(
         "frames": int(frames),
         "image_size": [int(image_size[0]), int(image_size[1])],
         "jpeg_quality": JPEG_QUALITY,
+        **({"challenge_rates": rates} if rates else {}),
         "box_format": "OTB: 1-based x,y,w,h; 0,0,0,0 where the target is wholly out of view",
         "attributes": list(ATTRIBUTES),
         "entries": entries,
@@ -240,11 +298,21 @@ def cache_root() -> Path:
     return Path(home) if home else Path.home() / ".cache" / "metatrack"
 
 
-def split_folder(split: str, sequences: int, frames: int, seed: int, image_size=(480, 360)) -> Path:
-    """Cache folder of a generated split: ``embedded/<split>-v<version>-s<seed>-n<N>-f<F>``."""
+def split_folder(
+    split: str, sequences: int, frames: int, seed: int, image_size=None, challenge_rates: dict | None = None
+) -> Path:
+    """Cache folder of a generated split: ``embedded/<split>-v<version>-s<seed>-n<N>-f<F>``.
+
+    A frame size other than 480x360 adds ``-<W>x<H>``; challenge shares other than the split's
+    own add ``-c<hash>``. ``image_size`` and ``challenge_rates`` default to the split's own.
+    """
+    image_size = _default_size(split) if image_size is None else tuple(image_size)
     name = f"{split}-v{VERSIONS[split]}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
-    if tuple(image_size) != (480, 360):
+    if tuple(image_size) != _BASE_SIZE:
         name += f"-{int(image_size[0])}x{int(image_size[1])}"
+    rates = _rates(split, challenge_rates)
+    if rates != _rates(split, None):
+        name += "-c" + hashlib.sha256(json.dumps(rates, sort_keys=True).encode()).hexdigest()[:8]
     return cache_root() / "embedded" / name
 
 
@@ -285,12 +353,12 @@ def _read_folder(root: Path) -> list[Sequence]:
 def read_embedded(path_or_split: str = "eval", **options) -> list[Sequence]:
     """The embedded data set: a split name (generated once into the cache) or a written folder.
 
-    Options for a split name: ``sequences``, ``frames``, ``seed``, ``image_size`` (override
-    :data:`DEFAULT_SPLITS`) and ``progress``.
+    Options for a split name: ``sequences``, ``frames``, ``seed``, ``image_size``,
+    ``challenge_rates`` (override :data:`DEFAULT_SPLITS`) and ``progress``.
     """
     arg = str(path_or_split)
     if arg in DEFAULT_SPLITS:
-        settings = dict(DEFAULT_SPLITS[arg])
+        settings = {"challenge_rates": None, **DEFAULT_SPLITS[arg]}
         progress = bool(options.pop("progress", False))
         unknown = sorted(set(options) - set(settings))
         if unknown:

@@ -38,6 +38,12 @@ ATTRIBUTE_RATES = {
 # not independent coin flips: any run of consecutive sequences gets close to the intended shares,
 # so a 16-sequence split is balanced, and sequence i still depends on (seed, split, i) alone.
 _WEYL_STEPS = tuple(float(np.sqrt(p) % 1) for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37))
+# The number that seeds a split's random streams: fixed per split, so that adding a split leaves
+# the sequences of the others as they were.
+SPLIT_CODES = {"eval": 0, "train": 1, "test": 2}
+# A split's own challenge shares, replacing ATTRIBUTE_RATES': the held-out test split has more
+# fast motion, occlusion, clutter, look-alikes and small (low-resolution) targets than eval.
+SPLIT_RATES: dict[str, dict[str, float]] = {"test": {"FM": 0.35, "OCC": 0.45, "BC": 0.3, "LR": 0.15, "DIS": 0.35}}
 
 BASE_SIZE = (480, 360)
 FM_PIXELS = 20.0  # OTB: fast motion when the centre moves more than 20 pixels
@@ -244,11 +250,20 @@ def _ramp(rng: np.random.Generator, n: int) -> np.ndarray:
     return up
 
 
-def draw_attributes(seed: int, split_code: int, index: int) -> set[str]:
-    """The challenges of sequence ``index``: balanced shares per split plus one forced by index."""
+def challenge_rates(overrides: dict[str, float] | None = None) -> dict[str, float]:
+    """:data:`ATTRIBUTE_RATES` with the shares in ``overrides`` (a split's own conditions) replaced."""
+    return {**ATTRIBUTE_RATES, **(overrides or {})}
+
+
+def draw_attributes(seed: int, split_code: int, index: int, rates: dict[str, float] | None = None) -> set[str]:
+    """The challenges of sequence ``index``: balanced shares per split plus one forced by index.
+
+    ``rates``: the share of sequences that get each challenge (default :data:`ATTRIBUTE_RATES`).
+    """
+    rates = ATTRIBUTE_RATES if rates is None else rates
     offsets = np.random.default_rng([int(seed), int(split_code), 1 << 20]).random(len(ATTRIBUTES))
     phase = (offsets + index * np.array(_WEYL_STEPS)) % 1.0
-    chosen = {a for a, u in zip(ATTRIBUTES, phase, strict=True) if u < ATTRIBUTE_RATES[a]}
+    chosen = {a for a, u in zip(ATTRIBUTES, phase, strict=True) if u < rates[a]}
     chosen.add(ATTRIBUTES[index % len(ATTRIBUTES)])
     return chosen
 
@@ -818,16 +833,23 @@ def draw_plan(
     frames: int,
     image_size: tuple[int, int],
     attributes: set[str] | None = None,
+    rates: dict[str, float] | None = None,
 ) -> Plan:
     """Draw sequence ``index`` of ``split``: fully decided by ``(seed, split, index)``.
 
-    ``attributes`` forces the set of challenges (tests use it); otherwise they are drawn.
+    ``attributes`` forces the set of challenges (tests use it); otherwise they are drawn, each in
+    the share of sequences given by ``rates`` (overrides of :data:`ATTRIBUTE_RATES`; default the
+    split's own, :data:`SPLIT_RATES`).
     """
     pool = POOLS[split]
-    split_code = sorted(POOLS).index(split)
+    split_code = SPLIT_CODES[split]
     n = int(frames)
     k = size_factor(image_size)
-    attrs = set(attributes) if attributes is not None else draw_attributes(seed, split_code, index)
+    if attributes is not None:
+        attrs = set(attributes)
+    else:
+        overrides = SPLIT_RATES.get(split, {}) if rates is None else rates
+        attrs = draw_attributes(seed, split_code, index, challenge_rates(overrides))
     rngs = _streams(seed, split_code, index)
     info: dict = {}
 
