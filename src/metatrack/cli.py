@@ -272,7 +272,8 @@ def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
         required=required,
         default=None if required else "embedded:eval",
         help="FORMAT:PATH with FORMAT one of otb, vot, got10k, lasot, imagenet-vid, embedded, real "
-        "(embedded:eval and embedded:train are the built-in composite splits, real:all the hand-annotated real clips)",
+        "(embedded:train, embedded:eval and embedded:test are the built-in composite splits: meta-training, "
+        "validation and test; real:all the hand-annotated real clips)",
     )
     p.add_argument("--sequences", help="comma-separated sequence names to keep (default: all)")
 
@@ -290,10 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write the embedded composite data set (OTB layout)")
     p.add_argument("--out", required=True)
-    p.add_argument("--split", choices=["train", "eval"], default="eval")
-    p.add_argument("--sequences", type=int, help="default: the split's default (eval 16, train 96)")
-    p.add_argument("--frames", type=int, help="frames per sequence (default: eval 150, train 120)")
-    p.add_argument("--seed", type=int, help="default: eval 0, train 1")
+    p.add_argument("--split", choices=["train", "eval", "test"], default="eval")
+    p.add_argument("--sequences", type=int, help="default: the split's default (train 96, eval 16, test 16)")
+    p.add_argument("--frames", type=int, help="frames per sequence (default: train 120, eval 150, test 150)")
+    p.add_argument("--seed", type=int, help="default: train 1, eval 0, test 3")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("run", help="run trackers on every sequence of a data set")
