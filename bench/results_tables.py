@@ -37,6 +37,9 @@ BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!--
 ROLES = {
     "embedded:eval": "validation: choices were made on it",
     "embedded:train": "train: the meta-training split",
+    "embedded:test": "test: reported, never used to choose",
+    "real:validation": "validation: choices were made on these clips",
+    "real:test": "test: reported, never used to choose",
 }
 
 
@@ -130,6 +133,31 @@ def render_tracker_bench(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_split_bench(name: str, data: dict[str, Any]) -> str:
+    """bench/split_bench.py: every tracker on every data role, OPE and VOT side by side."""
+    splits = data["splits"]
+    head = "| tracker | " + " | ".join(f"{role}: AUC | {role}: EAO (failures)" for role in splits) + " |"
+    lines = [head, "| --- |" + " ---: | ---: |" * len(splits)]
+    for tracker, per_split in data["results"].items():
+        cells = []
+        for role in splits:
+            r = per_split[role]
+            seeds = r["success_auc_per_seed"]
+            spread = f" ±{(max(seeds) - min(seeds)) / 2:.3f}" if len(seeds) > 1 else ""
+            miou = f" (mIoU {r['mean_iou']:.2f})" if r.get("mean_iou") is not None and role.startswith("real") else ""
+            cells += [f"{r['success_auc']:.3f}{spread}{miou}", f"{r['eao']:.3f} ({r['failures']:g})"]
+        lines.append(f"| {tracker} | " + " | ".join(cells) + " |")
+    roles = "; ".join(f"{role} = {split_label(spec)}" for role, spec in splits.items())
+    m = data["machine"]
+    lines += ["", f"From `bench/results/{name}.json`, {data['date']}: {roles}. Seeds {data['seeds']} for the "
+                  "trackers that sample at random (AUC: mean ± half the range over seeds; VOT: the seeds' runs "
+                  "pooled as repetitions), one run for the others; on the real clips, whose boxes are keyframes "
+                  f"only, mIoU is the mean IoU over the annotated frames after the first. {m['cpu']}, "
+                  f"{m['cores']} cores, "
+                  f"{m.get('worker_processes', 1)} worker processes of one torch thread, {_seconds(data['seconds'])}."]
+    return "\n".join(lines)
+
+
 def render_memory(name: str, data: dict[str, Any]) -> str:
     """bench/long_video_memory.py: resident memory over long synthetic videos."""
     lines = [
@@ -182,6 +210,8 @@ def renderer_for(data: Any) -> Callable[[str, dict[str, Any]], str] | None:
         return None
     if data.get("transcribed") and {"columns", "rows", "split", "seeds", "date", "machine", "source"} <= data.keys():
         return render_transcribed
+    if data.get("kind") == "split_bench":
+        return render_split_bench
     if {"family", "ope", "first_frame", "seeds", "machine"} <= data.keys():
         return render_meta_bench
     if "trackers" in data and all(isinstance(r, dict) and "peak_memory_mb" in r for r in data["trackers"].values()):

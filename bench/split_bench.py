@@ -5,8 +5,9 @@ they come. This script tracks every tracker on every split under both protocols,
 success AUC; on the real clips also the mean IoU over the annotated keyframes) and VOT's
 reset-based one (EAO, accuracy, failures), with each seed in ``--seeds`` for the trackers that
 sample at random (a deterministic tracker runs once), and prints one table whose columns are the
-splits, so that a gap between validation and test shows at once. Everything, per seed and per
-sequence, goes to the JSON file.
+splits, so that a gap between validation and test shows at once (the table the docs show,
+rendered by results_tables.py from the JSON). Everything, per seed and per sequence, goes to the
+JSON file.
 
     .venv/bin/python bench/split_bench.py --jobs 2 --json bench/results/split_bench.json
 
@@ -22,10 +23,12 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from meta_bench import load, machine
+from results_tables import render_split_bench
 
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
@@ -114,21 +117,6 @@ def score_split(spec: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def table(results: dict[str, dict[str, Any]], splits: dict[str, str]) -> str:
-    """One row per tracker; per split: success AUC (seed spread) and EAO (failures)."""
-    head = "| tracker | " + " | ".join(f"{role} AUC | {role} EAO (failures)" for role in splits) + " |"
-    lines = [head, "|---|" + "---:|---:|" * len(splits)]
-    for name, per_split in results.items():
-        cells = []
-        for role in splits:
-            r = per_split[role]
-            seeds = r["success_auc_per_seed"]
-            spread = f" ±{(max(seeds) - min(seeds)) / 2:.3f}" if len(seeds) > 1 else ""
-            cells += [f"{r['success_auc']:.3f}{spread}", f"{r['eao']:.3f} ({r['failures']:g})"]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="ROLE=FORMAT:PATH pairs")
@@ -136,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="0,1", help="comma-separated seeds of the stochastic trackers")
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one math thread each")
     p.add_argument("--json", help="write everything here")
+    p.add_argument("--cache", help="keep each (tracker, split, seed) run here and reuse it on the next call: "
+                   "valid for one state of the code only")
     args = p.parse_args(argv)
     from metatrack.io import atomic_write_text
     from metatrack.trackers import create_tracker
@@ -146,20 +136,36 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(t, role, spec, seed) for t in args.trackers for role, spec in splits.items()
             for seed in (seeds if stochastic[t] else seeds[:1])]
     started, load_before = time.time(), load()
+    cache = Path(args.cache) if args.cache else None
+
+    def cached(job: tuple) -> Path | None:
+        t, _role, spec, seed = job
+        return cache / f"{t}__{spec.replace(':', '_').replace('/', '_')}__{seed}.json" if cache else None
+
+    runs: dict[tuple[str, str], list[dict]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) as pool:
-        futures = {job: pool.submit(run_job, job[0], job[2], job[3]) for job in jobs}
-        runs: dict[tuple[str, str], list[dict]] = {}
-        for (t, role, _spec, _seed), future in futures.items():
-            runs.setdefault((t, role), []).append(future.result())
-            print(f"done: {t} on {role} (seed {_seed})", flush=True)
+        futures = {}
+        for job in jobs:
+            path = cached(job)
+            if path is not None and path.is_file():
+                runs.setdefault((job[0], job[1]), []).append(json.loads(path.read_text()))
+            else:
+                futures[job] = pool.submit(run_job, job[0], job[2], job[3])
+        for job, future in futures.items():
+            result = future.result()
+            runs.setdefault((job[0], job[1]), []).append(result)
+            path = cached(job)
+            if path is not None:
+                atomic_write_text(path, json.dumps(result))
+            print(f"done: {job[0]} on {job[1]} (seed {job[3]})", flush=True)
     results = {t: {role: score_split(spec, runs[t, role]) for role, spec in splits.items()} for t in args.trackers}
-    text = table(results, splits)
-    print("\n" + text)
+    doc = {"kind": "split_bench", "date": datetime.date.today().isoformat(),
+           "machine": {**machine(), "torch_threads": 1, "worker_processes": args.jobs},
+           "load_before": load_before, "load_after": load(), "seconds": round(time.time() - started, 1),
+           "splits": splits, "seeds": seeds, "stochastic": stochastic, "results": results}
+    name = Path(args.json).stem if args.json else "split_bench"
+    print("\n" + render_split_bench(name, doc))  # the table the docs show, from the same function
     if args.json:
-        doc = {"kind": "split_bench", "date": datetime.date.today().isoformat(),
-               "machine": {**machine(), "torch_threads": 1, "worker_processes": args.jobs},
-               "load_before": load_before, "load_after": load(), "seconds": round(time.time() - started, 1),
-               "splits": splits, "seeds": seeds, "stochastic": stochastic, "results": results}
         atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
         print(f"written: {args.json}")
     return 0
