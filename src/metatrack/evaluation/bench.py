@@ -43,8 +43,15 @@ def bench(trackers: list[str], sequences: list[Sequence], out_dir: str | Path, s
     for name in tqdm(trackers, desc="bench", unit="tracker", disable=not progress):
         factory = picklable_factory(name, resolve_factory(name))
         fresh = any(not (results / name / f"{s.name}.txt").exists() for s in sequences)
-        with ctx.Pool(1) as pool:
+        pool = ctx.Pool(1)
+        try:
             peak = pool.apply(_run_child, (name, factory, sequences, results, seed))
+            pool.close()  # the worker exits normally and unregisters its semaphores (tqdm's lock)
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
         memory[name] = peak if fresh else None
     scores = score_results(sequences, results, protocol="ope", trackers=trackers)
     table = {
