@@ -6,7 +6,8 @@ import pytest
 
 from metatrack.cli import main
 from metatrack.errors import ConfigError, DataError
-from metatrack.track import parse_box, track
+from metatrack import track
+from metatrack.tracking import parse_box
 
 
 def moving_square_video(path, n=12, size=(96, 72)):

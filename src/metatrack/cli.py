@@ -211,11 +211,15 @@ def cmd_init_analysis(args: argparse.Namespace) -> int:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from .data.video import read_first_box
-    from .track import parse_box, track
+    from .tracking import parse_box, sigterm_as_interrupt, track_video
 
-    if (args.box is None) == (args.box_from is None):
-        raise ConfigError("give the first box with exactly one of --box x,y,w,h or --box-from FILE")
-    box = parse_box(args.box) if args.box else read_first_box(args.box_from, origin=args.box_origin)
+    if bool(args.box) == bool(args.box_from):
+        raise ConfigError("give the first box with exactly one of --box x,y,w,h (once per target) or --box-from FILE")
+    if args.box:
+        several = len(args.box) > 1
+        boxes = [parse_box(text, f"--box #{k + 1}" if several else "--box") for k, text in enumerate(args.box)]
+    else:
+        boxes = [read_first_box(args.box_from, origin=args.box_origin)]
     kwargs = {}
     if args.model:
         kwargs["model"] = args.model
@@ -224,11 +228,14 @@ def cmd_track(args: argparse.Namespace) -> int:
     if args.deterministic:
         from .determinism import set_deterministic
 
-        set_deterministic(0)  # track() seeds the tracker with 0 too
-    result = track(args.input, box, tracker=args.tracker, tracker_kwargs=kwargs, out_video=args.out,
-                   boxes_file=args.boxes, progress=not args.no_progress, max_frames=args.max_frames)
-    print(f"{len(result.boxes)} frames tracked at {result.fps:.1f} frames per second (first frame "
-          f"{result.seconds[0]:.3f} s)")
+        set_deterministic(0)  # track_video() seeds the trackers with 0 too
+    with sigterm_as_interrupt():  # `kill PID` ends the run as Ctrl-C does: boxes and video kept
+        result = track_video(args.input, boxes, tracker=args.tracker, tracker_kwargs=kwargs, out_video=args.out,
+                             boxes_file=args.boxes, progress=not args.no_progress, start=args.start, end=args.end,
+                             max_frames=args.max_frames)
+    targets = f" x {result.targets} targets" if result.targets > 1 else ""
+    print(f"{result.frames} frames ({result.first} to {result.last}){targets} tracked at {result.fps:.1f} frames "
+          f"per second (first frame {result.init_seconds:.3f} s)")
     for label, path in (("annotated video", args.out), ("boxes", args.boxes)):
         if path:
             print(f"{label}: {path}")
@@ -339,18 +346,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("track", help="track one target through a video file, image folder or camera")
+    p = sub.add_parser("track", help="track targets through a video file, image folder or camera")
     p.add_argument("input", help="video file, folder of images, or camera index (0, 1, ...)")
-    p.add_argument("--box", help="the target on the first frame: x,y,w,h (0-based pixels)")
+    p.add_argument("--box", action="append",
+                   help="a target on the first frame tracked: x,y,w,h (0-based pixels); repeat it for several "
+                   "targets (ids 1, 2, ... in order; the boxes file is then in MOTChallenge layout)")
     p.add_argument("--box-from", help="take the first box from the first line of this ground-truth file")
+    p.add_argument("--start", type=int, default=0, metavar="FRAME",
+                   help="the frame (0-based) the box is on and tracking starts from; earlier frames are skipped")
+    p.add_argument("--end", type=int, metavar="FRAME", help="the last frame tracked, inclusive (default: the last)")
     p.add_argument("--box-origin", type=float, default=0.0,
                    help="coordinate origin of --box-from (1 for OTB/LaSOT files)")
     p.add_argument("--tracker", default="metasdnet")
     p.add_argument("--model", help="model file (default: the shipped one)")
     p.add_argument("--device", help="cpu or cuda (trackers that run on torch)")
     p.add_argument("--out", help="write an annotated video here (.mp4 or .avi)")
-    p.add_argument("--boxes", help="write one x,y,w,h line per frame here")
-    p.add_argument("--max-frames", type=int)
+    p.add_argument("--boxes", help="write one x,y,w,h line per frame here (streamed: NAME.part until the end)")
+    p.add_argument("--max-frames", type=int, help="track at most this many frames")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
     _add_plugin(p)

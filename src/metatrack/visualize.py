@@ -16,6 +16,15 @@ GT_COLOUR = (230, 40, 40)
 PALETTE = [(40, 200, 60), (40, 110, 240), (250, 190, 30), (200, 60, 220), (30, 200, 210), (255, 120, 40)]
 
 
+def colour(i: int) -> tuple[int, int, int]:
+    """The RGB colour of the ``i``-th box (0-based): the palette, then hues a golden angle apart."""
+    if i < len(PALETTE):
+        return PALETTE[i]
+    hue = int((i * 137.508) % 360) // 2  # OpenCV's hue is 0-179
+    r, g, b = cv2.cvtColor(np.uint8([[[hue, 200, 230]]]), cv2.COLOR_HSV2RGB)[0, 0]
+    return int(r), int(g), int(b)
+
+
 def draw_box(image: np.ndarray, box, colour, thickness: int = 2, label: str | None = None) -> np.ndarray:
     """Draw ``box`` (x, y, w, h) on an RGB image in place; NaN boxes are skipped."""
     b = np.asarray(box, dtype=np.float64).reshape(-1)
@@ -36,7 +45,7 @@ def annotate(image: np.ndarray, boxes: dict[str, np.ndarray], frame_index: int,
     if gt is not None:
         draw_box(out, gt, GT_COLOUR, 2)
     for i, (name, box) in enumerate(boxes.items()):
-        draw_box(out, box, PALETTE[i % len(PALETTE)], 2, name if len(boxes) > 1 else None)
+        draw_box(out, box, colour(i), 2, name if len(boxes) > 1 else None)
     text = f"#{frame_index + 1}"
     if confidence is not None and np.isfinite(confidence):
         text += f"  conf {confidence:.2f}"
