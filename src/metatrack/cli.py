@@ -417,6 +417,10 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "device", None):  # every command with --device: one check, one line
+            from .devices import check_device
+
+            args.device = check_device(args.device)
         for spec in getattr(args, "plugin", None) or []:
             load_plugin(spec)
         return int(args.func(args) or 0)
