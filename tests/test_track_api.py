@@ -248,7 +248,7 @@ def test_cli_several_targets_write_motchallenge_lines_and_draw_every_target(vide
     drawn = cap.read()[1].astype(int)
     plain = list(bgr_frames(path))[2].astype(int)
     colours = set()
-    for x, y, w, h in (truth[2], (60, 40, 16, 16), (2, 50, 10, 10)):
+    for x, y, w, _ in (truth[2], (60, 40, 16, 16), (2, 50, 10, 10)):
         edge = drawn[int(y), int(x) + int(w) // 2]
         assert np.abs(edge - plain[int(y), int(x) + int(w) // 2]).sum() > 60
         colours.add(tuple(int(v) // 40 for v in edge))

@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
+from metatrack import track
 from metatrack.cli import main
 from metatrack.errors import ConfigError, DataError
-from metatrack import track
 from metatrack.tracking import parse_box
 
 
