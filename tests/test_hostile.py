@@ -25,6 +25,7 @@ from metatrack.data.sequence import FrameSource, Sequence
 from metatrack.errors import CheckpointError
 from metatrack.evaluation.runner import count_lines, ope_paths, run_tracker, vot_paths
 from metatrack.trackers import available_trackers, create_tracker, resolve_factory
+from metatrack.trackers.builtin import LIGHT
 
 W, H = 96, 72
 FIRST_BOX = (30.0, 20.0, 20.0, 16.0)
@@ -110,7 +111,7 @@ def _params():
         module = getattr(factory, "__module__", "") or ""
         if not module.startswith("metatrack."):
             continue  # trackers that other test modules register for their own purposes
-        cheap = module.startswith("metatrack.trackers.opencv")
+        cheap = module in LIGHT  # the OpenCV and dlib peers: no torch
         out.append(pytest.param(name, marks=() if cheap else pytest.mark.slow))
     return out
 
@@ -181,9 +182,10 @@ def hostile_sequence() -> Sequence:
     return Sequence("hostile", _Frames([f for _, f, _ in FRAMES]), boxes)
 
 
-#: the runner is driven by every OpenCV peer and one tracker of each deep family
+#: the runner is driven by every OpenCV peer, the dlib peer and one tracker of each deep family
 RUNNER_TRACKERS = [
     "opencv-kcf", "opencv-csrt", "opencv-mosse", "opencv-medianflow", "opencv-mil", "opencv-tld",
+    "dlib-correlation",
     pytest.param("sdnet-01", marks=pytest.mark.slow), pytest.param("crest-01", marks=pytest.mark.slow),
     pytest.param("metasdnet", marks=pytest.mark.slow), pytest.param("metacrest", marks=pytest.mark.slow),
 ]

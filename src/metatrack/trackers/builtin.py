@@ -1,6 +1,6 @@
 """Registers the project's own trackers.
 
-The OpenCV peers are cheap to import; the deep trackers pull in torch and torchvision, so they are
+The OpenCV and dlib peers are cheap to import; the deep trackers pull in torch and torchvision, so they are
 imported only when a name is not found among the light ones (or the full list is asked for). Every
 tracker family is a package of its own under ``metatrack/trackers/`` whose ``__init__`` registers
 its trackers (and its trainable model): importing the packages found there registers them all, so
@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-LIGHT = ("metatrack.trackers.opencv",)  # opencv-kcf, opencv-csrt, ...
+LIGHT = (
+    "metatrack.trackers.opencv",  # opencv-kcf, opencv-csrt, ...
+    "metatrack.trackers.dlib_peer",  # dlib-correlation (dlib is imported when the tracker is built)
+)
 
 
 def load_light() -> None:
