@@ -60,6 +60,7 @@ RULES: list[tuple[str, str, str]] = [
                                         "tests/test_bench.py and the --plugin bench below run bench on small data"),
     (r"^trackers\b", "run", "lists the registered trackers"),
     (r"^track (my_video\.mp4|frames_folder/) ", "run", "on a 6-frame video / image folder written by the test"),
+    (r"^track match\.mp4 ", "run", "on a 90-frame 640x360 video of three moving targets written by the test"),
     (r"^(run|score|report) ", "run", "on small data in the layout the command names"),
     (r"^bench .*--plugin", "run", "the README's own tracker file and opencv-kcf on small data"),
 ]
@@ -280,6 +281,27 @@ def write_video(path: Path, frames: int = 6, size=(320, 240)) -> None:
     writer.release()
 
 
+#: the three targets of ``match.mp4`` on its first frame (docs/tracking.md's boxes), x, y, w, h
+MATCH_TARGETS = [(40, 60, 30, 50), (300, 150, 40, 60), (520, 200, 30, 50)]
+
+
+def write_match(path: Path, frames: int = 90, size=(640, 360)) -> None:
+    """``match.mp4`` of docs/tracking.md: three textured targets drifting over a textured background."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, size)
+    assert writer.isOpened()
+    rng = np.random.default_rng(1)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8), (9, 9), 0)
+    textures = [cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (3, 3), 0)
+                for _, _, w, h in MATCH_TARGETS]
+    for i in range(frames):
+        img = background.copy()
+        for k, ((x, y, _, _), texture) in enumerate(zip(MATCH_TARGETS, textures, strict=True)):
+            x, y = x + i * (1 if k != 1 else -1), y + (i // 3) * (1 if k != 2 else -1)
+            img[y:y + texture.shape[0], x:x + texture.shape[1]] = texture
+        writer.write(img)
+    writer.release()
+
+
 def write_vot(root: Path) -> Path:
     """The OTB toy sequences in VOT-2016 layout: list.txt, frames in the folder, polygons, .tag files."""
     otb = write_otb(root.with_name(root.name + "-src"))
@@ -329,6 +351,7 @@ def make_work(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path / "work"
     work.mkdir()
     write_video(work / "my_video.mp4")
+    write_match(work / "match.mp4")
     frames = work / "frames_folder"
     frames.mkdir()
     boxes = boxes_of(DEFAULT_SPECS["Alpha"])
@@ -441,17 +464,49 @@ def test_every_documented_bench_command_uses_options_its_script_has():
 # ---------------------------------------------------------------- the Python example and the links
 
 
+def python_blocks(document: Path, needle: str) -> list[str]:
+    return [b for _, b in document_blocks(document, "python") if needle in b]
+
+
 @pytest.mark.slow
-def test_the_readme_python_example_tracks_a_video(tmp_path, monkeypatch):
-    """The README's Python example, as written, on the 6-frame video of ``my_video.mp4``."""
-    (code,) = [b for _, b in readme_blocks("python") if "create_tracker(" in b]
+def test_the_readme_python_examples_track_a_video(tmp_path, monkeypatch, capsys):
+    """The README's three lines, given a frame and a box as its text says, and its ``metatrack.track``
+    loop as written, on the 6-frame video of ``my_video.mp4``."""
+    (three,) = python_blocks(README, "metatrack.create_tracker(")
+    assert [line.split("#")[0].strip() for line in three.strip().splitlines() if line.strip()] == [
+        "import metatrack", 'tracker = metatrack.create_tracker("metasdnet")', "tracker.init(frame, box)",
+        "box = tracker.update(frame)"]
     write_video(tmp_path / "my_video.mp4")
     monkeypatch.chdir(tmp_path)
-    scope: dict = {}
-    exec(compile(code, "README.md (Python example)", "exec"), scope)
+    cap = cv2.VideoCapture("my_video.mp4")
+    frame = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
+    scope: dict = {"frame": frame, "box": (120, 80, 60, 90)}
+    exec(compile(three, "README.md (three lines)", "exec"), scope)
     box = np.asarray(scope["box"], dtype=float)
     assert box.shape == (4,) and np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0
     assert scope["tracker"].name == "metasdnet"
+
+    (loop,) = python_blocks(README, "metatrack.track(")
+    capsys.readouterr()
+    exec(compile(loop, "README.md (metatrack.track)", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in printed] == ["0", "1", "2", "3", "4", "5"]
+    assert "120." in printed[0] and printed[0].endswith("nan")
+
+
+@pytest.mark.slow
+def test_the_tracking_docs_python_examples_run(tmp_path, monkeypatch, capsys):
+    """docs/tracking.md's Python examples, as written, on ``my_video.mp4`` and ``match.mp4``."""
+    document = ROOT / "docs" / "tracking.md"
+    blocks = [b for _, b in document_blocks(document, "python")]
+    assert any("color=\"bgr\"" in b for b in blocks) and any("track_many(" in b for b in blocks)
+    write_video(tmp_path / "my_video.mp4")
+    write_match(tmp_path / "match.mp4")
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        capsys.readouterr()
+        exec(compile(block, "docs/tracking.md (Python example)", "exec"), {})
+        assert capsys.readouterr().out.strip(), block
 
 
 def heading_anchors(document: Path) -> set[str]:
