@@ -269,6 +269,27 @@ def cmd_trackers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vot_workspace(args: argparse.Namespace) -> int:
+    from .vot_workspace import DEFAULT_TRACKERS, write_workspace
+
+    trackers = _tracker_list(args.trackers) if args.trackers else list(DEFAULT_TRACKERS)
+    out = write_workspace(_sequences(args), Path(args.out), trackers, python=args.python,
+                          trax_path=args.trax_path, repetitions=args.repetitions, plugins=tuple(args.plugin or ()),
+                          progress=True)
+    print(f"VOT toolkit workspace written to {out} ({', '.join(trackers)}); "
+          "docs/evaluation.md, 'The VOT toolkit over TraX', runs it")
+    return 0
+
+
+def cmd_vot_import(args: argparse.Namespace) -> int:
+    from .vot_workspace import import_results
+
+    for name in _tracker_list(args.tracker):
+        done = import_results(Path(args.workspace), name, Path(args.results), experiment=args.experiment)
+        print(f"{name}: {len(done)} sequence(s) of the toolkit's {args.experiment!r} results in {args.results}")
+    return 0
+
+
 #: --deterministic of run, track and train
 DETERMINISTIC_HELP = "bit-identical results from run to run on CPU (one thread, seeded RNGs; metatrack.determinism)"
 
@@ -401,6 +422,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("weights", help="fetch and check the pretrained backbone weights")
     p.set_defaults(func=cmd_weights)
+
+    p = sub.add_parser("vot-workspace", help="write an offline VOT toolkit workspace (sequences, stack, "
+                       "trackers over TraX) from any data set")
+    _add_dataset(p)
+    p.add_argument("--out", required=True, help="the workspace folder: new or empty, never overwritten")
+    p.add_argument("--trackers", help="comma-separated tracker names for trackers.ini "
+                   "(default: opencv-kcf,opencv-csrt,dlib-correlation)")
+    p.add_argument("--repetitions", type=int, default=15,
+                   help="runs per sequence of the reset-based experiment (VOT2016: 15; the toolkit stops a "
+                   "deterministic tracker after 3 identical ones)")
+    p.add_argument("--python", help="the interpreter that runs metatrack's TraX server (default: this one)")
+    p.add_argument("--trax-path", help="folder holding the trax package alone (default: .vot-venv/trax-only, "
+                   "made by scripts/vot_toolkit_venv.sh)")
+    _add_plugin(p)
+    p.set_defaults(func=cmd_vot_workspace)
+
+    p = sub.add_parser("vot-import", help="copy the VOT toolkit's text results of a workspace into a metatrack "
+                       "results folder (then: metatrack score --dataset vot:WORKSPACE)")
+    p.add_argument("--workspace", required=True, help="the workspace metatrack vot-workspace wrote")
+    p.add_argument("--tracker", required=True, help="tracker name(s) as in trackers.ini's labels, comma-separated")
+    p.add_argument("--results", required=True, help="metatrack results folder: DIR/<tracker>/<seq>_001.txt ...")
+    p.add_argument("--experiment", choices=["baseline", "unsupervised"], default="baseline",
+                   help="baseline: the reset-based runs (score with --protocol vot); unsupervised: one-pass")
+    p.set_defaults(func=cmd_vot_import)
 
     p = sub.add_parser("trackers", help="list the registered trackers")
     _add_plugin(p)
