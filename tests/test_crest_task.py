@@ -143,3 +143,26 @@ def test_vgg16_wrong_files_are_checkpoint_errors(tmp_path):
         FeatureExtractor("vgg16", weights=wrong)
     with pytest.raises(ConfigError, match="backbone_weights"):
         FeatureExtractor("vgg16")
+
+
+def test_train_from_config_gives_metacrest_its_canonical_size_from_the_training_data(tmp_path):
+    """The library entry (and so `metatrack train`) hands the training sequences to the task: a config
+    without canonical_filter_size gets the training targets' mean shape, not a square's."""
+    from tiny_otb import write_otb
+
+    from metatrack.data import open_dataset
+    from metatrack.trackers.crest.task import canonical_filter_size, default_canonical_size
+    from metatrack.training import train_from_config
+
+    data = write_otb(tmp_path / "otb")
+    tracker = {"window_factor": 1.5}  # targets of many cells, so that their mean shape is not a square's
+    config = {"model": "metacrest", "tracker": tracker,
+              "meta_training": {"iterations": 1, "episodes_per_batch": 1, "checkpoint_every": 1, "lr_decay_at": [],
+                                "delta_range": [1, 2], "schedule": [{"from_iteration": 0, "params": ["*"]}],
+                                "sources": [{"dataset": f"otb:{data}"}]}}
+    model = train_from_config(config, tmp_path / "run", progress=False)
+    _, info = load_model(model, "metacrest")
+    task = build_task(tracker)
+    expected = canonical_filter_size(open_dataset(f"otb:{data}"), task.config, task.map_size)
+    square = default_canonical_size(task.config, task.map_size)
+    assert tuple(info["config"]["canonical_filter_size"]) == expected != square
