@@ -61,6 +61,11 @@ RULES: list[tuple[str, str, str]] = [
     (r"^trackers\b", "run", "lists the registered trackers"),
     (r"^track (my_video\.mp4|frames_folder/) ", "run", "on a 6-frame video / image folder written by the test"),
     (r"^track match\.mp4 ", "run", "on a 90-frame 640x360 video of three moving targets written by the test"),
+    (r"^vot-workspace ", "run", "writes a VOT toolkit workspace of the small data (tests/test_vot_toolkit.py runs "
+                                "the toolkit on such a workspace)"),
+    (r"^vot-import |^score .*vot:runs/vot-ws", "parse", "read results that the VOT toolkit writes (its own "
+                                                         "environment, minutes); tests/test_vot_toolkit.py runs "
+                                                         "both after vot evaluate"),
     (r"^(run|score|report) ", "run", "on small data in the layout the command names"),
     (r"^bench .*--plugin", "run", "the README's own tracker file and opencv-kcf on small data"),
 ]
@@ -384,6 +389,8 @@ def outputs(args: argparse.Namespace) -> list[str]:
         return [str(Path(args.out) / ("report.md" if args.format == "md" else "report.html"))]
     if args.command == "bench":
         return [str(Path(args.out) / "bench.json")]
+    if args.command == "vot-workspace":
+        return [str(Path(args.out) / "trackers.ini"), str(Path(args.out) / "sequences" / "list.txt")]
     found = [getattr(args, a, None) for a in ("json", "boxes")]
     if args.command == "run":
         found.append(args.results)
