@@ -6,18 +6,20 @@ cannot be reached). It is GPL-3.0 and run as an outside program, never imported;
 package is imported here, by the TraX client tests (the same package metatrack's server imports).
 
 The comparison (``test_toolkit_agrees_with_metatrack``): ``metatrack vot-workspace`` writes a workspace
-of three short sequences in which the target jumps away (so that trackers fail and are re-initialised),
-``vot evaluate`` runs the reset-based ``baseline`` (the adapter experiment) and ``unsupervised``
-experiments through ``python -m metatrack.vot_trax``, ``vot analysis --format json`` scores them, and
-metatrack runs and scores the same sequences itself. Then
+of three short sequences in which the target jumps away (so that trackers fail and are re-initialised)
+and hides for three frames (no ground truth there), ``vot evaluate`` runs the reset-based ``baseline``
+(the adapter experiment) and ``unsupervised`` experiments through ``python -m metatrack.vot_trax``,
+``vot analysis --format json`` scores them, and metatrack runs and scores the same sequences itself. Then
 
 - the runs are the same: every frame's flag (init, failure, skipped) and box agree with
   ``metatrack run --protocol vot`` (boxes to TraX's float32 precision), and the one-pass boxes with
   ``metatrack run``;
 - failures agree exactly (robustness, the length-weighted mean count, and the total);
-- accuracy agrees within 0.01 and EAO within 0.02: the toolkit rasterises regions to pixels before
-  overlapping them, metatrack uses the continuous IoU (docs/evaluation.md); burn-in (10 frames after each
-  initialisation), skipped frames and the EAO range are the same on both sides.
+- accuracy and EAO differ where the definitions do (docs/evaluation.md): the toolkit rasterises regions
+  to whole pixels before overlapping them and counts a frame without ground truth as overlap 0, metatrack
+  uses the continuous IoU and leaves such frames out; with the toolkit's two rules put into metatrack's
+  formulas, both agree to float32 precision. Burn-in (10 frames after each initialisation), skipped
+  frames and the EAO range are the same on both sides.
 """
 
 from __future__ import annotations
@@ -68,14 +70,17 @@ def vot_venv() -> Path:
 # ---------------------------------------------------------------- the data: the target jumps away
 
 
-#: name -> (frames, {frame: new top-left corner}): each jump is a failure for a tracker that searches locally
-#: (Glide, tracked to its end, is the longest: see the EAO note in test_toolkit_agrees_with_metatrack)
-JUMPY = {"Hop": (40, {15: (60.0, 60.0), 30: (10.0, 10.0)}), "Glide": (44, {}), "Leap": (36, {12: (50.0, 8.0)})}
+#: name -> (frames, {frame: new top-left corner}, frames where the target is hidden and not annotated): each
+#: jump is a failure for a tracker that searches locally (Glide, tracked to its end, is the longest: see the EAO
+#: note in test_toolkit_agrees_with_metatrack)
+JUMPY = {"Hop": (40, {15: (60.0, 60.0), 30: (10.0, 10.0)}, ()), "Glide": (44, {}, ()),
+         "Leap": (36, {12: (50.0, 8.0)}, (25, 26, 27))}
 
 
 def write_jumpy_otb(root: Path) -> Path:
-    """OTB layout: a blocky 20x16 target gliding over smoothed noise (128x96), jumping at the given frames."""
-    for k, (name, (n, jumps)) in enumerate(JUMPY.items()):
+    """OTB layout: a blocky 20x16 target gliding over smoothed noise (128x96), jumping at the given frames,
+    hidden (ground truth NaN) on others."""
+    for k, (name, (n, jumps, hidden)) in enumerate(JUMPY.items()):
         rng = np.random.default_rng(10 + k)
         background = cv2.GaussianBlur(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), (7, 7), 0)
         target = cv2.resize(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8), (20, 16),
@@ -88,9 +93,10 @@ def write_jumpy_otb(root: Path) -> Path:
             x, y = jumps[i] if i in jumps else (x + 1.5, y + 0.5 * np.sin(i / 3))
             xi, yi = int(round(x)), int(round(y))
             image = background.copy()
-            image[yi : yi + 16, xi : xi + 20] = target
+            if i not in hidden:
+                image[yi : yi + 16, xi : xi + 20] = target
             cv2.imwrite(str(folder / f"{i + 1:04d}.jpg"), image)
-            lines.append(f"{xi + 1},{yi + 1},20,16")
+            lines.append("NaN,NaN,NaN,NaN" if i in hidden else f"{xi + 1},{yi + 1},20,16")
         (root / name / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
     return root
 
@@ -192,30 +198,40 @@ def test_toolkit_agrees_with_metatrack(tracker, vot_venv, tmp_path, capsys):
                                    atol=2e-3, rtol=0, err_msg=f"{name}: one-pass boxes")
     assert failures >= 3  # the jumps: the reset-based protocol was exercised
 
-    # the scores. Failures agree exactly. Accuracy and EAO differ only by the overlap: the toolkit's is
-    # rasterised (boxes rounded to whole pixels), metatrack's continuous; on these 20x16 boxes a fraction of a
-    # pixel moves the overlap by a few hundredths. With the toolkit's overlap swapped in, both agree to float32
-    # precision. (The toolkit's expected-overlap curve stops at the longest segment, metatrack's runs on to the
-    # top of the EAO range, docs/evaluation.md; they meet here: the longest sequence is tracked to its end.)
+    # the scores. Failures agree exactly. Accuracy and EAO differ where the definitions do (docs/evaluation.md):
+    # the toolkit's overlap is rasterised (boxes rounded to whole pixels: on these 20x16 boxes a fraction of a
+    # pixel moves it by a few hundredths) and counts a frame without ground truth (Leap's hidden frames) as 0,
+    # where metatrack leaves it out. With both rules of the toolkit put into metatrack's formulas, the numbers
+    # agree to float32 precision. (The toolkit's expected-overlap curve stops at the longest segment,
+    # metatrack's runs on to the top of the EAO range; they meet here: the longest sequence is tracked to its end.)
     sequences = open_dataset(f"vot:{ws}")
     size = sequences[0].image_size
+    hidden = sum(len(h) for _, _, h in JUMPY.values())
+
+    def toolkit_frame_overlaps(run, gt):
+        out = np.zeros(len(run))
+        tracked = run.flags == vot_metrics.TRACKED
+        out[tracked] = np.nan_to_num(toolkit_overlap(run.boxes[tracked], as_boxes(gt)[tracked], size), nan=0.0)
+        return out
+
     for label, results in (("the toolkit's runs", imported), ("metatrack's runs", ours)):
         score = score_results(sequences, results, protocol="vot", trackers=[tracker])[tracker]
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(vot_metrics, "iou", lambda a, b: toolkit_overlap(a, b, size))
-            rasterised = score_results(sequences, results, protocol="vot", trackers=[tracker])[tracker]
+            patch.setattr(vot_metrics, "frame_overlaps", toolkit_frame_overlaps)
+            toolkit_rules = score_results(sequences, results, protocol="vot", trackers=[tracker])[tracker]
         where = f"{tracker}, {label}: metatrack {score} / toolkit {theirs}"
         assert score["failures"] == failures == theirs["failures"], where
         assert score["robustness"] == pytest.approx(theirs["robustness"], abs=1e-9), where
         assert list(score["eao_range"]) == [theirs["eao_range"]["low"], theirs["eao_range"]["high"]], where
-        assert score["accuracy"] == pytest.approx(theirs["accuracy"], abs=0.03), where
-        assert score["eao"] == pytest.approx(theirs["eao"], abs=0.03), where
-        assert rasterised["accuracy"] == pytest.approx(theirs["accuracy"], abs=1e-6), where
-        assert rasterised["eao"] == pytest.approx(theirs["eao"], abs=1e-5), where
+        # each hidden frame counted as 0 lowers the toolkit's accuracy by at most 1/(frames averaged) of it
+        assert score["accuracy"] - 0.03 - hidden / 60 <= theirs["accuracy"] <= score["accuracy"] + 0.03, where
+        assert score["eao"] == pytest.approx(theirs["eao"], abs=0.05), where
+        assert toolkit_rules["accuracy"] == pytest.approx(theirs["accuracy"], abs=1e-6), where
+        assert toolkit_rules["eao"] == pytest.approx(theirs["eao"], abs=1e-5), where
         print(f"{tracker}, {label}: toolkit accuracy {theirs['accuracy']:.4f}, failures {theirs['failures']:g}, "
               f"EAO {theirs['eao']:.4f}; metatrack score accuracy {score['accuracy']:.4f}, failures "
-              f"{score['failures']:g}, EAO {score['eao']:.4f}; with rasterised overlaps accuracy "
-              f"{rasterised['accuracy']:.4f}, EAO {rasterised['eao']:.4f}")
+              f"{score['failures']:g}, EAO {score['eao']:.4f}; with the toolkit's overlap and unknown-frame rule "
+              f"accuracy {toolkit_rules['accuracy']:.4f}, EAO {toolkit_rules['eao']:.4f}")
 
 
 @pytest.mark.slow
