@@ -517,3 +517,18 @@ def test_write_split_prints_nothing_unless_asked(tmp_path: Path, capsys):
     write_split(tmp_path / "loud", "train", sequences=1, frames=3, seed=0, image_size=SMALL, progress=True)
     loud = capsys.readouterr()
     assert loud.out == "" and "synth train" in loud.err
+
+
+def test_two_processes_reading_a_split_first_get_it_whole(tmp_path):
+    """Workers that use a split for the first time at once: one writes it, the other waits for it."""
+    import subprocess
+    import sys
+
+    code = ("from metatrack.data.composite import read_embedded; "
+            "s = read_embedded('test', sequences=3, frames=6); print(len(s), sum(len(x) for x in s))")
+    env = {**__import__("os").environ, "METATRACK_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-500:] for _, err in outs]
+    assert [out.strip() for out, _ in outs] == ["3 18"] * 3

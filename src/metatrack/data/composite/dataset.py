@@ -11,10 +11,12 @@ a re-run with the same arguments skips every sequence already there.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -350,6 +352,21 @@ def _read_folder(root: Path) -> list[Sequence]:
     return out
 
 
+@contextlib.contextmanager
+def _generation_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock (``<folder>.lock``) held while a split is checked and written: the second
+    process waits, then finds the split complete."""
+    import fcntl
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_name(folder.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def read_embedded(path_or_split: str = "eval", **options) -> list[Sequence]:
     """The embedded data set: a split name (generated once into the cache) or a written folder.
 
@@ -365,7 +382,8 @@ def read_embedded(path_or_split: str = "eval", **options) -> list[Sequence]:
             raise ConfigError(f"read_embedded: unknown option(s) {', '.join(unknown)}")
         settings.update(options)
         folder = split_folder(arg, **settings)
-        write_split(folder, arg, progress=progress, **settings)
+        with _generation_lock(folder):  # two processes using a split first must not write it both
+            write_split(folder, arg, progress=progress, **settings)
         return _read_folder(folder)
     if options:
         raise ConfigError(f"read_embedded: options {', '.join(sorted(options))} only apply to a split name")
