@@ -32,8 +32,8 @@ from results_tables import render_split_bench
 
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
-DEFAULT_TRACKERS = ("metasdnet", "sdnet-10", "sdnet-30", "metacrest", "crest-10", "crest-converged",
-                    "opencv-csrt", "opencv-kcf")
+DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "metacrest", "crest-10", "crest-converged", "opencv-csrt",
+                    "opencv-kcf", "dlib-correlation")
 
 
 def _one_thread() -> None:
@@ -127,10 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="keep each (tracker, split, seed) run here and reuse it on the next call: "
                    "valid for one state of the code only")
     args = p.parse_args(argv)
+    from metatrack.data import open_dataset
     from metatrack.io import atomic_write_text
     from metatrack.trackers import create_tracker
 
     splits = dict(s.split("=", 1) for s in args.splits)
+    for spec in splits.values():  # read (and on first use write) every data set once, before the workers start
+        open_dataset(spec)
     seeds = [int(s) for s in args.seeds.split(",")]
     stochastic = {t: bool(getattr(create_tracker(t), "stochastic", True)) for t in args.trackers}
     jobs = [(t, role, spec, seed) for t in args.trackers for role, spec in splits.items()
