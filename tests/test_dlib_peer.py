@@ -102,7 +102,7 @@ def test_a_failure_returns_the_last_box_with_zero_confidence_then_recovers(mode)
     tracker.init(frames[0], gt[0])
     last = tracker.update(frames[1])
     assert iou(last, gt[1])[0] > 0.8 and tracker.confidence > 0
-    tracker._dl = _Broken(mode)
+    tracker._native = _Broken(mode)
     held = tracker.update(frames[2])
     np.testing.assert_array_equal(held, last)
     assert tracker.confidence == 0.0

@@ -65,7 +65,7 @@ def test_every_json_has_a_filled_table_and_every_table_a_json():
         for body in bodies:
             assert body.count("\n|") >= 2, f"block {name} holds no table"
             assert f"`bench/results/{name}.json`" in body, f"block {name} does not say where it comes from"
-    assert "metatrack_bench_eval" in BLOCK.findall((ROOT / "README.md").read_text())[0]
+    assert "split_bench" in BLOCK.findall((ROOT / "README.md").read_text())[0]
 
 
 def test_tables_of_the_eval_split_carry_its_validation_role():

@@ -31,10 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..geometry import check_first_box, clip_box, is_valid_box
-from ..image import as_rgb, image_size
-from .base import Tracker, register_tracker
+from ..errors import ConfigError
+from ..geometry import is_valid_box
+from ..image import as_rgb
+from .base import register_tracker
+from .peer import PeerTracker
 
 #: the registry name
 NAME = "dlib-correlation"
@@ -59,96 +60,50 @@ def import_dlib() -> Any:
     return dlib
 
 
-def _enlarged(box: np.ndarray, size: tuple[int, int], min_side: float) -> np.ndarray:
-    """``box`` grown around its centre to at least ``min_side`` a side, kept inside the frame."""
-    x, y, w, h = box
-    new_w, new_h = max(w, min(min_side, size[0])), max(h, min(min_side, size[1]))
-    nx = min(max(x + w / 2 - new_w / 2, 0.0), size[0] - new_w)
-    ny = min(max(y + h / 2 - new_h / 2, 0.0), size[1] - new_h)
-    return np.array([nx, ny, new_w, new_h])
-
-
 def _is_flat(rgb: np.ndarray) -> bool:
     """A frame of one colour (black, white, constant): nothing to learn a filter from."""
     return bool(rgb.min() == rgb.max())
 
 
-class DlibCorrelationTracker(Tracker):
+class DlibCorrelationTracker(PeerTracker):
     """dlib's ``correlation_tracker`` (DSST: translation and scale filters); deterministic."""
 
     stochastic = False
+    min_side = MIN_DLIB_SIDE
 
     def __init__(self) -> None:
+        super().__init__()
         self._dlib = import_dlib()
-        self._dl: Any = None  # the dlib tracker, None until (re)started
-        self._frame_size: tuple[int, int] | None = None  # size of the frame it was started on
-        self._shrink = (1.0, 1.0)  # true box size / size handed to dlib
-        self._box = np.full(4, np.nan)  # last box reported
-        self.confidence = float("nan")
 
     def seed(self, seed: int) -> None:
         """No-op: dlib's correlation tracker draws no random numbers."""
 
-    def init(self, image: np.ndarray, box) -> None:
-        try:
-            rgb = as_rgb(image)
-        except ValueError as exc:
-            raise DataError(f"first frame: {exc}") from None
-        size = image_size(rgb)
-        first = check_first_box(box, size, source="first box")
-        self._box = clip_box(first, size)
-        self._start(rgb, self._box)
-        self.confidence = 1.0 if self._dl is not None else 0.0
+    def _convert(self, image: np.ndarray) -> np.ndarray:
+        return as_rgb(image)  # dlib takes 8-bit RGB
 
-    def update(self, image: np.ndarray) -> np.ndarray:
+    def _step(self, frame: np.ndarray) -> tuple[np.ndarray | None, float]:
         try:
-            rgb = as_rgb(image)
-        except ValueError:
-            return self._held(None)
-        size = image_size(rgb)
-        if self._dl is None or size != self._frame_size:
-            # no working filter (a failure earlier) or a frame of another size: start afresh here
-            self._start(rgb, clip_box(self._box, size))
-            return self._held(size)
-        try:
-            psr = float(self._dl.update(rgb))
-            pos = self._dl.get_position()
+            psr = float(self._native.update(frame))
+            pos = self._native.get_position()
             raw = np.array([pos.left(), pos.top(), pos.width(), pos.height()], dtype=np.float64)
         except (RuntimeError, ValueError, TypeError):
-            self._dl = None
-            return self._held(size)
+            self._native = None
+            return None, 0.0
         if not math.isfinite(psr) or not is_valid_box(raw):
-            self._dl = None  # its filter may hold NaN now: restart on the next frame with content
-            return self._held(size)
-        fx, fy = self._shrink
-        if fx != 1.0 or fy != 1.0:
-            cx, cy = raw[0] + raw[2] / 2, raw[1] + raw[3] / 2
-            raw = np.array([cx - raw[2] * fx / 2, cy - raw[3] * fy / 2, raw[2] * fx, raw[3] * fy])
-        self._box = clip_box(raw, size)
-        self.confidence = max(psr, 0.0)
-        return self._box.copy()
+            self._native = None  # its filter may hold NaN now: restart on the next frame with content
+            return None, 0.0
+        return raw, max(psr, 0.0)
 
-    def _held(self, size: tuple[int, int] | None) -> np.ndarray:
-        """The last box (clipped to ``size`` when known) with zero confidence."""
-        self.confidence = 0.0
-        if size is not None:
-            self._box = clip_box(self._box, size)
-        return self._box.copy()
-
-    def _start(self, rgb: np.ndarray, box: np.ndarray) -> None:
-        """Start a fresh dlib tracker on ``rgb`` at ``box``; leave none if the frame is flat or dlib refuses."""
-        size = image_size(rgb)
-        self._dl, self._frame_size = None, size
-        if _is_flat(rgb):
-            return
-        x, y, w, h = _enlarged(box, size, MIN_DLIB_SIDE)
+    def _new(self, frame: np.ndarray, box: np.ndarray) -> tuple[Any, np.ndarray]:
+        if _is_flat(frame):  # a frame of one colour: nothing to learn a filter from
+            return None, box
+        x, y, w, h = box
         try:
             tracker = self._dlib.correlation_tracker()
-            tracker.start_track(rgb, self._dlib.drectangle(x, y, x + w - 1.0, y + h - 1.0))
+            tracker.start_track(frame, self._dlib.drectangle(x, y, x + w - 1.0, y + h - 1.0))
         except (RuntimeError, ValueError, TypeError):
-            return
-        self._dl = tracker
-        self._shrink = (box[2] / w, box[3] / h)
+            return None, box
+        return tracker, box
 
 
 register_tracker(NAME, DlibCorrelationTracker)

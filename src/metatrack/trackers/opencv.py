@@ -27,10 +27,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..geometry import check_first_box, clip_box, is_valid_box
+from ..errors import ConfigError
+from ..geometry import clip_box
 from ..image import image_size, to_bgr
-from .base import Tracker, register_tracker
+from .base import register_tracker
+from .peer import PeerTracker
 
 #: registry name -> OpenCV's algorithm name (``cv2[.legacy].Tracker<NAME>_create``)
 OPENCV_PEERS: dict[str, str] = {
@@ -132,16 +133,7 @@ def opencv_constructor(algorithm: str, api: ApiChoice = "auto") -> tuple[Callabl
     )
 
 
-def _enlarged(box: np.ndarray, size: tuple[int, int], min_side: float) -> np.ndarray:
-    """``box`` grown around its centre to at least ``min_side`` a side, kept inside the frame."""
-    x, y, w, h = box
-    new_w, new_h = max(w, min(min_side, size[0])), max(h, min(min_side, size[1]))
-    nx = min(max(x + w / 2 - new_w / 2, 0.0), size[0] - new_w)
-    ny = min(max(y + h / 2 - new_h / 2, 0.0), size[1] - new_h)
-    return np.array([nx, ny, new_w, new_h])
-
-
-class OpenCVTracker(Tracker):
+class OpenCVTracker(PeerTracker):
     """One of OpenCV's trackers (``algorithm`` = KCF, CSRT, MOSSE, MedianFlow, MIL, TLD, ...).
 
     ``confidence`` is OpenCV's own tracking score where the build has a meaningful one
@@ -149,78 +141,43 @@ class OpenCVTracker(Tracker):
     when OpenCV reports success and 0.0 when it does not or when the last box was held.
     """
 
+    min_side = MIN_OPENCV_SIDE
+
     def __init__(self, algorithm: str = "KCF", api: ApiChoice = "auto"):
+        super().__init__()
         self.algorithm = algorithm
         self.stochastic = algorithm in _STOCHASTIC
         self._create, self.float_boxes = opencv_constructor(algorithm, api)
-        self._cv: Any = None  # the OpenCV tracker, None until (re)started
-        self._frame_size: tuple[int, int] | None = None  # size of the frame it was started on
-        self._shrink = (1.0, 1.0)  # true box size / size handed to OpenCV
         self._refused: tuple | None = None  # (frame size, box) of the last start TLD could not take
-        self._box = np.full(4, np.nan)  # last box reported
         self._seed: int | None = None
-        self.confidence = float("nan")
 
     def seed(self, seed: int) -> None:
         """Seed OpenCV's global RNG before ``init`` (MIL draws from it; see ``_STOCHASTIC``)."""
         self._seed = int(seed)
 
-    def init(self, image: np.ndarray, box) -> None:
-        try:
-            bgr = to_bgr(image)
-        except ValueError as exc:
-            raise DataError(f"first frame: {exc}") from None
-        if bgr.size == 0:
-            raise DataError(f"first frame is empty (shape {np.shape(image)})")
-        size = image_size(bgr)
-        first = check_first_box(box, size, source="first box")
+    def _convert(self, image: np.ndarray) -> np.ndarray:
+        return to_bgr(image)  # OpenCV wants BGR
+
+    def _before_init(self) -> None:
         if self._seed is not None:
             cv2.setRNGSeed(self._seed)
         self._refused = None
-        self._box = clip_box(first, size)
-        self._start(bgr, self._box)
-        self.confidence = 1.0
 
-    def update(self, image: np.ndarray) -> np.ndarray:
+    def _started_confidence(self) -> float:
+        return 1.0
+
+    def _step(self, frame: np.ndarray) -> tuple[np.ndarray | None, float]:
         try:
-            bgr = to_bgr(image)
-        except ValueError:
-            return self._held(None)
-        if bgr.size == 0:
-            return self._held(None)
-        size = image_size(bgr)
-        if self._cv is None or size != self._frame_size:
-            # no working model (OpenCV refused earlier) or a frame of another size: start afresh here
-            self._start(bgr, clip_box(self._box, size))
-            return self._held(size)
-        try:
-            ok, raw = self._cv.update(bgr)
-        except cv2.error:
-            self._start(bgr, clip_box(self._box, size))
-            return self._held(size)
+            ok, raw = self._native.update(frame)
+        except cv2.error:  # start afresh on this frame from the last box
+            self._start(frame, clip_box(self._box, image_size(frame)))
+            return None, 0.0
         box = np.asarray(raw, dtype=np.float64).reshape(-1)
-        if not ok or not is_valid_box(box):
-            return self._held(size)
-        fx, fy = self._shrink
-        if fx != 1.0 or fy != 1.0:
-            cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-            box = np.array([cx - box[2] * fx / 2, cy - box[3] * fy / 2, box[2] * fx, box[3] * fy])
-        self._box = clip_box(box, size)
-        self.confidence = self._score()
-        return self._box.copy()
+        return (box if ok else None), self._score()
 
-    def _held(self, size: tuple[int, int] | None) -> np.ndarray:
-        """The last box (clipped to ``size`` when known) with zero confidence."""
-        self.confidence = 0.0
-        if size is not None:
-            self._box = clip_box(self._box, size)
-        return self._box.copy()
-
-    def _start(self, bgr: np.ndarray, box: np.ndarray) -> None:
-        """Create a fresh OpenCV tracker on ``bgr`` at ``box``; leave none if OpenCV refuses."""
-        size = image_size(bgr)
-        self._cv, self._frame_size = None, size
-        cv_box = _enlarged(box, size, MIN_OPENCV_SIDE)
+    def _new(self, frame: np.ndarray, box: np.ndarray) -> tuple[Any, np.ndarray]:
+        size = image_size(frame)
+        cv_box = box
         if not self.float_boxes:
             x, y = round(cv_box[0]), round(cv_box[1])
             x2, y2 = round(cv_box[0] + cv_box[2]), round(cv_box[1] + cv_box[3])
@@ -228,24 +185,22 @@ class OpenCVTracker(Tracker):
         if self.algorithm == "TLD":
             key = (size, tuple(cv_box.round(3)))
             if key == self._refused:  # the check is not free on big frames: do not repeat it
-                return
+                return None, cv_box
             if not tld_can_start(size, cv_box):
                 self._refused = key
-                return
+                return None, cv_box
         cv_arg = tuple(float(v) for v in cv_box) if self.float_boxes else tuple(int(v) for v in cv_box)
         try:
             tracker = self._create()
-            ok = tracker.init(bgr, cv_arg)
+            ok = tracker.init(frame, cv_arg)
             if ok is not False and self.algorithm in _LEARNS_ON_FIRST_UPDATE:
-                tracker.update(bgr)
+                tracker.update(frame)
         except cv2.error:
-            return
-        if ok is None or ok:  # the new API returns None, the legacy one a bool
-            self._cv = tracker
-            self._shrink = (box[2] / cv_box[2], box[3] / cv_box[3])
+            return None, cv_box
+        return (tracker if ok is None or ok else None), cv_box  # the new API returns None, the legacy a bool
 
     def _score(self) -> float:
-        get = getattr(self._cv, "getTrackingScore", None)
+        get = getattr(self._native, "getTrackingScore", None)
         if get is not None:
             try:
                 score = float(get())
