@@ -59,6 +59,7 @@ RULES: list[tuple[str, str, str]] = [
     (r"^bench (?!.*--plugin)", "parse", "the default trackers include sdnet-30 and crest-converged: minutes; "
                                         "tests/test_bench.py and the --plugin bench below run bench on small data"),
     (r"^trackers\b", "run", "lists the registered trackers"),
+    (r"^export --onnx ", "run", "exports a feature extractor and checks it with onnxruntime (seconds)"),
     (r"^track (my_video\.mp4|frames_folder/) ", "run", "on a 6-frame video / image folder written by the test"),
     (r"^track match\.mp4 ", "run", "on a 90-frame 640x360 video of three moving targets written by the test"),
     (r"^vot-workspace ", "run", "writes a VOT toolkit workspace of the small data (tests/test_vot_toolkit.py runs "

@@ -191,6 +191,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    done = export_onnx(args.tracker, args.onnx, **({"model": args.model} if args.model else {}))
+    print(f"{done['file']}: crop {done['input']} -> features {done['output']}, onnxruntime equals torch within "
+          f"{done['relative_error']:.1e} (relative), sha256 {done['sha256']}")
+    return 0
+
+
 def cmd_upgrade_model(args: argparse.Namespace) -> int:
     from .modelfile import MODEL_FORMAT, upgrade_model
 
@@ -414,6 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_plugin(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("export", help="write a tracker's feature extractor as ONNX (checked by onnxruntime)")
+    p.add_argument("--onnx", required=True, metavar="FILE.onnx", help="the ONNX file to write")
+    p.add_argument("--tracker", default="metasdnet", help="an adaptive tracker (metasdnet, metacrest, sdnet-N, ...)")
+    p.add_argument("--model", help="model file of a meta-tracker (default: the shipped one)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("upgrade-model", help="rewrite a model file of an older format in the current one")
     p.add_argument("model", help="the .safetensors model file")

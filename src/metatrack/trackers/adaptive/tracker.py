@@ -138,6 +138,11 @@ class AdaptiveTracker(Tracker):
         """Labelled samples of a later frame around its true ``box``, as the first frame's."""
         raise NotImplementedError
 
+    def feature_extractor(self) -> tuple[torch.nn.Module, int]:
+        """The frozen part every frame runs (crop pixels (1, 3, S, S) float RGB 0-255 -> feature map)
+        as one module, and its crop side S: what ``metatrack export --onnx`` writes."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ helpers
     def _first(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         image = as_rgb(image)

@@ -80,6 +80,17 @@ def zoom_features(features: torch.Tensor, scales: tuple[float, ...]) -> torch.Te
     return out
 
 
+class _CropFeatures(torch.nn.Module):
+    """The feature extractor on a float crop tensor (1, 3, S, S), RGB 0-255: normalise, trunk, tail, RMS."""
+
+    def __init__(self, features: FeatureExtractor):
+        super().__init__()
+        self.features = features
+
+    def forward(self, crop: torch.Tensor) -> torch.Tensor:
+        return self.features.finish(self.features.trunk(self.features.normalize(crop)))
+
+
 class CRESTTracker(AdaptiveTracker):
     """The tracking loop shared by MetaCREST and CREST-N; subclasses fit the first frame."""
 
@@ -233,6 +244,9 @@ class CRESTTracker(AdaptiveTracker):
             with torch.no_grad():  # a diverged update is undone
                 for k, v in saved.items():
                     p[k].copy_(v)
+
+    def feature_extractor(self) -> tuple[torch.nn.Module, int]:
+        return _CropFeatures(self.features).eval(), self.config.crop_size
 
     # ------------------------------------------------------------------ the paper's Table 2
     def first_frame_score(self, params: Params, samples: ResponseBatch) -> float:

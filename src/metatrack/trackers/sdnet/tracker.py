@@ -140,6 +140,10 @@ class _SDNetTracker(AdaptiveTracker):
         fmap = self.extractor.feature_map(image, window)
         return self._labelled(fmap, window, box, rng)
 
+    def feature_extractor(self) -> tuple[torch.nn.Module, int]:
+        backbone = self.extractor.backbone
+        return torch.nn.Sequential(backbone.normalize, backbone.net).eval(), self.config.crop_size
+
     # ------------------------------------------------------------------ helpers
     def _initial_training(self, fmap: torch.Tensor, window, box: np.ndarray) -> FirstFrame:
         raise NotImplementedError
