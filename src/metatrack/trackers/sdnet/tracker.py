@@ -188,8 +188,8 @@ class MetaSDNet(_SDNetTracker):
             overrides["init_steps"] = init_steps
 
         def head_state(cfg: SDNetConfig) -> Params:
-            dim = shared_backbone(cfg, torch.device(device)).channels * cfg.roi_bins**2
-            return SDNetHead(dim, cfg.hidden).state_dict()
+            dev = torch.device(device)
+            return SDNetHead(FeatureExtractor(cfg, dev, shared_backbone(cfg, dev)).feature_dim, cfg.hidden).state_dict()
 
         found = read_meta_model(MODEL_NAME, model, SDNetConfig, SDNetConfig.build(config), overrides,
                                 backbone_checksum, head_state)
