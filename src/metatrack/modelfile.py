@@ -177,6 +177,24 @@ def meta_parameters(
     return out[0], out[1]
 
 
+def pretrained_parameters(
+    tensors: dict[str, torch.Tensor], shared_state: dict[str, torch.Tensor], path: str | Path
+) -> dict[str, torch.Tensor]:
+    """theta0 of a pre-trained model file (MDNet's shared layers): exactly the parameters of
+    ``shared_state`` with their shapes, and no ``alpha.*`` (a pre-trained file learns no step)."""
+    got = {k[len(THETA0):]: v.float() for k, v in tensors.items() if k.startswith(THETA0)}
+    missing = sorted(set(shared_state) - set(got))
+    unknown = sorted(set(got) - set(shared_state))
+    wrong = sorted(k for k in set(got) & set(shared_state) if tuple(got[k].shape) != tuple(shared_state[k].shape))
+    other = sorted(k for k in tensors if not k.startswith(THETA0))
+    if missing or unknown or wrong or other:
+        raise CheckpointError(
+            f"{path}: tensors do not fit the pre-trained layers (missing {missing}, unknown {unknown}, "
+            f"wrong shape {wrong}, not theta0.* {other})"
+        )
+    return got
+
+
 def upgrade_model(src: str | Path, dst: str | Path | None = None) -> Path:
     """Rewrite a format-1 model file in the current format (in place when ``dst`` is None).
 

@@ -401,8 +401,10 @@ def read_log(path: str | Path) -> list[dict[str, float]]:
     return out
 
 
-def plot_training_curve(log_path: str | Path, png_path: str | Path, window: int = 50) -> Path:
-    """Meta-loss (raw and moving average) and test accuracy against iteration, as a PNG."""
+def plot_training_curve(log_path: str | Path, png_path: str | Path, window: int = 50, key: str = "meta_loss",
+                        extra: list[str] | None = None) -> Path:
+    """Meta-loss (raw and moving average) and test accuracy against iteration, as a PNG (``key``:
+    another loss, ``extra``: other numbers to plot on the right than the ``test_*`` ones)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -412,16 +414,16 @@ def plot_training_curve(log_path: str | Path, png_path: str | Path, window: int 
     if not rows:
         raise MetatrackError(f"{log_path}: empty training log")
     it = np.array([r["iteration"] for r in rows])
-    loss = np.array([r["meta_loss"] for r in rows])
+    loss = np.array([r[key] for r in rows])
     w = max(1, min(window, len(loss) // 5 or 1))
     smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
-    extra = [k for k in rows[0] if k.startswith("test_")]
+    extra = [k for k in rows[0] if k.startswith("test_")] if extra is None else [k for k in extra if k in rows[0]]
     fig, axes = plt.subplots(1, 1 + bool(extra), figsize=(5 + 4 * bool(extra), 3.6))
     axes = np.atleast_1d(axes)
-    axes[0].plot(it, loss, color="0.75", lw=0.8, label="meta-loss")
+    axes[0].plot(it, loss, color="0.75", lw=0.8, label=key.replace("_", "-"))
     axes[0].plot(it[w - 1:], smooth, color="C0", lw=1.8, label=f"moving mean ({w})")
     axes[0].set_xlabel("iteration")
-    axes[0].set_ylabel("loss on frame j + delta after one step")
+    axes[0].set_ylabel("loss on frame j + delta after one step" if key == "meta_loss" else key)
     axes[0].grid(alpha=0.3)
     axes[0].legend()
     if extra:
@@ -475,6 +477,10 @@ def train_from_config(config: dict[str, Any], out: str | Path, device: str = "cp
         raise ConfigError("a training config needs a 'model:' key (e.g. metasdnet or metacrest)")
     model = str(config["model"])
     build_task = resolve_trainable(model)
+    if getattr(build_task, "pretrains", False):  # MDNet's offline stage, not meta-training
+        from .trackers.adaptive.pretrain import pretrain_from_config
+
+        return pretrain_from_config(config, out, device, resume, progress=progress, deterministic=deterministic)
     mt = MetaTrainConfig.from_dict(config.get("meta_training", {}) or {})
     if deterministic:
         from .determinism import set_deterministic

@@ -46,23 +46,16 @@ def hard_sample_loss(logits: torch.Tensor, labels: torch.Tensor, mined: torch.Te
     return per_sample[chosen].mean()
 
 
-class SDNetTask(AdaptiveTask):
-    """MetaSDNet's head (fc4-fc6) and alpha, trained by :class:`metatrack.training.MetaTrainer`."""
+class TrainingFrames:
+    """Features of training frames for offline training (meta-training, MDNet's pre-training): a crop
+    around each frame's true box moved by a per-frame jitter, through the frozen backbone once,
+    cached. Needs ``config`` (:class:`SDNetConfig`), ``extractor``, ``cache`` and ``device``."""
 
-    model_name = MODEL_NAME
-    first_step = staticmethod(first_frame_update)
+    config: SDNetConfig
+    extractor: FeatureExtractor
+    cache: FeatureCache
+    device: torch.device
 
-    def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
-                 alpha_init: float = DEFAULT_ALPHA_INIT):
-        self.extractor = FeatureExtractor(config, torch.device(device),
-                                          shared_backbone(config, torch.device(device)))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            head = SDNetHead(self.extractor.feature_dim, config.hidden)
-        super().__init__(config, head, alpha_init, device)
-        self.cache = FeatureCache(max_items=config.cache_max_frames)
-
-    # ------------------------------------------------------------------ features of one frame
     def crop_window(self, sequence: Sequence, index: int, image_size: tuple[int, int]) -> CropWindow:
         """The crop around frame ``index``'s box, moved by a jitter fixed for that frame."""
         cfg = self.config
@@ -101,6 +94,23 @@ class SDNetTask(AdaptiveTask):
         boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, n_neg or cfg.n_neg_meta, window, cfg, rng)
         x = self.extractor.pool(fmap, window, boxes)
         return SampleBatch(x, torch.from_numpy(labels).to(self.device))
+
+
+class SDNetTask(TrainingFrames, AdaptiveTask):
+    """MetaSDNet's head (fc4-fc6) and alpha, trained by :class:`metatrack.training.MetaTrainer`."""
+
+    model_name = MODEL_NAME
+    first_step = staticmethod(first_frame_update)
+
+    def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
+                 alpha_init: float = DEFAULT_ALPHA_INIT):
+        self.extractor = FeatureExtractor(config, torch.device(device),
+                                          shared_backbone(config, torch.device(device)))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            head = SDNetHead(self.extractor.feature_dim, config.hidden)
+        super().__init__(config, head, alpha_init, device)
+        self.cache = FeatureCache(max_items=config.cache_max_frames)
 
     # ------------------------------------------------------------------ the MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
