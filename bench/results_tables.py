@@ -149,6 +149,15 @@ def render_split_bench(name: str, data: dict[str, Any]) -> str:
         lines.append(f"| {tracker} | " + " | ".join(cells) + " |")
     roles = "; ".join(f"{role} = {split_label(spec)}" for role, spec in splits.items())
     m = data["machine"]
+    timed = [t for t, per_split in data["results"].items()
+             if all(r.get("first_frame_seconds") is not None for r in per_split.values())]
+    if timed:  # speed, where the file has it: fps of update() and seconds of init(), over every split
+        lines += ["", "| tracker | " + " | ".join(f"{role}: fps | {role}: first frame (s)" for role in splits) + " |",
+                  "| --- |" + " ---: | ---: |" * len(splits)]
+        for tracker in timed:
+            cells = [f"{data['results'][tracker][role]['fps']:.1f} | "
+                     f"{data['results'][tracker][role]['first_frame_seconds']:.3f}" for role in splits]
+            lines.append(f"| {tracker} | " + " | ".join(cells) + " |")
     lines += ["", f"From `bench/results/{name}.json`, {data['date']}: {roles}. Seeds {data['seeds']} for the "
                   "trackers that sample at random (AUC: mean ± half the range over seeds; VOT: the seeds' runs "
                   "pooled as repetitions), one run for the others; on the real clips, whose boxes are keyframes "

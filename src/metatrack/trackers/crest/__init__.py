@@ -5,14 +5,16 @@ window), ``window`` (pixels <-> cells), ``head`` (1x1 reduction + correlation fi
 ``loss`` (labels and the paper's eq. 6), ``pca`` (CREST's reduction), ``first_frame`` (the
 meta-learned first step), ``tracker`` (the trackers) and ``task`` (meta-training). The family's
 registration: ``metacrest``, ``metacrest-01``, ``metacrest-03``, ``crest-01`` ... ``crest-20``,
-``crest-converged`` and the meta-trainable model ``metacrest``.
+``crest-converged``, the full CREST (``crest``, module ``residual``: residual modules and CREST's schedule),
+its ablation ``crest-base`` and the meta-trainable model ``metacrest``.
 """
 
 from functools import partial
 
 from ..adaptive import register_counts
 from ..base import register_tracker, register_trainable
-from .config import CRESTConfig
+from .config import CREST_SCHEDULE, CRESTConfig
+from .residual import CREST
 from .task import CRESTTask, build_task
 from .tracker import CRESTN, CRESTTracker, MetaCREST
 
@@ -23,6 +25,11 @@ register_tracker("metacrest", partial(MetaCREST, init_steps=1))
 register_counts("metacrest", MetaCREST, "init_steps", (1, 3))
 register_counts("crest", CRESTN, "init_iterations", (1, 3, 5, 10, 20))
 register_tracker("crest-converged", partial(CRESTN, init_until_loss=CREST_CONVERGED_LOSS))
+# CREST (Song et al., ICCV 2017): base layer + spatial and temporal residual modules, CREST's schedule
+register_tracker("crest", CREST)
+# CREST-Base, CREST's ablation: the same tracker without its residual modules, i.e. CREST-N's first
+# frame trained to convergence (crest-converged) on CREST's own online schedule (the one difference)
+register_tracker("crest-base", partial(CRESTN, **CREST_SCHEDULE))
 register_trainable("metacrest", build_task)
 
-__all__ = ["CRESTConfig", "CRESTN", "CRESTTask", "CRESTTracker", "MetaCREST", "build_task"]
+__all__ = ["CREST", "CREST_SCHEDULE", "CRESTConfig", "CRESTN", "CRESTTask", "CRESTTracker", "MetaCREST", "build_task"]

@@ -36,7 +36,7 @@ from ...geometry import clip_box
 from ...image import image_size
 from ...meta import MetaSGD
 from ...weights import MOBILENET_V2, sha256_file
-from ..adaptive import AdaptiveTracker, FirstFrame, read_meta_model
+from ..adaptive import AdaptiveTracker, CropRequest, FirstFrame, read_meta_model
 from .config import CRESTConfig
 from .features import FeatureExtractor, crop_square, hann_window
 from .first_frame import first_frame_update
@@ -114,8 +114,18 @@ class CRESTTracker(AdaptiveTracker):
         return (["reduce.weight", "reduce.bias"] + names) if self.config.update_reduction else names
 
     def _features(self, image: np.ndarray, center: np.ndarray, side: float) -> torch.Tensor:
-        crop = crop_square(image, (center[0], center[1]), side, self.config.crop_size)
-        return self.features(crop)
+        return self.crop_features([crop_square(image, (center[0], center[1]), side, self.config.crop_size)])
+
+    def _backbone(self, crops: list[np.ndarray]) -> torch.Tensor:
+        return self.features(crops)
+
+    def feature_config(self) -> dict[str, Any]:
+        cfg = self.config
+        return {"family": "crest", "backbone": cfg.backbone, "feature_upsample": cfg.feature_upsample,
+                "crop_size": cfg.crop_size}
+
+    def backbone_sha256(self) -> str | None:
+        return backbone_sha256(self.config)
 
     def _fit(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
         cfg, m = self.config, self.map_size
@@ -159,16 +169,18 @@ class CRESTTracker(AdaptiveTracker):
         x = zoom_features(x, self.config.scales) + params["reduce.bias"].view(1, -1, 1, 1)
         return x * hann_window(x.shape[-2], x.shape[-1]).to(x.device)
 
-    def _track(self, image: np.ndarray) -> np.ndarray:
+    def _crop_request(self, image: np.ndarray) -> CropRequest:
+        side = self.base_side * self.scale
+        return CropRequest(crop_square(image, (self.center[0], self.center[1]), side, self.config.crop_size), side)
+
+    def _finish(self, image: np.ndarray, request: CropRequest, feat: torch.Tensor) -> np.ndarray:
         cfg, m = self.config, self.map_size
         w_img, h_img = image_size(image)
-        side = self.base_side * self.scale
+        side = request.context
         unit = cfg.scales.index(1.0)
         with torch.no_grad():
-            feat = self._features(image, self.center, side)
             x = self._reduced(feat, self.params)
-            resp = correlate(x, self.params["filter"], self.params["filter_bias"], cfg.correlation)
-            resp = resp[:, 0].cpu().numpy()
+            resp = self._response(x, self.params)[:, 0].cpu().numpy()
         self.frame += 1
         if not np.all(np.isfinite(resp)):
             self.confidence = 0.0  # no usable response: keep the last box
@@ -187,8 +199,19 @@ class CRESTTracker(AdaptiveTracker):
                 self.buffer.append((kept.half(), torch.from_numpy(label)[None].to(self.device)))
         # official: every update_interval frames once as many frames were kept (or the buffer is full)
         if self.frame % cfg.update_interval == 0 and len(self.buffer) >= min(cfg.update_interval, cfg.buffer_size):
-            self._online_update()
+            with self._timed("update"):
+                self._online_update()
         return self.box.copy()
+
+    def _response(self, x: torch.Tensor, params: Params) -> torch.Tensor:
+        """Response (B, 1, M, M) of reduced, windowed features ``x``: the correlation filter (the
+        full CREST adds its residual modules, crest/residual.py)."""
+        return correlate(x, params["filter"], params["filter_bias"], self.config.correlation)
+
+    def _loss(self, resp: torch.Tensor, labels: torch.Tensor, params: Params) -> torch.Tensor:
+        """The online update's objective: equation 6 with the filter's weight decay."""
+        cfg = self.config
+        return crest_loss(resp, labels, params["filter"], cfg.weight_decay, cfg.loss_threshold)
 
     def _occluded(self, score: float) -> bool:
         """Whether this frame's peak is too weak against the running peak of the frames before
@@ -235,8 +258,11 @@ class CRESTTracker(AdaptiveTracker):
             with torch.enable_grad():
                 if cfg.update_reduction:  # the buffer holds backbone features
                     feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
-                resp = correlate(feats, p["filter"], p["filter_bias"], cfg.correlation)
-                loss = crest_loss(resp, labels, p["filter"], cfg.weight_decay, cfg.loss_threshold)
+                resp = self._response(feats, p)
+                if cfg.update_until_loss is not None and float(
+                        crest_loss(resp.detach(), labels, threshold=cfg.loss_threshold)) < cfg.update_until_loss:
+                    break  # CREST: the buffer is fitted already, no further step
+                loss = self._loss(resp, labels, p)
                 self.optimizer.zero_grad()
                 loss.backward()
             self.optimizer.step()
