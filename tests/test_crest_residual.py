@@ -91,7 +91,7 @@ def test_weight_decay_shrinks_the_residuals_during_training():
     for factor in (0.0, 1e5):
         t, _, _ = started(frames=frames, boxes=boxes, residual_weight_decay_factor=factor, init_until_loss=None,
                           init_iterations=40)
-        norms[factor] = float(t.params["spatial.2.weight"].norm())
+        norms[factor] = float(t.params["spatial.2.weight"].detach().norm())
     start = float(t.first_frame.before["spatial.2.weight"].norm())
     assert norms[1e5] < norms[0.0] and norms[1e5] < start
 
