@@ -66,22 +66,33 @@ class MDNetPretrainTask(TrainingFrames):
         model.load_state_dict({k: v for k, v in start.state_dict().items() if k in SHARED}, strict=False)
         self.model = model.to(self.device)
 
-    def batch(self, frames: list[tuple[Sequence, int]], cfg: PretrainConfig, rng: np.random.Generator) -> SampleBatch:
-        """pyMDNet's mini-batch: ``batch_pos`` positives (IoU in ``overlap_pos``) and ``batch_neg`` (or
-        ``hard_negatives``) negatives (IoU in ``overlap_neg``) spread over ``frames``, pooled."""
+    def batch_boxes(self, frames: list[tuple[Sequence, int]], cfg: PretrainConfig,
+                    rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        """pyMDNet's mini-batch boxes, per frame (boxes, labels 1/0): ``batch_pos`` positives (IoU in
+        ``overlap_pos``) and ``batch_neg`` (or ``hard_negatives``) negatives (IoU in ``overlap_neg``)
+        spread evenly over ``frames``, drawn uniformly as pyMDNet's pre-training draws them."""
         n_neg = cfg.hard_negatives or cfg.batch_neg
-        feats, labels = [], []
+        out = []
         for (seq, index), n_p, n_n in zip(frames, split_evenly(cfg.batch_pos, len(frames)),
                                           split_evenly(n_neg, len(frames)), strict=True):
-            fmap, window = self.frame_features(seq, index)
+            _, window = self.frame_features(seq, index)
             box = clip_box(seq.boxes[index], window.image_size)
             pos = sampling.draw(box, n_p, "uniform", window, rng, trans=cfg.trans_pos, scale=cfg.scale_pos,
                                 iou_range=cfg.overlap_pos)
             neg = sampling.draw(box, n_n, "uniform", window, rng, trans=cfg.trans_neg, scale=cfg.scale_neg,
                                 iou_range=cfg.overlap_neg)
-            feats.append(self.extractor.pool(fmap, window, np.concatenate([pos, neg])))
-            labels.append(np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)]))
-        y = torch.from_numpy(np.concatenate(labels)).to(self.device)
+            out.append((np.concatenate([pos, neg]),
+                        np.concatenate([np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)])))
+        return out
+
+    def batch(self, frames: list[tuple[Sequence, int]], cfg: PretrainConfig, rng: np.random.Generator) -> SampleBatch:
+        """:meth:`batch_boxes` pooled from the frames' cached feature maps (one RoIAlign per frame)."""
+        feats = []
+        per_frame = self.batch_boxes(frames, cfg, rng)
+        for (seq, index), (boxes, _) in zip(frames, per_frame, strict=True):
+            fmap, window = self.frame_features(seq, index)
+            feats.append(self.extractor.pool(fmap, window, boxes))
+        y = torch.from_numpy(np.concatenate([labels for _, labels in per_frame])).to(self.device)
         keep = cfg.batch_neg if cfg.hard_negatives else 0
         return SampleBatch(torch.cat(feats).float(), y, (y == 0) if keep else None, keep)
 
