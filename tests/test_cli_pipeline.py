@@ -46,7 +46,7 @@ def test_run_score_report(tiny_split, tmp_path, capsys):
     assert main(["run", "--tracker", "test-shift-cli,opencv-kcf", "--dataset", ds, "--results", str(results)]) == 0
     for name in ("test-shift-cli", "opencv-kcf"):
         files = sorted((results / name).glob("*.txt"))
-        assert len(files) == 4  # two sequences, boxes and times
+        assert len(files) == 6  # two sequences: boxes, times and confidences
     out_json = tmp_path / "scores.json"
     assert main(["score", "--dataset", ds, "--results", str(results), "--json", str(out_json)]) == 0
     scores = json.loads(out_json.read_text())

@@ -38,13 +38,6 @@ LIGHT_OPTIONS = {
 }
 
 
-#: known: trackers whose confidence on a blank frame is no lower than on the target (name glob -> why)
-UNSURE_ON_BLANK = {
-    "sdnet-*": "the MDNet head scores the identical candidates of a blank frame arbitrarily (no blank-frame guard)",
-    "metasdnet*": "the MDNet head scores the identical candidates of a blank frame arbitrarily (no blank-frame guard)",
-}
-
-
 def light_options(name: str) -> dict:
     for pattern, options in LIGHT_OPTIONS.items():
         if fnmatch.fnmatchcase(name, pattern):
@@ -154,13 +147,9 @@ def test_tracker_survives_a_hostile_sequence(name):
     # a tracker with a confidence has one on every frame, black and constant ones too
     assert all(finite), f"{name}: NaN confidence on {[k for k, c in confidence.items() if not math.isfinite(c)]}"
     in_view = max(confidence["moved"], confidence["back"])
-    if confidence["black"] > in_view:
-        message = (f"{name}: surer of a black frame ({confidence['black']:.3g}) than of the frames that show "
-                   f"the target ({in_view:.3g})")
-        for pattern, reason in UNSURE_ON_BLANK.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                pytest.xfail(f"{message}: {reason}")
-        pytest.fail(message)
+    assert confidence["black"] <= in_view, (
+        f"{name}: surer of a black frame ({confidence['black']:.3g}) than of the frames that show the target "
+        f"({in_view:.3g})")
 
 
 # ------------------------------------------------------------------------------------ through the runner

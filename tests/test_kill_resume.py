@@ -161,7 +161,7 @@ def many_sequences(tmp_path_factory) -> Path:
 
 
 def boxes_files(results: Path) -> list[Path]:
-    return sorted(p for p in results.glob("*.txt") if not p.name.endswith("_time.txt"))
+    return sorted(p for p in results.glob("*.txt") if not p.name.endswith(("_time.txt", "_confidence.txt")))
 
 
 def test_run_killed_and_rerun_ends_as_an_uninterrupted_run(many_sequences, tmp_path):

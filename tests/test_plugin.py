@@ -68,7 +68,8 @@ def test_own_tracker_through_run_score_report_and_bench(tmp_path):
     # two worker processes: they import the plugin file too
     ok(metatrack("run", "--tracker", "my-constant-velocity,opencv-kcf", "--dataset", ds, "--results", "res",
                  "--jobs", "2", *plugin, cwd=work))
-    assert sorted(p.name for p in (work / "res" / "my-constant-velocity").iterdir() if "_time" not in p.name) == [
+    assert sorted(p.name for p in (work / "res" / "my-constant-velocity").iterdir()
+                  if "_time" not in p.name and "_confidence" not in p.name) == [
         "Alpha.txt", "Beta.txt", "Gamma.txt"]
     out = ok(metatrack("score", "--dataset", ds, "--results", "res", "--json", "scores.json", *plugin, cwd=work))
     scores = json.loads((work / "scores.json").read_text())

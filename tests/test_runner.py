@@ -109,7 +109,7 @@ def test_ope_layout_in_file_coordinates(tmp_path):
     seq = make_sequence(tmp_path, "s", n=6, origin=1.0)
     res = tmp_path / "res"
     assert run_tracker("test-shift", [seq], res, progress=False) == ["s"]
-    assert sorted(p.name for p in (res / "test-shift").iterdir()) == ["s.txt", "s_time.txt"]
+    assert sorted(p.name for p in (res / "test-shift").iterdir()) == ["s.txt", "s_confidence.txt", "s_time.txt"]
     boxes = np.array([[float(v) for v in line.split(",")] for line in lines(res / "test-shift" / "s.txt")])
     expected = np.array([[3.0 + 4 * k, 3.0, 10.0, 10.0] for k in range(6)])  # 1-based, frame 0 = gt
     np.testing.assert_array_equal(boxes, expected)
@@ -178,7 +178,7 @@ def test_a_failing_sequence_leaves_no_file_and_the_others_go_on(tmp_path):
     assert "b: at frame 4/6" in message and "RuntimeError: boom" in message
     assert info.value.completed == ["a", "c"] and list(info.value.failed) == ["b"]
     names = sorted(p.name for p in (res / "test-failing").iterdir())
-    assert names == ["a.txt", "a_time.txt", "c.txt", "c_time.txt"]  # no b, no temporary file
+    assert names == ["a.txt", "a_confidence.txt", "a_time.txt", "c.txt", "c_confidence.txt", "c_time.txt"]  # no b
 
 
 def test_non_finite_box_is_replaced_by_the_previous_one(tmp_path, caplog):

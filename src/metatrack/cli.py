@@ -271,6 +271,23 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return weights_main([])
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration.fit import DEFAULT_DATASETS, DEFAULT_TRACKERS, calibrate
+
+    datasets = args.dataset or list(DEFAULT_DATASETS)
+    trackers = _tracker_list(args.trackers) if args.trackers else list(DEFAULT_TRACKERS)
+    command = "metatrack calibrate " + " ".join(f"--dataset {d}" for d in datasets) + \
+        f" --trackers {','.join(trackers)} --results {args.results} --out {args.out} --seed {args.seed}"
+    doc = calibrate(datasets, trackers, Path(args.results), Path(args.out), seed=args.seed, jobs=args.jobs,
+                    iou_threshold=args.iou_threshold, command=command)
+    for name, entry in doc["trackers"].items():
+        v = entry["validation"]
+        print(f"{name:18s} a={entry['a']:.4g} b={entry['b']:.4g} present at p >= {entry['threshold']:.3f}  "
+              f"validation: ECE {v['ece']:.3f}, LT F {v['lt_f_score']:.3f}")
+    print(f"calibrations written to {args.out}")
+    return 0
+
+
 def cmd_trackers(args: argparse.Namespace) -> int:
     from .trackers import available_trackers
 
@@ -349,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score every tracker folder under a results folder")
     _add_dataset(p)
     p.add_argument("--results", required=True)
-    p.add_argument("--protocol", choices=["ope", "vot"], default="ope")
+    p.add_argument("--protocol", choices=["ope", "vot", "lt"], default="ope",
+                   help="ope (OTB), vot (reset-based) or lt (VOT-LT precision/recall/F of one-pass runs "
+                        "from their confidences; OPE's JSON carries it too as long_term)")
     p.add_argument("--tracker", help="only these trackers (comma-separated)")
     p.add_argument("--json", help="write the scores as JSON to this file")
     p.add_argument("--eao-range", help="VOT: LOW,HIGH sequence lengths, vot2016 or vot2017 (default: automatic)")
@@ -461,6 +480,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--experiment", choices=["baseline", "unsupervised"], default="baseline",
                    help="baseline: the reset-based runs (score with --protocol vot); unsupervised: one-pass")
     p.set_defaults(func=cmd_vot_import)
+
+    p = sub.add_parser("calibrate", help="fit each tracker's confidence calibration on validation data "
+                       "(writes the calibration file)")
+    p.add_argument("--dataset", action="append",
+                   help="a validation data set FORMAT:PATH, repeatable (default: embedded:eval and real:validation; "
+                   "test and train sets are refused)")
+    p.add_argument("--trackers", help="comma-separated (default: the shipped file's trackers)")
+    p.add_argument("--results", default="runs/calibration", help="the trackers' runs, per data set (resumable)")
+    p.add_argument("--out", required=True, help="the calibration JSON to write (the shipped one: "
+                   "src/metatrack/calibration/confidence.json)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="sequences run in parallel processes")
+    p.add_argument("--iou-threshold", type=float, default=0.0,
+                   help="a frame is a positive where IoU > this (default 0: the box overlaps the target)")
+    _add_plugin(p)
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("trackers", help="list the registered trackers")
     _add_plugin(p)

@@ -88,6 +88,9 @@ def _read_sequence(name: str, folder: Path) -> Sequence:
     tags = read_tags(folder, len(seq))
     seq.meta["tags"] = tags
     seq.attributes = tuple(t for t, flags in tags.items() if flags.any())
+    absent = np.isnan(seq.boxes).any(axis=1)  # ``nan`` ground truth: the target is absent (long-term editions)
+    if absent.any():
+        seq.meta["absent"] = absent
     return seq
 
 

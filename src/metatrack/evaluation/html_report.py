@@ -30,6 +30,7 @@ from ..io import atomic_write_text
 from .report import (
     _DEFINITIONS,
     DPI,
+    LONG_TERM_DEFINITION,
     Protocol,
     _attribute_suffix,
     _block,
@@ -38,12 +39,15 @@ from .report import (
     attribute_tags,
     attributes_figure,
     eao_figure,
+    legend_entries,
+    long_term_blocks,
+    longterm_figure,
     precision_figure,
     ranked_trackers,
     success_figure,
     tracker_styles,
 )
-from .tables import MAIN_SCORE, OPE_COLUMNS, VOT_COLUMNS
+from .tables import LT_COLUMNS, MAIN_SCORE, OPE_COLUMNS, VOT_COLUMNS
 
 #: width in pixels of the per-sequence thumbnails
 THUMBNAIL_WIDTH = 160
@@ -179,6 +183,25 @@ def overall_table(scores: dict[str, Any], protocol: Protocol, vot_scores: Mappin
     return _table("overall", head, body)
 
 
+def longterm_table(blocks: Mapping[str, Any]) -> str:
+    """F-score, Pr, Re, tau and absent frames of each tracker (VOT-LT), best F first."""
+    trackers = [n for n, _ in legend_entries(dict(blocks), "f_score")]
+    columns = [(h, k) for h, k, _ in LT_COLUMNS if k != "fps"]
+    head = '<tr><th class="name">Tracker</th>' + "".join(f"<th>{esc(h)}</th>" for h, _ in columns) + "</tr>"
+    best = {k: _best([_value(blocks[n].get(k)) for n in trackers]) for _, k in columns}
+    body = []
+    for name in trackers:
+        cells = [f'<td class="name">{esc(name)}</td>']
+        for _, k in columns:
+            if k in ("f_score", "precision", "recall"):
+                cells.append(_num_cell(blocks[name].get(k), 3, best[k]))
+            else:
+                v = blocks[name].get(k)
+                cells.append(f"<td>{esc('-' if v is None else (f'{v:.3f}' if isinstance(v, float) else v))}</td>")
+        body.append(f'<tr data-tracker="{esc(name)}">' + "".join(cells) + "</tr>")
+    return _table("longterm", head, body)
+
+
 def _table(table_id: str, head: str, body: list[str]) -> str:
     return (f'<div class="scroll"><table id="{esc(table_id)}">\n<thead>{head}</thead>\n<tbody>\n'
             + "\n".join(body) + "\n</tbody></table></div>")
@@ -281,6 +304,13 @@ def html_report(
         parts.append(f'<figure{wide}><img src="{data_uri(png, "image/png")}" alt="{esc(caption)}">'
                      f"<figcaption>{esc(caption)}</figcaption></figure>")
     parts.append("</div>")
+    lt = long_term_blocks(scores) if protocol == "ope" else {}
+    if lt:
+        fig = png_bytes(longterm_figure(scores, styles=styles))
+        parts += ["<h2>Long-term (VOT-LT)</h2>", f'<p class="note">{esc(LONG_TERM_DEFINITION)}</p>',
+                  longterm_table(lt), '<div class="figures">',
+                  f'<figure><img src="{data_uri(fig, "image/png")}" alt="Tracking precision-recall (VOT-LT)">'
+                  "<figcaption>Tracking precision-recall (VOT-LT); dot: the best F</figcaption></figure>", "</div>"]
     if protocol == "ope" and attribute_tags(scores):
         parts += ["<h2>Success AUC per attribute</h2>",
                   '<p class="note">Sequences per tag in brackets; the best tracker of each tag shaded.</p>',

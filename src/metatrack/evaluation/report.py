@@ -450,6 +450,60 @@ def markdown_tables(scores: dict[str, Any], protocol: Protocol) -> str:
     return "\n".join(parts)
 
 
+# ---------------------------------------------------------------- long-term (VOT-LT)
+
+
+def long_term_blocks(scores: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The VOT-LT block of each tracker whose OPE scores carry one (``long_term``), by name."""
+    return {name: s["long_term"] for name, s in scores.items() if isinstance((s or {}).get("long_term"), dict)}
+
+
+LONG_TERM_DEFINITION = (
+    "Long-term scores (VOT-LT: Lukezic et al. 2018, as the VOT toolkit computes them) from the same runs and "
+    "each frame's calibrated confidence: at a threshold tau the frames with confidence >= tau are reported; "
+    "tracking precision Pr is the mean IoU over reported frames, recall Re the IoU summed over reported frames "
+    "over the frames that show the target (a frame where the target is absent adds 0 to Pr's mean); both are "
+    "averaged over sequences and F = 2 Pr Re / (Pr + Re) is maximised over tau."
+)
+
+
+def longterm_figure(scores: dict[str, Any], styles: dict[str, dict[str, Any]] | None = None) -> Figure:
+    """Tracking precision against recall over the confidence thresholds, the best F of each tracker marked."""
+    blocks = long_term_blocks(scores)
+    entries = legend_entries(blocks, "f_score")
+    styles = styles or tracker_styles([n for n, _ in entries])
+    fig = _figure()
+    ax = fig.add_subplot()
+    drawn = 0
+    for name, value in entries:
+        b = blocks[name]
+        pr, re = _curve(b.get("precision_curve")), _curve(b.get("recall_curve"))
+        if pr.size == 0:
+            continue
+        style = styles.get(name) or {}
+        ax.plot(re, pr, label=_label(name, value), **style)
+        ax.plot([_value(b.get("recall"))], [_value(b.get("precision"))], marker="o", color=style.get("color"))
+        drawn += 1
+    ax.set_xlim(0.0, 1.0)
+    _finish(ax, "Tracking recall", "Tracking precision", "Tracking precision-recall (VOT-LT)")
+    if drawn:
+        ax.legend(loc="lower left", fontsize=_legend_fontsize(drawn), framealpha=0.85)
+    return fig
+
+
+def plot_longterm(scores: dict[str, Any], path: str | Path, **options: Any) -> Path:
+    """The VOT-LT precision-recall plot of ``scores`` (OPE scores with ``long_term`` blocks) at ``path``."""
+    return save_figure(longterm_figure(scores, **options), path)
+
+
+def longterm_markdown(scores: dict[str, Any]) -> str:
+    """The long-term section: definition, F/Pr/Re table (best first), link to ``longterm.png``."""
+    blocks = long_term_blocks(scores)
+    return "\n".join(["## Long-term (VOT-LT)", "", LONG_TERM_DEFINITION, "",
+                      "![Tracking precision-recall (VOT-LT)](longterm.png)", "",
+                      format_table(blocks, "lt", markdown=True).rstrip("\n"), ""])
+
+
 # ---------------------------------------------------------------- the whole report
 
 
@@ -483,9 +537,10 @@ def write_report(
     """Write every figure and ``report.md`` (which links them) into ``out_dir``.
 
     OPE: ``success.png``, ``precision.png``, ``attributes.png`` and ``success_<tag>.png`` per
-    attribute tag when the sequences carry tags. VOT: ``eao.png`` and ``ar.png``. Returns the
-    paths by name (``success``, ``precision``, ``attributes``, ``success:<tag>``, ``eao``, ``ar``,
-    ``markdown``).
+    attribute tag when the sequences carry tags, and ``longterm.png`` (VOT-LT precision-recall) with
+    its table when the runs stored confidences. VOT: ``eao.png`` and ``ar.png``. Returns the
+    paths by name (``success``, ``precision``, ``attributes``, ``success:<tag>``, ``longterm``, ``eao``,
+    ``ar``, ``markdown``).
     """
     if protocol not in MAIN_SCORE:
         raise ConfigError(f"protocol {protocol!r}: use 'ope' or 'vot'")
@@ -520,6 +575,9 @@ def write_report(
     if protocol == "ope" and len(figures) > 2:
         lines += [images(figures[2:3]), ""]
     lines.append(markdown_tables(scores, protocol))
+    if protocol == "ope" and long_term_blocks(scores):
+        paths["longterm"] = plot_longterm(scores, out / "longterm.png", styles=styles)
+        lines.append(longterm_markdown(scores))
     if protocol == "ope" and len(figures) > 3:
         lines += ["## Success plots per attribute", "", images(figures[3:]), ""]
     paths["markdown"] = atomic_write_text(out / "report.md", "\n".join(lines).rstrip("\n") + "\n")

@@ -2,7 +2,10 @@
 
 ``results_dir/<tracker>/<seq>.txt`` holds one ``x,y,w,h`` line per frame in the data set's own
 coordinate convention (``Sequence.to_file_coords``: 1-based for OTB), ``<seq>_time.txt`` the seconds
-each frame took (frame 0: ``init``). The VOT protocol writes ``<seq>_<rep:03d>.txt`` (lines ``1``
+each frame took (frame 0: ``init``), ``<seq>_confidence.txt`` one ``confidence,raw_confidence`` line
+per frame (the tracker's calibrated and raw confidence after each update; ``nan,nan`` on frame 0 and
+where it has none), which the long-term score reads; toolkits ignore it, and results without it
+still score (OPE, VOT), only without the long-term score. The VOT protocol writes ``<seq>_<rep:03d>.txt`` (lines ``1``
 init, ``2`` failure, ``0`` skipped, else a box) and ``<seq>_<rep:03d>_time.txt`` (``nan`` on skipped
 frames). Files are written atomically and a sequence whose files are present with one line per frame
 is skipped, so a killed run resumes where it stopped. Sequences run in separate processes
@@ -63,6 +66,22 @@ def ope_paths(results_dir: Path, tracker: str, seq_name: str) -> tuple[Path, Pat
     return d / f"{seq_name}.txt", d / f"{seq_name}_time.txt"
 
 
+def confidence_path(results_dir: Path, tracker: str, seq_name: str) -> Path:
+    """Per-frame ``confidence,raw_confidence`` file of one OPE run (optional: older results lack it)."""
+    return Path(results_dir) / tracker / f"{seq_name}_confidence.txt"
+
+
+def _confidences(tracker: Tracker) -> tuple[float, float]:
+    """(calibrated, raw) confidence of the tracker's last update; a tracker without ``raw_confidence``
+    (a plugin not derived from :class:`Tracker`) gives its ``confidence`` as both."""
+    c = getattr(tracker, "confidence", float("nan"))
+    r = getattr(tracker, "raw_confidence", c)
+    try:
+        return float(c), float(r)
+    except (TypeError, ValueError):
+        return float("nan"), float("nan")
+
+
 def vot_paths(results_dir: Path, tracker: str, seq_name: str, repetition: int) -> tuple[Path, Path]:
     """Boxes and times files of VOT repetition ``repetition`` (0-based; files are numbered from 001)."""
     d = Path(results_dir) / tracker
@@ -117,14 +136,19 @@ def _timed(call, *args) -> tuple[Any, float]:
     return out, time.perf_counter() - start
 
 
-def track_ope(tracker: Tracker, seq: Sequence, replaced: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def track_ope(
+    tracker: Tracker, seq: Sequence, replaced: list[int], confidences: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """One pass: init on frame 0's ground truth, update on every later frame; boxes are 0-based.
 
     Returns boxes (N, 4), with frame 0's box the ground truth itself, and seconds per frame (N,).
+    ``confidences`` (N, 2), when given, receives each frame's (calibrated, raw) confidence (NaN on frame 0).
     """
     n = len(seq)
     boxes = np.empty((n, 4))
     times = np.zeros(n)
+    if confidences is not None:
+        confidences[:] = np.nan
     frame = 0
     try:
         boxes[0] = seq.boxes[0]
@@ -133,6 +157,8 @@ def track_ope(tracker: Tracker, seq: Sequence, replaced: list[int]) -> tuple[np.
             image = seq.frame(frame)
             box, times[frame] = _timed(tracker.update, image)
             boxes[frame] = _checked_box(box, boxes[frame - 1], frame, replaced)
+            if confidences is not None:
+                confidences[frame] = _confidences(tracker)
     except Exception as exc:
         raise TrackingFailed(_where(seq, frame, exc)) from exc
     return boxes, times
@@ -212,9 +238,11 @@ class _Outcome:
     replaced: dict[int, list[int]] = field(default_factory=dict)
 
 
-def _write_ope(task: _Task, boxes: np.ndarray, times: np.ndarray) -> None:
+def _write_ope(task: _Task, boxes: np.ndarray, times: np.ndarray, confidences: np.ndarray) -> None:
     seq = task.sequence
     box_path, time_path = ope_paths(task.results_dir, task.tracker, seq.name)
+    # the confidence file first: the boxes file, written last, is what marks a sequence as done
+    atomic_write_text(confidence_path(task.results_dir, task.tracker, seq.name), _format_rows(confidences))
     atomic_write_text(time_path, _format_times(times))
     atomic_write_text(box_path, _format_rows(seq.to_file_coords(boxes)))
 
@@ -267,8 +295,9 @@ def _run_sequence(task: _Task) -> _Outcome:
                 set_deterministic(task.seed + rep)
             tracker.seed(task.seed + rep)
             if task.protocol == "ope":
-                boxes, times = track_ope(tracker, seq, replaced)
-                _write_ope(task, boxes, times)
+                confidences = np.empty((len(seq), 2))
+                boxes, times = track_ope(tracker, seq, replaced, confidences)
+                _write_ope(task, boxes, times, confidences)
             else:
                 run, times = track_vot(tracker, seq, replaced)
                 _write_vot(task, rep, run, times)

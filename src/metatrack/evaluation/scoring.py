@@ -23,8 +23,8 @@ from ..data.sequence import Sequence
 from ..data.textfile import parse_number_lines
 from ..errors import ConfigError, DataError
 from ..io import atomic_write_json
-from . import otb, vot
-from .runner import Protocol, ope_paths
+from . import longterm, otb, vot
+from .runner import Protocol, confidence_path, ope_paths
 
 # ---------------------------------------------------------------- reading results
 
@@ -81,6 +81,16 @@ def read_vot_results(tracker_dir: Path, seq: Sequence) -> tuple[list[vot.VotRun]
     return runs, times
 
 
+def read_confidences(tracker_dir: Path, seq: Sequence) -> np.ndarray | None:
+    """Per-frame (calibrated, raw) confidences (N, 2) of one OPE result, or None when the file is absent."""
+    path = confidence_path(tracker_dir.parent, tracker_dir.name, seq.name)
+    if not path.is_file():
+        return None
+    rows = parse_number_lines(path, (2,), allow_nan=True)
+    _check_count(path, rows, seq)
+    return np.stack(rows)
+
+
 # ---------------------------------------------------------------- speed
 
 
@@ -111,11 +121,17 @@ def _ope_block(curves: list[tuple[np.ndarray, np.ndarray]], fps: list, init: lis
 
 
 def score_ope(sequences: SequenceABC[Sequence], tracker_dir: Path) -> dict[str, Any]:
-    """OPE scores of one tracker folder: overall, per sequence and per attribute tag."""
+    """OPE scores of one tracker folder: overall, per sequence and per attribute tag; ``long_term``
+    (VOT-LT precision, recall, F-score: :mod:`metatrack.evaluation.longterm`) when every sequence's
+    confidence file is there."""
     per_seq: dict[str, dict[str, Any]] = {}
     parts = []
+    lt_boxes, lt_conf = [], []
     for seq in sequences:
         boxes, times = read_ope_result(tracker_dir, seq)
+        conf = read_confidences(tracker_dir, seq)
+        lt_boxes.append(boxes)
+        lt_conf.append(None if conf is None else conf[:, 0])
         curves = otb.sequence_curves(boxes, seq.to_file_coords(seq.boxes))
         fps = _sequence_fps(times)
         init = None if times is None else float(times[0])
@@ -129,7 +145,26 @@ def score_ope(sequences: SequenceABC[Sequence], tracker_dir: Path) -> dict[str, 
         block = _ope_block([p[1] for p in having], [p[2] for p in having], [p[3] for p in having])
         attributes[tag] = {**block, "count": len(having)}
     out["attributes"] = attributes
+    if all(c is not None for c in lt_conf):
+        out["long_term"] = longterm.long_term_score(sequences, lt_boxes, lt_conf).to_json()
     return out
+
+
+def score_lt(sequences: SequenceABC[Sequence], tracker_dir: Path) -> dict[str, Any]:
+    """VOT-LT scores of one tracker folder: ``f_score``, ``precision``, ``recall`` (at the best
+    threshold), ``threshold``, the curves, ``fps``; a DataError names a missing confidence file."""
+    boxes, confs, fps = [], [], []
+    for seq in sequences:
+        b, times = read_ope_result(tracker_dir, seq)
+        conf = read_confidences(tracker_dir, seq)
+        if conf is None:
+            path = confidence_path(tracker_dir.parent, tracker_dir.name, seq.name)
+            raise DataError("no confidence file: the long-term score needs the confidences that `metatrack run` "
+                            "stores (results written before it did: run the tracker again into a new folder)", path)
+        boxes.append(b)
+        confs.append(conf[:, 0])
+        fps.append(_sequence_fps(times))
+    return {**longterm.long_term_score(sequences, boxes, confs).to_json(), "fps": _mean_or_none(fps)}
 
 
 # ---------------------------------------------------------------- VOT
@@ -210,6 +245,8 @@ def _has_results(tracker_dir: Path, sequences: SequenceABC[Sequence], protocol: 
     names = {p.name for p in tracker_dir.iterdir()}
     if protocol == "ope":
         return any(f"{s.name}.txt" in names for s in sequences)
+    if protocol == "lt":
+        return any(f"{s.name}_confidence.txt" in names for s in sequences)
     return any(_vot_files(tracker_dir, s.name) for s in sequences)
 
 
@@ -243,12 +280,15 @@ def score_results(
     ``precision`` (<= 20 px), ``fps``, ``init_seconds``, ``success_curve`` (21), ``precision_curve``
     (51), ``sequences`` and ``attributes`` (with ``count``). VOT values: ``eao``, ``accuracy``,
     ``robustness``, ``failures``, ``failures_per_100_frames``, ``eao_curve``, ``eao_range``,
-    ``eao_range_rule``, ``fps``, ``init_seconds``, ``frames``, ``sequences``. ``eao_range``: None for
+    ``eao_range_rule``, ``fps``, ``init_seconds``, ``frames``, ``sequences``. LT (one-pass results with
+    their confidence files, :func:`score_lt`): ``f_score``, ``precision``, ``recall``, ``threshold``,
+    ``absent_frames``, ``visible_frames``, the curves over ``thresholds``, ``sequences``, ``fps``; OPE
+    scores carry the same block as ``long_term`` where the confidences are there. ``eao_range``: None for
     :func:`metatrack.evaluation.vot.auto_eao_range`, ``(low, high)`` or a name such as ``"vot2017"``.
     A tracker with results for some sequences but not all raises :class:`DataError` naming the file.
     """
-    if protocol not in ("ope", "vot"):
-        raise ConfigError(f"protocol {protocol!r}: use 'ope' or 'vot'")
+    if protocol not in ("ope", "vot", "lt"):
+        raise ConfigError(f"protocol {protocol!r}: use 'ope', 'vot' or 'lt'")
     if not sequences:
         raise ConfigError("no sequence to score")
     results_dir = Path(results_dir)
@@ -262,6 +302,8 @@ def score_results(
         ]
         if not names:
             what = f"no tracker folder holds {protocol.upper()} results for these sequences"
+            if protocol == "lt":
+                what += " (the long-term score reads the <seq>_confidence.txt files that `metatrack run` writes)"
             raise DataError(what, results_dir)
     else:
         names = list(trackers)
@@ -271,7 +313,12 @@ def score_results(
     scores: dict[str, Any] = {}
     for name in names:
         d = results_dir / name
-        scores[name] = score_ope(sequences, d) if protocol == "ope" else score_vot(sequences, d, eao_range)
+        if protocol == "ope":
+            scores[name] = score_ope(sequences, d)
+        elif protocol == "lt":
+            scores[name] = score_lt(sequences, d)
+        else:
+            scores[name] = score_vot(sequences, d, eao_range)
     return _json_ready(scores)
 
 

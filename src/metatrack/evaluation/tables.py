@@ -30,18 +30,27 @@ VOT_COLUMNS: list[Column] = [
     ("Failures/100 frames", "failures_per_100_frames", _num(2)),
     ("FPS", "fps", _num(1)),
 ]
-MAIN_SCORE = {"ope": "success_auc", "vot": "eao"}
+LT_COLUMNS: list[Column] = [
+    ("F-score", "f_score", _num(3)),
+    ("Pr", "precision", _num(3)),
+    ("Re", "recall", _num(3)),
+    ("tau (confidence)", "threshold", _num(3)),
+    ("Absent frames", "absent_frames", lambda v: "-" if v is None else str(v)),
+    ("FPS", "fps", _num(1)),
+]
+MAIN_SCORE = {"ope": "success_auc", "vot": "eao", "lt": "f_score"}
 
 
 def format_table(scores: dict[str, Any], protocol: str, markdown: bool = False) -> str:
     """One row per tracker, sorted by the main score (OPE: success AUC, VOT: EAO), best first.
 
     Scores are as :func:`metatrack.evaluation.scoring.score_results` returns them. A VOT table ends
-    with a note of the EAO range used.
+    with a note of the EAO range used; an LT table (VOT-LT F-score, its Pr and Re) with the note
+    that tau is each tracker's own best confidence threshold.
     """
     if protocol not in MAIN_SCORE:
-        raise ConfigError(f"protocol {protocol!r}: use 'ope' or 'vot'")
-    columns = OPE_COLUMNS if protocol == "ope" else VOT_COLUMNS
+        raise ConfigError(f"protocol {protocol!r}: use 'ope', 'vot' or 'lt'")
+    columns = {"ope": OPE_COLUMNS, "vot": VOT_COLUMNS, "lt": LT_COLUMNS}[protocol]
     main = MAIN_SCORE[protocol]
 
     def rank(item: tuple[str, dict]) -> tuple[bool, float, str]:
@@ -67,4 +76,7 @@ def format_table(scores: dict[str, Any], protocol: str, markdown: bool = False) 
             lines.append("")
         for (low, high), rule in sorted(ranges):
             lines.append(f"EAO averaged over sequence lengths {low}-{high} ({rule}).")
+    if protocol == "lt":
+        lines += ["", "VOT-LT: F = 2 Pr Re / (Pr + Re) at the confidence threshold tau that maximises it "
+                      "(each tracker's own tau; confidences calibrated, docs/evaluation.md)."]
     return "\n".join(lines) + "\n"

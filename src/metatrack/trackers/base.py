@@ -2,8 +2,9 @@
 
 The protocol is the one the field agrees on (got10k): ``init(image, box)`` on the first frame,
 then ``update(image) -> box`` on every later frame. Images are HxWx3 uint8 RGB arrays, boxes
-``x, y, w, h`` 0-based floats. After ``update`` a tracker may expose ``confidence`` (higher is
-surer) for reports and annotated videos.
+``x, y, w, h`` 0-based floats. After ``update`` a tracker exposes ``confidence`` (the calibrated
+probability that its box overlaps the target; its ``raw_confidence`` in its own units) and
+``present`` (whether it says the target is in view).
 """
 
 from __future__ import annotations
@@ -25,8 +26,33 @@ class Tracker:
     name: str = "tracker"
     #: whether results vary from run to run (the VOT protocol then repeats runs)
     stochastic: bool = False
-    #: confidence of the last :meth:`update` (NaN when the tracker has none)
-    confidence: float = float("nan")
+    #: the tracker's own score of its last :meth:`update` in its own units (NaN when it has none)
+    raw_confidence: float = float("nan")
+
+    @property
+    def confidence(self) -> float:
+        """The probability that the last box overlaps the target (IoU > 0), from the tracker's calibration
+        (:mod:`metatrack.calibration`, fitted on the validation split); the raw score where the tracker
+        has no calibration. Trackers set it with their raw score: ``self.confidence = score``."""
+        cal = self._calibration()
+        return self.raw_confidence if cal is None else cal.probability(self.raw_confidence)
+
+    @confidence.setter
+    def confidence(self, value: float) -> None:
+        self.raw_confidence = float(value)
+
+    @property
+    def present(self) -> bool:
+        """Whether the tracker says the target is in view: calibrated confidence at or above the threshold
+        chosen on the validation split; always True for a tracker without calibration or a confidence."""
+        cal = self._calibration()
+        return True if cal is None else cal.present(self.raw_confidence)
+
+    def _calibration(self):
+        """The calibration of this tracker's registered name (:func:`metatrack.calibration.calibration_for`)."""
+        from ..calibration import calibration_for
+
+        return calibration_for(self.name)
 
     def init(self, image: np.ndarray, box: np.ndarray) -> None:
         raise NotImplementedError
@@ -144,11 +170,26 @@ def resolve_factory(name: str) -> TrackerFactory:
     raise ConfigError(f"unknown tracker {name!r}; known trackers: {known} (or module:Class)")
 
 
-def create_tracker(name: str, **kwargs: Any) -> Tracker:
-    """Build the tracker registered as ``name`` (keyword arguments go to its factory)."""
+#: where a tracker's backbone can run (``runtime=`` of :func:`create_tracker`)
+RUNTIMES = ("torch", "onnx")
+
+
+def create_tracker(name: str, runtime: str = "torch", onnx_model: str | None = None, **kwargs: Any) -> Tracker:
+    """Build the tracker registered as ``name`` (other keyword arguments go to its factory).
+
+    ``runtime="onnx"`` runs an adaptive tracker's frozen backbone through onnxruntime on the CPU
+    (``onnx_model``: an exported file to use instead of the cached export).
+    """
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
     tracker = resolve_factory(name)(**kwargs)
     if not hasattr(tracker, "init") or not hasattr(tracker, "update"):
         raise ConfigError(f"tracker {name!r} has no init/update methods")
+    if runtime != "torch" or onnx_model is not None:
+        if not hasattr(tracker, "use_runtime"):
+            raise ConfigError(f"runtime {runtime!r}: tracker {name!r} has no backbone to run elsewhere (the "
+                              "adaptive trackers have: metasdnet, metacrest, sdnet-N, crest-N)")
+        tracker.use_runtime(runtime, onnx_model)
     try:
         tracker.name = name
     except AttributeError:  # pragma: no cover

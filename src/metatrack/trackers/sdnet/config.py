@@ -106,6 +106,12 @@ class SDNetConfig(TrackerConfig):
     trans_growth: float = 1.1  # pyMDNet: expand_trans multiplies by 1.1
     top_k: int = 5  # pyMDNet: top 5 candidates
     success_threshold: float = 0.0  # pyMDNet: target_score > 0
+    # not in pyMDNet: a search region whose pixels vary less than this (std, grey levels) is blank (a black,
+    # white or one-colour frame): every candidate looks alike there, so the head's score says nothing; the
+    # tracker holds its box, takes the failure path and reports blank_confidence (below any score of the
+    # head on the validation split), so that it is less sure of a blank frame than of the target
+    blank_std: float = 2.0
+    blank_confidence: float = -20.0
 
     # ---- online updates
     # SDNet-N's: pyMDNet's lr_update 0.001, scaled as lr_init

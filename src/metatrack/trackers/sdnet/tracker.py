@@ -97,7 +97,8 @@ class _SDNetTracker(AdaptiveTracker):
         feats = self.extractor.pool(fmap, window, cands)
         with torch.no_grad():
             scores = target_scores(self.head(feats), cfg.score).cpu().numpy().astype(np.float64)
-        finite = np.isfinite(scores)
+        blank = _is_blank(image, cands, cfg.blank_std)
+        finite = np.isfinite(scores) & (not blank)  # a blank region: the NaN path (hold, failure)
         if finite.any():
             s = np.where(finite, scores, -np.inf)
             k = int(min(cfg.top_k, finite.sum()))
@@ -122,7 +123,7 @@ class _SDNetTracker(AdaptiveTracker):
         elif self.store:
             self._online_update(*self.store.short_term())
         self.target = new_target
-        self.confidence = target_score
+        self.confidence = cfg.blank_confidence if blank else target_score
         return result
 
     def first_frame_score(self, params: Params, samples: SampleBatch) -> float:
@@ -172,6 +173,18 @@ class _SDNetTracker(AdaptiveTracker):
         cfg = self.config
         boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, cfg.n_neg_meta, window, cfg, rng)
         return SampleBatch(self.extractor.pool(fmap, window, boxes), torch.from_numpy(labels).to(self.device))
+
+
+def _is_blank(image: np.ndarray, boxes: np.ndarray, min_std: float) -> bool:
+    """Whether the image region that ``boxes`` span varies less than ``min_std`` grey levels (a flat frame)."""
+    h, w = image.shape[:2]
+    x0, y0 = (max(int(np.floor(v)), 0) for v in boxes[:, :2].min(axis=0))
+    x1 = min(int(np.ceil((boxes[:, 0] + boxes[:, 2]).max())), w)
+    y1 = min(int(np.ceil((boxes[:, 1] + boxes[:, 3]).max())), h)
+    if x1 <= x0 or y1 <= y0:
+        return False
+    step = max(1, min(x1 - x0, y1 - y0) // 64)  # a subsample is enough to tell a flat region
+    return bool(image[y0:y1:step, x0:x1:step].std() < min_std)
 
 
 def _state(head: SDNetHead) -> Params:
