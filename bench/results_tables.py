@@ -213,12 +213,30 @@ def render_transcribed(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_table(name: str, data: dict[str, Any]) -> str:
+    """A table a bench script wrote as it measured (``"kind": "table"``): its rows as strings, with
+    where and how it was measured."""
+    columns = data["columns"]
+    right = [i > 0 and _numeric_column([row[i] for row in data["rows"]]) for i in range(len(columns))]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "".join(" ---: |" if r else " --- |" for r in right)]
+    for row in data["rows"]:
+        if len(row) != len(columns):
+            raise ValueError(f"{name}.json: row {row!r} has {len(row)} cells for {len(columns)} columns")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", f"From `bench/results/{name}.json`: {data['split']}; seeds {data['seeds']}; {data['date']}; "
+                  f"{data['machine']}. Command: `{data['command']}`."]
+    return "\n".join(lines)
+
+
 def renderer_for(data: Any) -> Callable[[str, dict[str, Any]], str] | None:
     """The renderer of a JSON structure, recognised by its keys."""
     if not isinstance(data, dict):
         return None
     if data.get("transcribed") and {"columns", "rows", "split", "seeds", "date", "machine", "source"} <= data.keys():
         return render_transcribed
+    table_keys = {"columns", "rows", "split", "seeds", "date", "machine", "command"}
+    if data.get("kind") == "table" and table_keys <= data.keys():
+        return render_table
     if data.get("kind") == "split_bench":
         return render_split_bench
     if {"family", "ope", "first_frame", "seeds", "machine"} <= data.keys():

@@ -27,11 +27,15 @@ from ...io import atomic_write_json
 from ..sequence import Sequence
 from .motion import ATTRIBUTE_RATES, ATTRIBUTES, SPLIT_RATES, draw_plan
 from .render import render
-from .sources import POOLS
+from .sources import POOLS, pool_for
 
 # Each split's content version: a sequence folder or cache made under another version is made
-# again. train v2: 27 target objects instead of 7 (sources.POOLS).
+# again. train v2: 27 target objects instead of 7 (sources.POOLS). VERSIONS is the version a split
+# name reads by default; OTHER_VERSIONS the others still generated (``version=`` option): train v4
+# (67 objects, no video of a real clip, static occluders, hand-held camera: sources.VERSION_POOLS,
+# motion.VERSION_FEATURES). Train v3 was a draft (texture patches), not kept, never generated again.
 VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1}
+OTHER_VERSIONS: dict[str, tuple[int, ...]] = {"train": (4,)}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
 
@@ -78,6 +82,27 @@ def _rates(split: str, challenge_rates: dict | None) -> dict[str, float]:
     return out
 
 
+def _version(split: str, version: int | None) -> int:
+    """The version to generate: the split's default, or one of :data:`OTHER_VERSIONS`."""
+    if split not in POOLS:
+        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(POOLS))}")
+    if version is None:
+        return VERSIONS[split]
+    known = (VERSIONS[split], *OTHER_VERSIONS.get(split, ()))
+    if int(version) not in known:
+        versions = ", ".join(map(str, known))
+        raise ConfigError(f"version={version}: the {split} split is generated in version(s) {versions}")
+    return int(version)
+
+
+def _check_objects(split: str, version: int, objects: int | None) -> None:
+    if objects is None:
+        return
+    count = len(pool_for(split, version).targets)
+    if not 1 <= int(objects) <= count:
+        raise ConfigError(f"objects={objects}: the {split} split (version {version}) has {count} target objects")
+
+
 def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, int]) -> None:
     if split not in POOLS:
         raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(POOLS))}")
@@ -90,15 +115,23 @@ def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, 
 
 
 def _params(
-    split: str, seed: int, index: int, frames: int, image_size: tuple[int, int], rates: dict | None = None
+    split: str,
+    seed: int,
+    index: int,
+    frames: int,
+    image_size: tuple[int, int],
+    rates: dict | None = None,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> dict:
     """What decides a sequence's content; a folder made with other parameters is made again.
 
-    ``rates``: the challenge shares that differ from the generator's (listed only when some do).
+    ``rates``: the challenge shares that differ from the generator's (listed only when some do);
+    ``objects``: listed only when the targets are cut to the pool's first ``objects``.
     """
     params = {
         "generator": GENERATOR,
-        "version": VERSIONS[split],
+        "version": _version(split, version),
         "split": split,
         "seed": int(seed),
         "index": int(index),
@@ -108,6 +141,8 @@ def _params(
     }
     if rates:
         params["challenge_rates"] = dict(rates)
+    if objects is not None:
+        params["objects"] = int(objects)
     return params
 
 
@@ -159,15 +194,25 @@ def _sequence_summary(plan, meta: dict | None = None) -> dict:
 
 
 def write_sequence(
-    out: Path, split: str, seed: int, index: int, frames: int, image_size, rates: dict | None = None
+    out: Path,
+    split: str,
+    seed: int,
+    index: int,
+    frames: int,
+    image_size,
+    rates: dict | None = None,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> tuple[Path, dict]:
     """Render sequence ``index`` into ``out/<name>`` unless it is already complete there.
 
-    ``rates``: challenge shares that replace the generator's (see :func:`write_split`).
+    ``rates``: challenge shares that replace the generator's; ``version``, ``objects``: see
+    :func:`write_split`.
     """
     rates = _rates(split, rates)
-    plan = draw_plan(split, seed, index, frames, tuple(image_size), rates=rates)
-    params = _params(split, seed, index, frames, image_size, rates)
+    version = _version(split, version)
+    plan = draw_plan(split, seed, index, frames, tuple(image_size), rates=rates, version=version, objects=objects)
+    params = _params(split, seed, index, frames, image_size, rates, version, objects)
     final = out / plan.name
     if _is_complete(final, params):
         return final, _sequence_summary(plan, _read_meta(final))
@@ -220,7 +265,15 @@ def write_sequence(
 
 
 def _complete_split(
-    out: Path, split: str, sequences: int, frames: int, seed: int, image_size, rates: dict
+    out: Path,
+    split: str,
+    sequences: int,
+    frames: int,
+    seed: int,
+    image_size,
+    rates: dict,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> list[Path] | None:
     """The folders of a split already written with these arguments, or None (then write it)."""
     try:
@@ -233,7 +286,8 @@ def _complete_split(
     paths = []
     for i, entry in enumerate(entries):
         path = out / str(entry.get("name"))
-        if entry.get("index") != i or not _is_complete(path, _params(split, seed, i, frames, image_size, rates)):
+        params = _params(split, seed, i, frames, image_size, rates, version, objects)
+        if entry.get("index") != i or not _is_complete(path, params):
             return None
         paths.append(path)
     return paths
@@ -248,20 +302,25 @@ def write_split(
     image_size: tuple[int, int] | None = None,
     progress: bool = False,
     challenge_rates: dict[str, float] | None = None,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> list[Path]:
     """Write ``sequences`` composite sequences of ``split`` to ``out`` in OTB's layout.
 
-    Sequence ``i`` depends only on ``(seed, split, i, frames, image_size, challenge_rates)``, so
-    the first ``n`` sequences of a bigger split are the same files. ``image_size`` and
-    ``challenge_rates`` (shares of the challenges replacing motion.ATTRIBUTE_RATES) default to
-    the split's own in :data:`DEFAULT_SPLITS`. Prints nothing unless ``progress`` (tqdm).
-    Returns the sequence folders in order.
+    Sequence ``i`` depends only on ``(seed, split, i, frames, image_size, challenge_rates,
+    version, objects)``, so the first ``n`` sequences of a bigger split are the same files.
+    ``image_size`` and ``challenge_rates`` (shares of the challenges replacing
+    motion.ATTRIBUTE_RATES) default to the split's own in :data:`DEFAULT_SPLITS`; ``version`` to
+    :data:`VERSIONS` (others: :data:`OTHER_VERSIONS`); ``objects`` cuts the targets to the pool's
+    first ``objects``. Prints nothing unless ``progress`` (tqdm). Returns the sequence folders in order.
     """
     image_size = _default_size(split) if image_size is None else tuple(image_size)
     _check_args(split, sequences, frames, image_size)
+    version = _version(split, version)
+    _check_objects(split, version, objects)
     rates = _rates(split, challenge_rates)
     out = Path(out)
-    done = _complete_split(out, split, sequences, frames, seed, image_size, rates)
+    done = _complete_split(out, split, sequences, frames, seed, image_size, rates, version, objects)
     if done is not None:
         return done
     out.mkdir(parents=True, exist_ok=True)
@@ -273,15 +332,16 @@ def write_split(
     paths: list[Path] = []
     entries: list[dict] = []
     for i in indices:
-        path, entry = write_sequence(out, split, seed, i, frames, image_size, rates)
+        path, entry = write_sequence(out, split, seed, i, frames, image_size, rates, version, objects)
         paths.append(path)
         entries.append(entry)
     manifest = {
         "generator": GENERATOR,
-        "version": VERSIONS[split],
+        "version": version,
         "split": split,
         "seed": int(seed),
         "sequences": int(sequences),
+        **({"objects": int(objects)} if objects is not None else {}),
         "frames": int(frames),
         "image_size": [int(image_size[0]), int(image_size[1])],
         "jpeg_quality": JPEG_QUALITY,
@@ -301,20 +361,30 @@ def cache_root() -> Path:
 
 
 def split_folder(
-    split: str, sequences: int, frames: int, seed: int, image_size=None, challenge_rates: dict | None = None
+    split: str,
+    sequences: int,
+    frames: int,
+    seed: int,
+    image_size=None,
+    challenge_rates: dict | None = None,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> Path:
     """Cache folder of a generated split: ``embedded/<split>-v<version>-s<seed>-n<N>-f<F>``.
 
     A frame size other than 480x360 adds ``-<W>x<H>``; challenge shares other than the split's
-    own add ``-c<hash>``. ``image_size`` and ``challenge_rates`` default to the split's own.
+    own add ``-c<hash>``; a cut to the first ``objects`` targets adds ``-o<objects>``.
+    ``image_size`` and ``challenge_rates`` default to the split's own.
     """
     image_size = _default_size(split) if image_size is None else tuple(image_size)
-    name = f"{split}-v{VERSIONS[split]}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
+    name = f"{split}-v{_version(split, version)}-s{int(seed)}-n{int(sequences)}-f{int(frames)}"
     if tuple(image_size) != _BASE_SIZE:
         name += f"-{int(image_size[0])}x{int(image_size[1])}"
     rates = _rates(split, challenge_rates)
     if rates != _rates(split, None):
         name += "-c" + hashlib.sha256(json.dumps(rates, sort_keys=True).encode()).hexdigest()[:8]
+    if objects is not None:
+        name += f"-o{int(objects)}"
     return cache_root() / "embedded" / name
 
 
@@ -371,11 +441,13 @@ def read_embedded(path_or_split: str = "eval", **options) -> list[Sequence]:
     """The embedded data set: a split name (generated once into the cache) or a written folder.
 
     Options for a split name: ``sequences``, ``frames``, ``seed``, ``image_size``,
-    ``challenge_rates`` (override :data:`DEFAULT_SPLITS`) and ``progress``.
+    ``challenge_rates`` (override :data:`DEFAULT_SPLITS`), ``version`` (another version of the
+    split: :data:`OTHER_VERSIONS`), ``objects`` (only the pool's first ``objects`` targets) and
+    ``progress``. A meta-training config names them as a source's ``options``.
     """
     arg = str(path_or_split)
     if arg in DEFAULT_SPLITS:
-        settings = {"challenge_rates": None, **DEFAULT_SPLITS[arg]}
+        settings = {"challenge_rates": None, "version": None, "objects": None, **DEFAULT_SPLITS[arg]}
         progress = bool(options.pop("progress", False))
         unknown = sorted(set(options) - set(settings))
         if unknown:

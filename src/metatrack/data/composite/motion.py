@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .sources import POOLS, Pool, TargetCrop
+from .sources import Pool, TargetCrop, pool_for
 
 # OTB's attribute tags, plus DIS (look-alike distractors), in the order attributes.txt lists them.
 ATTRIBUTES = ("IV", "SV", "OCC", "DEF", "MB", "FM", "IPR", "OPR", "OV", "BC", "LR", "DIS")
@@ -44,6 +44,18 @@ SPLIT_CODES = {"eval": 0, "train": 1, "test": 2}
 # A split's own challenge shares, replacing ATTRIBUTE_RATES': the held-out test split has more
 # fast motion, occlusion, clutter, look-alikes and small (low-resolution) targets than eval.
 SPLIT_RATES: dict[str, dict[str, float]] = {"test": {"FM": 0.35, "OCC": 0.45, "BC": 0.3, "LR": 0.15, "DIS": 0.35}}
+# What a split version adds to its split's generator (issue 13: training data closer to the world).
+# Train version 4: more small targets (LR), look-alikes (DIS) and occlusion, half of the occluders
+# static in the scene (a pole or a sign the target passes behind, moving with the camera), and a
+# hand-held camera shaking every layer and the background together. Versions without an entry are
+# drawn exactly as before.
+VERSION_FEATURES: dict[tuple[str, int], dict] = {
+    ("train", 4): {
+        "rates": {"LR": 0.15, "DIS": 0.35, "OCC": 0.45},
+        "static_occluder": 0.5,  # share of the occluded sequences whose occluder stands still in the scene
+        "handheld": (0.2, 1.0),  # pixels (times k): range of the standard deviation of the shake's steps
+    }
+}
 
 BASE_SIZE = (480, 360)
 FM_PIXELS = 20.0  # OTB: fast motion when the centre moves more than 20 pixels
@@ -66,6 +78,7 @@ _STREAMS = (
     "light",
     "blur",
     "background",
+    "handheld",
 )
 _TARGET_ORDER_WORD = 1 << 21  # last seed word of the per-split shuffle of the targets' turns
 
@@ -593,12 +606,108 @@ def _occluder(
     )
 
 
+def _occlusion_frame(rng: np.random.Generator, inside: np.ndarray) -> int:
+    """A frame in the middle of the sequence where the target is wholly in view."""
+    n = len(inside)
+    frames = np.flatnonzero(inside[1:]) + 1
+    middle = frames[(frames >= 0.3 * n) & (frames <= 0.8 * n)]
+    choices = middle if middle.size else frames if frames.size else np.array([n - 1])
+    return int(choices[int(rng.integers(len(choices)))])
+
+
+def _static_occluder(
+    rng: np.random.Generator,
+    pool: Pool,
+    crop: TargetCrop,
+    background: Background,
+    center: np.ndarray,
+    size: np.ndarray,
+    inside: np.ndarray,
+    image_size: tuple[int, int],
+    info: dict,
+) -> Layer:
+    """A pole or a sign standing still in the scene, in front of the target's place at a drawn frame.
+
+    It moves only with the camera: its frame position and size follow the background's window, so
+    the target passes behind it as a real target passes behind a post.
+    """
+    from .sources import load_photo
+
+    n = len(center)
+    photos = [p for p in pool.photos if p not in (crop.photo, background.name)] or list(pool.photos)
+    photo = photos[int(rng.integers(len(photos)))]
+    ph, pw = load_photo(photo).shape[:2]
+    t_occ = _occlusion_frame(rng, inside)
+    tsize = float(size[t_occ])
+    pole = rng.random() < 0.5
+    if pole:
+        ow = tsize * rng.uniform(0.25, 0.5)
+        oh = max(image_size[1] * rng.uniform(0.5, 1.0), 2.0 * tsize)
+        offset = np.array([rng.uniform(-0.3, 0.3) * tsize, rng.uniform(-0.5, 0.5) * oh])
+    else:
+        side = tsize * rng.uniform(1.0, 1.6)
+        aspect = rng.uniform(0.7, 1.4)
+        ow, oh = side * np.sqrt(aspect), side / np.sqrt(aspect)
+        offset = rng.uniform(-0.3, 0.3, 2) * tsize
+    aspect = ow / oh
+    rh = int(np.clip(rng.uniform(0.3, 0.8) * ph, 16, ph))
+    rw = int(np.clip(rh * aspect, 16, pw))
+    rect = (int(rng.integers(0, pw - rw + 1)), int(rng.integers(0, ph - rh + 1)), rw, rh)
+    # a scene point: frame position u = (P - window centre) / s + frame centre, s = window width / frame width
+    mid = np.array(image_size, dtype=np.float64) / 2
+    s = background.window[:, 2] / image_size[0]
+    scene = background.window[t_occ, :2] + (center[t_occ] + offset - mid) * s[t_occ]
+    path = (scene[None, :] - background.window[:, :2]) / s[:, None] + mid
+    zoom = s[t_occ] / s
+    info["occlusion"] = {"frame": t_occ, "full": bool(not pole and ow >= tsize and oh >= tsize), "static": True}
+    return Layer(
+        source=f"{photo}:{rect}",
+        photo=photo,
+        rect=rect,
+        shape="roundrect",
+        center=path,
+        width=ow * zoom,
+        height=oh * zoom,
+        angle=np.full(n, rng.uniform(-5, 5) if pole else rng.uniform(-15, 15)),
+    )
+
+
+def _handheld(rng: np.random.Generator, n: int, k: float, step_range: tuple[float, float]) -> np.ndarray:
+    """A hand-held camera's shake (N, 2) in frame pixels: a damped random walk, 0 in frame 1."""
+    step = rng.uniform(*step_range) * k
+    pos = np.zeros((n, 2))
+    vel = np.zeros(2)
+    for t in range(1, n):
+        vel = 0.7 * vel + rng.normal(0, step, 2)
+        pos[t] = 0.9 * pos[t - 1] + vel
+    return pos
+
+
+def _shake_window(jitter: np.ndarray, background: Background, image_size: tuple[int, int]) -> None:
+    """Move the camera by ``jitter`` (frame pixels): the background's window moves with it."""
+    s = background.window[:, 2] / image_size[0]
+    background.window = background.window + np.column_stack([jitter * s[:, None], np.zeros(len(s))])
+
+
+def _shake_layers(jitter: np.ndarray, layers: list[Layer]) -> None:
+    """The other half of a camera move: what moves in the scene moves the other way in the frame."""
+    for layer in layers:
+        layer.center = layer.center - jitter
+
+
 def _distractor(rng: np.random.Generator, crop: TargetCrop, target: Layer) -> Layer:
     """A look-alike of the target (a sibling object or a copy) moving around it, behind it."""
     n = len(target.center)
     size = np.sqrt(target.width * target.height)
     rect = crop.rect
-    if crop.siblings:
+    photo = crop.photo
+    if crop.lookalikes:  # another person's face: a look-alike of the same kind, not a copy
+        from .sources import load_photo
+
+        photo = crop.lookalikes[int(rng.integers(len(crop.lookalikes)))]
+        h_ph, w_ph = load_photo(photo).shape[:2]
+        rect = (0, 0, w_ph, h_ph)
+    elif crop.siblings:
         rect = crop.siblings[int(rng.integers(len(crop.siblings)))]
     radius = size * (1.25 + 0.6 * (1 + smooth_noise(rng, n, max(n / 3, 8))))
     phi = rng.uniform(0, 2 * np.pi) + rng.choice([-1, 1]) * rng.uniform(0.5, 2.0) * np.pi * (
@@ -608,8 +717,8 @@ def _distractor(rng: np.random.Generator, crop: TargetCrop, target: Layer) -> La
     scale = rng.uniform(0.85, 1.15)
     aspect = (rect[2] / rect[3]) / (crop.rect[2] / crop.rect[3])
     return Layer(
-        source=f"{crop.photo}:{rect}",
-        photo=crop.photo,
+        source=f"{photo}:{rect}",
+        photo=photo,
         rect=rect,
         shape=crop.shape,
         center=center,
@@ -802,7 +911,7 @@ def _background(
     """The background: a texture under BC (``clutter``), else a video or a photo."""
     if clutter:
         return _texture_background(rng, pool, n, image_size)
-    if rng.random() < _VIDEO_CHANCE:
+    if rng.random() < _VIDEO_CHANCE and pool.videos:
         return _video_background(rng, pool, n, image_size)
     return _photo_background(rng, pool, crop, n, image_size)
 
@@ -834,14 +943,23 @@ def draw_plan(
     image_size: tuple[int, int],
     attributes: set[str] | None = None,
     rates: dict[str, float] | None = None,
+    version: int | None = None,
+    objects: int | None = None,
 ) -> Plan:
     """Draw sequence ``index`` of ``split``: fully decided by ``(seed, split, index)``.
 
     ``attributes`` forces the set of challenges (tests use it); otherwise they are drawn, each in
     the share of sequences given by ``rates`` (overrides of :data:`ATTRIBUTE_RATES`; default the
-    split's own, :data:`SPLIT_RATES`).
+    split's own, :data:`SPLIT_RATES`). ``version``: a split version with a pool and features of its
+    own (:data:`VERSION_FEATURES`; None: the split's pool as before). ``objects``: only the first
+    ``objects`` targets of the pool take turns (the object-count curve of docs/results.md).
     """
-    pool = POOLS[split]
+    pool = pool_for(split, version)
+    if objects is not None:
+        if not 1 <= int(objects) <= len(pool.targets):
+            raise ValueError(f"objects={objects}: the pool of {split} has {len(pool.targets)} targets")
+        pool = Pool(pool.targets[: int(objects)], pool.photos, pool.videos, pool.textures)
+    features = VERSION_FEATURES.get((split, int(version)), {}) if version is not None else {}
     split_code = SPLIT_CODES[split]
     n = int(frames)
     k = size_factor(image_size)
@@ -849,6 +967,7 @@ def draw_plan(
         attrs = set(attributes)
     else:
         overrides = SPLIT_RATES.get(split, {}) if rates is None else rates
+        overrides = {**features.get("rates", {}), **overrides}
         attrs = draw_attributes(seed, split_code, index, challenge_rates(overrides))
     rngs = _streams(seed, split_code, index)
     info: dict = {}
@@ -871,13 +990,29 @@ def draw_plan(
     if "MB" in attrs:
         target.blur, shake = _motion_blur(rngs["blur"], center, k, info)
     background = _background(rngs["background"], pool, crop, n, image_size, "BC" in attrs)
+    jitter = None
+    if "handheld" in features:
+        jitter = _handheld(rngs["handheld"], n, k, features["handheld"])
+        _shake_window(jitter, background, image_size)  # first: a static occluder follows the window
     occluder = None
     if "OCC" in attrs:
         size = np.sqrt(width * height)
-        occluder = _occluder(
-            rngs["occluder"], pool, crop, background.name, center, size, reach, inside, image_size, info
-        )
+        static = features.get("static_occluder", 0.0)  # drawn only where the version has them
+        if static > 0 and rngs["occluder"].random() < static:
+            occluder = _static_occluder(
+                rngs["occluder"], pool, crop, background, center, size, inside, image_size, info
+            )
+        else:
+            occluder = _occluder(
+                rngs["occluder"], pool, crop, background.name, center, size, reach, inside, image_size, info
+            )
     distractor = _distractor(rngs["distractor"], crop, target) if "DIS" in attrs else None
+    if jitter is not None:
+        moving = [target] + [d for d in (distractor,) if d is not None]
+        if occluder is not None and not info["occlusion"].get("static"):
+            moving.append(occluder)
+        _shake_layers(jitter, moving)
+        info["handheld_pixels"] = round(float(np.abs(np.diff(jitter, axis=0)).max()), 2) if n > 1 else 0.0
     gain = _lighting(rngs["light"], n) if "IV" in attrs else None
 
     return Plan(
