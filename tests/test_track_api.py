@@ -253,3 +253,29 @@ def test_cli_several_targets_write_motchallenge_lines_and_draw_every_target(vide
         assert np.abs(edge - plain[int(y), int(x) + int(w) // 2]).sum() > 60
         colours.add(tuple(int(v) // 40 for v in edge))
     assert len(colours) == 3
+
+
+def test_track_says_whether_the_target_is_present(tmp_path):
+    """Each item also carries ``present`` and ``raw_confidence`` (still unpacked as three values)."""
+    from lt_data import BOX as LT_BOX
+    from lt_data import SIZE, LooksTracker
+
+    from metatrack.calibration import Calibration, register_calibration
+
+    w, h = SIZE
+    shown = np.full((h, w, 3), 40, np.uint8)
+    x, y, bw, bh = (int(v) for v in LT_BOX)
+    shown[y:y + bh, x:x + bw] = 230
+    dark = np.full((h, w, 3), 40, np.uint8)
+    metatrack.register_tracker("api-looks", LooksTracker, replace=True)
+    try:
+        register_calibration("api-looks", Calibration(4.0, -2.0, 0.5))
+        items = list(metatrack.track([shown, shown, dark, shown], LT_BOX, tracker="api-looks"))
+    finally:
+        register_calibration("api-looks", None)
+    assert [i for i, _, _ in items] == [0, 1, 2, 3]
+    assert [it.present for it in items] == [True, True, False, True]
+    assert [it.raw_confidence for it in items[1:]] == [1.0, 0.0, 1.0]
+    assert items[2][2] == pytest.approx(1 / (1 + math.exp(2.0))) and math.isnan(items[0][2])
+    (_, found), = list(metatrack.track_many([shown, dark], [LT_BOX], tracker="api-looks"))[1:]
+    assert found[0].present  # uncalibrated again: a tracker without calibration always says present

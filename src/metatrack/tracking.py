@@ -33,6 +33,7 @@ from .data.sequence import read_image
 from .errors import ConfigError, DataError
 from .geometry import check_first_box, clip_box
 from .image import as_rgb
+from .tracked import Tracked, tracker_answer
 from .trackers import Tracker, create_tracker
 from .visualize import VideoWriter, annotate
 
@@ -239,8 +240,8 @@ def _decoded(cap: cv2.VideoCapture, first_index: int) -> Iterator[tuple[int, np.
 def create_trackers(tracker: str, count: int, seed: int = 0, **tracker_kwargs: Any) -> list[Tracker]:
     """One tracker per target, each seeded with ``seed`` (a target's boxes do not depend on the others).
 
-    The one place where the trackers of several targets are made: a tracker family that can share
-    work between targets (one backbone pass per frame) would build them here.
+    The one place where the trackers of several targets are made; :func:`tracker_group` then lets
+    the adaptive trackers among them share one batched backbone call per frame.
     """
     trackers = []
     for _ in range(count):
@@ -251,6 +252,16 @@ def create_trackers(tracker: str, count: int, seed: int = 0, **tracker_kwargs: A
         trk.seed(seed)
         trackers.append(trk)
     return trackers
+
+
+def tracker_group(trackers: list[Tracker]):
+    """A :class:`~metatrack.trackers.adaptive.TrackerGroup` of ``trackers`` when two or more of them can
+    share the backbone's pass over a frame (the adaptive trackers), else None (each updates alone)."""
+    if sum(bool(getattr(trk, "shares_features", False)) for trk in trackers) < 2:
+        return None  # the peers alone: no torch import
+    from .trackers.adaptive import TrackerGroup
+
+    return TrackerGroup(trackers)
 
 
 def _box_names(count: int, names: _Names) -> list[str]:
@@ -268,9 +279,13 @@ def _boxes_given(boxes, names: _Names) -> list[np.ndarray]:
 
 
 def _steps(stream: FrameStream, trackers: list[Tracker], boxes: list[np.ndarray], end: int | None,
-           names: _Names) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
-    """(frame index, frame, [(target id, box, confidence), ...], seconds spent tracking) per frame."""
+           names: _Names, shared: bool = True) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
+    """(frame index, frame, [(target id, box, confidence), ...], seconds spent tracking) per frame.
+
+    ``shared``: the trackers that can share one batched backbone pass per frame do (:func:`tracker_group`).
+    """
     labels = _box_names(len(boxes), names)
+    group = tracker_group(trackers) if shared else None
     for index, image in stream:
         if end is not None and index > end:
             return
@@ -280,12 +295,13 @@ def _steps(stream: FrameStream, trackers: list[Tracker], boxes: list[np.ndarray]
             checked = [check_first_box(b, size, label) for b, label in zip(boxes, labels, strict=True)]
             for trk, b in zip(trackers, checked, strict=True):
                 trk.init(image, b.copy())
-            found = [(k + 1, b, math.nan) for k, b in enumerate(checked)]
+            found = [Tracked(k + 1, b, math.nan) for k, b in enumerate(checked)]
         else:
             found = []
+            new = group.update(image) if group is not None else None
             for k, trk in enumerate(trackers):
-                b = clip_box(np.asarray(trk.update(image), dtype=np.float64), size)
-                found.append((k + 1, b, float(getattr(trk, "confidence", math.nan))))
+                b = clip_box(np.asarray(trk.update(image) if new is None else new[k], dtype=np.float64), size)
+                found.append(tracker_answer(k + 1, b, trk))
         yield index, image, found, time.perf_counter() - t0
 
 
@@ -303,12 +319,14 @@ def _prepare(video_or_frames, boxes, tracker: str, color: str, start: int, end: 
 
 
 def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = "rgb", start: int = 0,
-               end: int | None = None, seed: int = 0,
+               end: int | None = None, seed: int = 0, shared: bool = True,
                **tracker_kwargs: Any) -> Iterator[tuple[int, list[TargetBox]]]:
     """Track several targets; yields ``(frame_index, [(id, box, confidence), ...])`` frame by frame.
 
     ``boxes`` are the targets on frame ``start``, ids 1, 2, ... in that order; each target has its
-    own tracker (``tracker`` with ``tracker_kwargs``, seeded with ``seed``). Otherwise as :func:`track`.
+    own tracker (``tracker`` with ``tracker_kwargs``, seeded with ``seed``), and the deep trackers'
+    backbone runs once per frame on all targets' crops in one batch (``shared=False``: once per
+    target, as separate runs would). Otherwise as :func:`track`.
     """
     boxes = list(boxes)
     if not boxes:
@@ -318,7 +336,7 @@ def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = 
 
     def frames() -> Iterator[tuple[int, list[TargetBox]]]:
         try:
-            for index, _, found, _ in _steps(stream, trackers, checked, end, API_NAMES):
+            for index, _, found, _ in _steps(stream, trackers, checked, end, API_NAMES, shared):
                 yield index, found
         finally:
             stream.close()
@@ -334,8 +352,11 @@ def track(video_or_frames, box, tracker: str = "metasdnet", color: str = "rgb", 
     (``color="bgr"`` for frames in OpenCV's order, as ``cv2.VideoCapture`` reads them). ``box`` is
     ``x, y, w, h`` (0-based pixels) on frame ``start`` (0-based); tracking ends after frame ``end``
     (inclusive) or at the last frame. The first item is frame ``start`` with ``box`` itself (and a NaN
-    confidence); boxes are float arrays clipped to the frame, the confidence is the tracker's
-    (NaN for trackers without one). ``tracker_kwargs`` go to the tracker (``model=``, ``device=``).
+    confidence); boxes are float arrays clipped to the frame, the confidence is the tracker's calibrated
+    probability that the box overlaps the target (its raw score where it has no calibration; NaN for
+    trackers without one). Each item is a :class:`~metatrack.tracked.Tracked` tuple that also has
+    ``.present`` (whether the tracker says the target is in view) and ``.raw_confidence``.
+    ``tracker_kwargs`` go to the tracker (``model=``, ``device=``).
     Arguments are checked, the source opened and the tracker built when this is called; frames are
     read as the generator is iterated.
     """
@@ -344,8 +365,8 @@ def track(video_or_frames, box, tracker: str = "metasdnet", color: str = "rgb", 
 
     def single() -> Iterator[tuple[int, np.ndarray, float]]:
         try:
-            for index, ((_, b, conf),) in frames:
-                yield index, b, conf
+            for index, (item,) in frames:
+                yield Tracked(index, item.box, item.confidence, item.present, item.raw_confidence)
         finally:
             frames.close()
 
