@@ -2,9 +2,11 @@
 
 from .cache import FeatureCache
 from .config import TrackerConfig
+from .group import TrackerGroup
 from .task import AdaptiveTask, meta_training_value
 from .tracker import (
     AdaptiveTracker,
+    CropRequest,
     FirstFrame,
     MetaModel,
     read_meta_model,
@@ -13,5 +15,6 @@ from .tracker import (
     shipped_model,
 )
 
-__all__ = ["AdaptiveTask", "AdaptiveTracker", "FeatureCache", "FirstFrame", "MetaModel", "TrackerConfig",
-           "meta_training_value", "read_meta_model", "register_counts", "shipped_config", "shipped_model"]
+__all__ = ["AdaptiveTask", "AdaptiveTracker", "CropRequest", "FeatureCache", "FirstFrame", "MetaModel",
+           "TrackerConfig", "TrackerGroup", "meta_training_value", "read_meta_model", "register_counts",
+           "shipped_config", "shipped_model"]

@@ -10,7 +10,13 @@ and registering a family's variants. A family supplies its parts as four methods
   ordinary iterations from a fresh start;
 - :meth:`AdaptiveTracker._start_tracking` -- whatever else the first frame sets up (sample stores,
   box regression, optimisers);
-- :meth:`AdaptiveTracker._track` -- one later frame: locate, report, collect, update;
+- :meth:`AdaptiveTracker._crop_request` and :meth:`AdaptiveTracker._finish` -- one later frame,
+  split where the frozen backbone runs: the crop the frame needs (a pure function of the tracker's
+  state and the frame), then, given that crop's features, locate, report, collect, update. The
+  template runs the backbone in between (:meth:`AdaptiveTracker.crop_features`: torch, or
+  onnxruntime after :meth:`AdaptiveTracker.use_runtime`), so that a :class:`~.group.TrackerGroup`
+  can run one batched backbone call for the crops of several targets; a family may instead
+  override :meth:`AdaptiveTracker._track` whole (then its targets do not share the backbone);
 - :meth:`AdaptiveTracker.first_frame_score` and :meth:`AdaptiveTracker.frame_samples` -- the
   measure of the paper's Table 2 (accuracy or loss of a head on labelled samples), which
   :mod:`metatrack.evaluation.init_analysis` computes from :meth:`fit_first_frame`'s result.
@@ -18,7 +24,10 @@ and registering a family's variants. A family supplies its parts as four methods
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -76,6 +85,19 @@ class MetaModel:
     path: Path
 
 
+@dataclass
+class CropRequest:
+    """What one later frame needs from the frozen backbone: the ``crop`` (S x S x 3 uint8 RGB) and the
+    family's ``context`` for :meth:`AdaptiveTracker._finish` (its window, the box it searched around)."""
+
+    crop: np.ndarray
+    context: Any = None
+
+
+#: the parts of a frame's time that :attr:`AdaptiveTracker.profile` adds up, in seconds
+PROFILE_PARTS = ("crop", "features", "finish", "update")
+
+
 class AdaptiveTracker(Tracker):
     """Base class of the adaptive trackers: ``init`` = :meth:`fit_first_frame` + the rest."""
 
@@ -90,6 +112,12 @@ class AdaptiveTracker(Tracker):
         self.confidence = float("nan")
         self.first_frame: FirstFrame | None = None
         self._seed = 0
+        #: the backbone's runtime: None runs torch; :meth:`use_runtime` sets onnxruntime's
+        self.runtime: Callable[[list[np.ndarray]], torch.Tensor] | None = None
+        #: seconds spent per part of the later frames (:data:`PROFILE_PARTS`; ``update``, the online
+        #: learning, is part of ``finish``), and the frames counted
+        self.profile: dict[str, float] = dict.fromkeys(PROFILE_PARTS, 0.0) | {"frames": 0}
+        self._pending: tuple[CropRequest, torch.Tensor] | None = None
 
     def seed(self, seed: int) -> None:
         """Seed the tracker's own random choices (called before ``init`` on every run)."""
@@ -109,6 +137,45 @@ class AdaptiveTracker(Tracker):
             raise ConfigError(f"{type(self).__name__}.update() called before init()")
         return self._track(as_rgb(image))
 
+    def use_runtime(self, runtime: str = "torch", onnx_model: str | Path | None = None) -> None:
+        """Run the frozen backbone with ``runtime``: ``torch`` (default) or ``onnx`` (onnxruntime on the
+        CPU, the graph exported on first use into a cache folder or read from ``onnx_model``)."""
+        if runtime == "torch":
+            if onnx_model is not None:
+                raise ConfigError("onnx_model: an ONNX file is used by runtime='onnx' only")
+            self.runtime = None
+        elif runtime == "onnx":
+            if self.device.type != "cpu":
+                raise ConfigError(f"runtime onnx runs on the CPU (onnxruntime's CPU provider); device {self.device} "
+                                  "needs runtime torch")
+            from ...export import onnx_features
+
+            self.runtime = onnx_features(self, onnx_model)
+        else:
+            raise ConfigError(f"runtime {runtime!r}: use 'torch' or 'onnx'")
+
+    @property
+    def runtime_name(self) -> str:
+        return "torch" if self.runtime is None else "onnx"
+
+    def crop_features(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """The frozen backbone's features of uint8 crops (each S x S x 3 RGB), one batched call:
+        (N, ...) on the tracker's device, in the form the family's head reads."""
+        if self.runtime is not None:
+            return self.runtime(crops)
+        return self._backbone(crops)
+
+    def feature_key(self) -> Hashable:
+        """Trackers with equal keys give equal features for equal crops: one batched backbone call
+        (:class:`~.group.TrackerGroup`) serves them all."""
+        return (json.dumps(self.feature_config(), sort_keys=True), str(self.device), self.runtime_name,
+                id(self.runtime))
+
+    @property
+    def shares_features(self) -> bool:
+        """Whether the family splits a frame into :meth:`_crop_request` and :meth:`_finish`."""
+        return type(self)._crop_request is not AdaptiveTracker._crop_request
+
     def fit_first_frame(self, image: np.ndarray, box: np.ndarray) -> FirstFrame:
         """Fit the head to the target ``box`` on the first frame ``image``; what ``init`` does first.
 
@@ -127,8 +194,60 @@ class AdaptiveTracker(Tracker):
         raise NotImplementedError
 
     def _track(self, image: np.ndarray) -> np.ndarray:
-        """One later frame (converted): the box, with ``self.confidence`` set."""
+        """One later frame (converted): the box, with ``self.confidence`` set.
+
+        The crop's features come from a :class:`~.group.TrackerGroup`'s batched call when it left
+        them (:meth:`_prefetch`), else from :meth:`crop_features` here.
+        """
+        profile, start = self.profile, time.perf_counter()
+        pending, self._pending = self._pending, None
+        if pending is None:
+            request = self._crop_request(image)
+            cropped = time.perf_counter()
+            features = self.crop_features([request.crop])
+            profile["crop"] += cropped - start
+            start = time.perf_counter()
+            profile["features"] += start - cropped
+        else:
+            request, features = pending
+        box = self._finish(image, request, features)
+        profile["finish"] += time.perf_counter() - start
+        profile["frames"] += 1
+        return box
+
+    def _crop_request(self, image: np.ndarray) -> CropRequest:
+        """The crop a later frame needs; reads the tracker's state and changes nothing."""
         raise NotImplementedError
+
+    def _finish(self, image: np.ndarray, request: CropRequest, features: torch.Tensor) -> np.ndarray:
+        """The rest of a later frame given the features (batch of one) of ``request.crop``."""
+        raise NotImplementedError
+
+    def _backbone(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """The family's frozen backbone in torch on a batch of crops (see :meth:`crop_features`)."""
+        raise NotImplementedError
+
+    def feature_config(self) -> dict[str, Any]:
+        """The settings that define the frozen features (backbone, its weights, crop size): what the
+        ONNX cache is keyed by, with the backbone's sha256. Default: every setting."""
+        return {"tracker": type(self).__name__, **self.config.to_dict()}
+
+    def backbone_sha256(self) -> str | None:
+        """sha256 of the backbone's weights (None: not from a file, e.g. a random backbone)."""
+        return None
+
+    def _prefetch(self, request: CropRequest, features: torch.Tensor) -> None:
+        """Hand the next :meth:`update` the features of ``request`` computed elsewhere."""
+        self._pending = (request, features)
+
+    @contextmanager
+    def _timed(self, part: str) -> Iterator[None]:
+        """Add the block's seconds to ``profile[part]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.profile[part] += time.perf_counter() - start
 
     def first_frame_score(self, params: Params, samples: Any) -> float:
         """The Table 2 measure of the head ``params`` on ``samples`` (see :attr:`measure`)."""
@@ -139,8 +258,9 @@ class AdaptiveTracker(Tracker):
         raise NotImplementedError
 
     def feature_extractor(self) -> tuple[torch.nn.Module, int]:
-        """The frozen part every frame runs (crop pixels (1, 3, S, S) float RGB 0-255 -> feature map)
-        as one module, and its crop side S: what ``metatrack export --onnx`` writes."""
+        """The frozen part every frame runs (crop pixels (N, 3, S, S) float RGB 0-255 -> feature map)
+        as one module, and its crop side S: what ``metatrack export --onnx`` writes and what
+        ``runtime='onnx'`` runs."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers

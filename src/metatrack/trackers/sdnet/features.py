@@ -173,13 +173,20 @@ class FeatureExtractor:
     def window(self, box: np.ndarray, image_size: tuple[int, int]) -> CropWindow:
         return CropWindow.around(box, image_size, self.config.crop_context, self.config.crop_size)
 
+    def crop(self, image: np.ndarray, window: CropWindow) -> np.ndarray:
+        """The ``window`` of ``image`` as the backbone's uint8 input (S x S x 3)."""
+        return crop_image(image, window)
+
     @torch.no_grad()
-    def feature_map(self, image: np.ndarray, window: CropWindow) -> torch.Tensor:
-        """The backbone's map of the crop, shape (1, C, h, w)."""
-        crop = crop_image(image, window)
-        x = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device).permute(2, 0, 1)[None].float()
+    def crop_features(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """The backbone's maps of uint8 crops (each S x S x 3) in one batched pass, shape (N, C, h, w)."""
+        x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float()
         x = self.backbone.normalize(x).contiguous(memory_format=torch.channels_last)
         return self.backbone.net(x).contiguous()
+
+    def feature_map(self, image: np.ndarray, window: CropWindow) -> torch.Tensor:
+        """The backbone's map of the crop, shape (1, C, h, w)."""
+        return self.crop_features([self.crop(image, window)])
 
     def pool(self, fmap: torch.Tensor, window: CropWindow, boxes) -> torch.Tensor:
         """RoIAlign features of ``boxes`` (image pixels, x y w h), shape (N, feature_dim), float32."""

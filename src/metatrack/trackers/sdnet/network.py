@@ -23,6 +23,13 @@ def shared_backbone(cfg: SDNetConfig, device: torch.device) -> Backbone:
     return _BACKBONES[key]
 
 
+def feature_settings(cfg: SDNetConfig) -> dict:
+    """The settings that define the frozen features of a crop (the backbone's weights aside, which
+    :func:`backbone_checksum` names): trackers alike in these share a backbone pass and an ONNX file."""
+    return {"family": "sdnet", "backbone": cfg.backbone, "backbone_layer": cfg.backbone_layer,
+            "pretrained_backbone": cfg.pretrained_backbone, "crop_size": cfg.crop_size}
+
+
 def backbone_checksum(cfg: SDNetConfig) -> str | None:
     """sha256 of the backbone weights a model is trained on (None for a random backbone)."""
     if cfg.backbone == "vggm":

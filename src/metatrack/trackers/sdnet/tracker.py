@@ -23,14 +23,14 @@ import torch
 
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
-from ..adaptive import AdaptiveTracker, FirstFrame, read_meta_model
+from ..adaptive import AdaptiveTracker, CropRequest, FirstFrame, read_meta_model
 from . import sampling
 from .bbreg import BoxRegressor
 from .config import SDNetConfig
 from .features import FeatureExtractor
 from .first_frame import first_frame_update
 from .head import SampleBatch, SDNetHead, accuracy_at_1_to_3, balance_layers, target_scores
-from .network import MODEL_NAME, backbone_checksum, shared_backbone
+from .network import MODEL_NAME, backbone_checksum, feature_settings, shared_backbone
 from .online import SampleStore, make_optimizer, train_head
 
 Params = dict[str, torch.Tensor]
@@ -64,7 +64,7 @@ class _SDNetTracker(AdaptiveTracker):
         size = image_size(image)
         box = clip_box(box, size)
         window = self.extractor.window(box, size)
-        fmap = self.extractor.feature_map(image, window)
+        fmap = self.crop_features([self.extractor.crop(image, window)])
         self._first_view = (fmap, window, box)
         return self._initial_training(fmap, window, box)
 
@@ -86,13 +86,26 @@ class _SDNetTracker(AdaptiveTracker):
         self.trans = cfg.trans
         self.frame_index = 0
 
-    def _track(self, image: np.ndarray) -> np.ndarray:
+    def _crop_request(self, image: np.ndarray) -> CropRequest:
+        size = image_size(image)
+        window = self.extractor.window(clip_box(self.target, size), size)
+        return CropRequest(self.extractor.crop(image, window), window)
+
+    def _backbone(self, crops: list[np.ndarray]) -> torch.Tensor:
+        return self.extractor.crop_features(crops)
+
+    def feature_config(self) -> dict[str, Any]:
+        return feature_settings(self.config)
+
+    def backbone_sha256(self) -> str | None:
+        return backbone_checksum(self.config)
+
+    def _finish(self, image: np.ndarray, request: CropRequest, fmap: torch.Tensor) -> np.ndarray:
         size = image_size(image)
         cfg = self.config
         self.frame_index += 1
         target = clip_box(self.target, size)
-        window = self.extractor.window(target, size)
-        fmap = self.extractor.feature_map(image, window)
+        window = request.context
         cands = sampling.candidates(target, window, cfg, self.trans, self.rng)
         feats = self.extractor.pool(fmap, window, cands)
         with torch.no_grad():
@@ -138,7 +151,7 @@ class _SDNetTracker(AdaptiveTracker):
         size = image_size(image)
         box = clip_box(box, size)
         window = self.extractor.window(box, size)
-        fmap = self.extractor.feature_map(image, window)
+        fmap = self.crop_features([self.extractor.crop(image, window)])
         return self._labelled(fmap, window, box, rng)
 
     def feature_extractor(self) -> tuple[torch.nn.Module, int]:
@@ -159,7 +172,9 @@ class _SDNetTracker(AdaptiveTracker):
             self.store.add(feats[: len(pos)], feats[len(pos):])
 
     def _online_update(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
-        train_head(self.head, self.update_optimizer, pos, neg, self.config.maxiter_update, self.config, self.rng)
+        with self._timed("update"):
+            train_head(self.head, self.update_optimizer, pos, neg, self.config.maxiter_update, self.config,
+                       self.rng)
 
     def _new_head(self) -> SDNetHead:
         """A randomly initialised head, seeded by the tracker's seed (the global RNG is left alone)."""
