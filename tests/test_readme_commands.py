@@ -50,6 +50,7 @@ DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 RULES: list[tuple[str, str, str]] = [
     (r"^track 0 ", "parse", "reads camera 0: no camera on a test machine"),
     (r"--device cuda", "parse", "needs a GPU (and, for --model runs/vid/..., a model meta-trained on the user's data)"),
+    (r"--model runs/pysdnet/", "parse", "needs the model the pysdnet pre-training command writes (minutes)"),
     (r"^train ", "parse", "meta-training runs for thousands of iterations (23 min for the shipped config on 2 CPU "
                           "cores); its config is loaded here, tests/test_training.py runs the loop itself"),
     (r"^demo\b", "parse", "the demo takes minutes; scripts/demo.sh runs it, tests cover its parts"),
