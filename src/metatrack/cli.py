@@ -417,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plugin(p)
     p.set_defaults(func=cmd_track)
 
-    p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1) from a YAML config")
+    p = sub.add_parser("train", help="meta-train a tracker (Algorithm 1), or pre-train one (MDNet), from a YAML config")
     p.add_argument("--config", required=True, help="YAML with model:, tracker: and meta_training: sections")
     p.add_argument("--out", required=True, help="folder for checkpoint.pt, log.jsonl, the model and its curve")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt exactly")
