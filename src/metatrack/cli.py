@@ -84,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .evaluation.runner import run_tracker
 
     sequences = _sequences(args)
+    kwargs = _runtime_kwargs(args)
     for name in _tracker_list(args.tracker):
         run_tracker(
             name,
@@ -94,8 +95,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             seed=args.seed,
             deterministic=args.deterministic,
+            tracker_kwargs=kwargs,
         )
     return 0
+
+
+def _runtime_kwargs(args: argparse.Namespace) -> dict:
+    """The tracker keywords of ``--runtime`` and ``--onnx-model`` (none for the default, torch)."""
+    device = getattr(args, "device", None)
+    if args.onnx_model and args.runtime != "onnx":
+        raise ConfigError("--onnx-model is read by --runtime onnx only")
+    if args.runtime == "torch":
+        return {}
+    if device and not device.startswith("cpu"):
+        raise ConfigError(f"--runtime {args.runtime} runs on the CPU (onnxruntime's CPU provider): --device {device} "
+                          "needs --runtime torch")
+    return {"runtime": args.runtime, **({"onnx_model": args.onnx_model} if args.onnx_model else {})}
 
 
 def _score(args: argparse.Namespace, sequences=None) -> dict:
@@ -234,6 +249,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         kwargs["model"] = args.model
     if args.device:
         kwargs["device"] = args.device
+    kwargs.update(_runtime_kwargs(args))
     if args.deterministic:
         from .determinism import set_deterministic
 
@@ -338,6 +354,14 @@ def _add_plugin(p: argparse.ArgumentParser) -> None:
                    "(@register_tracker) are known by name; repeatable")
 
 
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                   help="where the deep trackers' backbone runs: torch (default) or onnxruntime on the CPU "
+                   "(exported on first use into a cache folder, checked against torch)")
+    p.add_argument("--onnx-model", metavar="FILE.onnx",
+                   help="with --runtime onnx: this file from `metatrack export --onnx` instead of the cached export")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="metatrack", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -360,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="sequences run in parallel processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--deterministic", action="store_true", help=DETERMINISTIC_HELP)
+    _add_runtime(p)
     _add_plugin(p)
     p.set_defaults(func=cmd_run)
 
@@ -409,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracker", default="metasdnet")
     p.add_argument("--model", help="model file (default: the shipped one)")
     p.add_argument("--device", help="cpu or cuda (trackers that run on torch)")
+    _add_runtime(p)
     p.add_argument("--out", help="write an annotated video here (.mp4 or .avi)")
     p.add_argument("--boxes", help="write one x,y,w,h line per frame here (streamed: NAME.part until the end)")
     p.add_argument("--max-frames", type=int, help="track at most this many frames")

@@ -128,8 +128,8 @@ class OnnxFeatures:
         return torch.from_numpy(self.session.run(None, {"crop": x})[0])
 
 
-#: one session per (graph sha256, threads), shared by the trackers that use it
-_SESSIONS: dict[tuple[str, int], OnnxFeatures] = {}
+#: one session per (graph sha256, threads, the features it was checked for), shared by the trackers that use it
+_SESSIONS: dict[tuple[str, int, str], Any] = {}
 
 
 def _cache_key(tracker) -> str | None:
@@ -180,12 +180,13 @@ def onnx_features(tracker, onnx_model: str | Path | None = None) -> OnnxFeatures
     module, side = tracker.feature_extractor()
     module = module.cpu().float().eval()
     threads = torch.get_num_threads()
+    checked_for = json.dumps([tracker.feature_config(), tracker.backbone_sha256()], sort_keys=True)
     key = None if onnx_model is not None else _cache_key(tracker)
     for attempt in range(2):
         if onnx_model is not None:
             path = Path(onnx_model)
             if not path.is_file():
-                raise ConfigError(f"onnx_model {path}: no such file (write one with `metatrack export --onnx "
+                raise ConfigError(f"ONNX model {path}: no such file (write one with `metatrack export --onnx "
                                   f"{path} --tracker NAME`)")
             data, source = path.read_bytes(), str(path)
         elif key is not None:
@@ -196,20 +197,25 @@ def onnx_features(tracker, onnx_model: str | Path | None = None) -> OnnxFeatures
             _write_graph(module, side, buffer)
             data, source = buffer.getvalue(), "an export in memory"
         sha = hashlib.sha256(data).hexdigest()
-        if (sha, threads) in _SESSIONS:
-            return _SESSIONS[(sha, threads)]
+        if (sha, threads, checked_for) in _SESSIONS:  # checked against these features in this process already
+            return OnnxFeatures(_SESSIONS[(sha, threads, checked_for)], sha, source)
+        session, error, why = None, float("inf"), ""
         try:
             session = _session(ort, data, threads)
-            error, _ = _error(session, module, side, seed=1)
-        except Exception as exc:  # onnxruntime's own errors: not a graph, wrong input shape or batch
-            session, error, why = None, float("inf"), f"onnxruntime cannot run it on this tracker's crops ({exc})"
-        else:
-            why = f"its features differ from this tracker's (relative error {error:.2e} > {TOLERANCE:g})"
+            shape = list(session.get_inputs()[0].shape)
+            if len(shape) != 4 or shape[2:] != [side, side]:
+                why = f"it takes crops of shape {shape}, this tracker's are [N, 3, {side}, {side}]"
+            elif isinstance(shape[0], int):
+                why = f"it takes a fixed batch of {shape[0]} crop(s); export it again with this version"
+            else:
+                error, _ = _error(session, module, side, seed=1)
+                why = f"its features differ from this tracker's (relative error {error:.2e} > {TOLERANCE:g})"
+        except Exception as exc:  # onnxruntime's own errors: not an ONNX graph, another input
+            why = f"onnxruntime cannot run it on this tracker's crops ({' '.join(str(exc).split())})"
         if error <= TOLERANCE:
-            found = OnnxFeatures(session, sha, source)
-            _SESSIONS[(sha, threads)] = found
-            return found
+            _SESSIONS[(sha, threads, checked_for)] = session
+            return OnnxFeatures(session, sha, source)
         if onnx_model is not None:
-            raise ConfigError(f"onnx_model {source}: {why}; was it exported for another tracker, model or crop "
+            raise ConfigError(f"ONNX model {source}: {why}; was it exported for another tracker, model or crop "
                               "size? `metatrack export --onnx FILE --tracker NAME` writes one for NAME")
     raise ConfigError(f"{source}: {why}, even after exporting it again")

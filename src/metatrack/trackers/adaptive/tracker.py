@@ -169,7 +169,7 @@ class AdaptiveTracker(Tracker):
         """Trackers with equal keys give equal features for equal crops: one batched backbone call
         (:class:`~.group.TrackerGroup`) serves them all."""
         return (json.dumps(self.feature_config(), sort_keys=True), str(self.device), self.runtime_name,
-                id(self.runtime))
+                getattr(self.runtime, "key", id(self.runtime)))
 
     @property
     def shares_features(self) -> bool:
