@@ -172,3 +172,15 @@ def test_hand_held_camera_moves_background_and_target_together(monkeypatch):
     moved = (shaken.background.window[:, :2] - still.background.window[:, :2]) / s[:, None]
     assert np.allclose(moved, jitter)
     assert "handheld_pixels" not in draw_plan("train", 1, 1, 40, SMALL).info  # version 2 is as it was
+
+
+def test_synth_writes_another_version_and_names_a_wrong_one(tmp_path: Path, capsys):
+    from metatrack.cli import main
+
+    out = tmp_path / "v4"
+    assert main(["synth", "--out", str(out), "--split", "train", "--version", "4", "--objects", "30",
+                 "--sequences", "1", "--frames", "3"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["version"], manifest["objects"]) == (4, 30)
+    assert main(["synth", "--out", str(tmp_path / "v3"), "--split", "train", "--version", "3"]) == 2
+    assert "version=3" in capsys.readouterr().err

@@ -75,6 +75,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         frames=default["frames"] if args.frames is None else args.frames,
         seed=default["seed"] if args.seed is None else args.seed,
         progress=True,
+        version=args.version,
+        objects=args.objects,
     )
     print(f"{len(paths)} sequences of the {args.split} split in {args.out}")
     return 0
@@ -373,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", type=int, help="default: the split's default (train 96, eval 16, test 16)")
     p.add_argument("--frames", type=int, help="frames per sequence (default: train 120, eval 150, test 150)")
     p.add_argument("--seed", type=int, help="default: train 1, eval 0, test 3")
+    p.add_argument("--version", type=int, help="another version of the split (train: 4; default: train 2, eval 1, "
+                                                "test 1; docs/data.md)")
+    p.add_argument("--objects", type=int, help="only the first N target objects of the split's pool take turns")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("run", help="run trackers on every sequence of a data set")
