@@ -71,9 +71,11 @@ def render_rows(doc: dict) -> list[list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=MODEL_FILE[@OBJECTS]",
-                        help="a label, the model file and, after @, the number of distinct target objects it saw")
+    parser.add_argument("--model", action="append", required=True, metavar="NAME=MODEL_FILE[@OBJECTS[:ITERATIONS]]",
+                        help="a label, the model file and, after @, the number of distinct target objects it saw "
+                             "(and its meta-training iterations where no config.yaml lies beside the file)")
     parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--frames", type=int, help="only the first N frames of each sequence (a quick check)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/objects_curve.json")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.model:
         name, sep, rest = spec.partition("=")
         if not sep:
-            raise ConfigError(f"--model {spec!r}: expected NAME=MODEL_FILE[@OBJECTS]")
-        path, _, objects = rest.partition("@")
+            raise ConfigError(f"--model {spec!r}: expected NAME=MODEL_FILE[@OBJECTS[:ITERATIONS]]")
+        path, _, counts = rest.partition("@")
+        objects, _, iterations = counts.partition(":")
         model = Path(path)
         if not model.is_file():
             raise ConfigError(f"--model {spec!r}: no model file {model}")
@@ -92,13 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         entry.update({"model": str(model), "train": _train_facts(model)})
         if objects:
             entry["objects"] = int(objects)
+        if iterations:
+            entry["train"]["iterations"] = int(iterations)
         for split in SPLITS:
             for seed in seeds:
                 got = entry.setdefault("auc", {}).setdefault(split, {})
                 if str(seed) in got:
                     continue
                 start = time.perf_counter()
-                result = ope("metasdnet", data[split], {"model": str(model)}, seed=seed)
+                result = ope("metasdnet", data[split], {"model": str(model)}, seed=seed, frames=args.frames)
                 got[str(seed)] = round(float(result["success_auc"]), 4)
                 entry.setdefault("per_sequence", {}).setdefault(split, {})[str(seed)] = {
                     k: round(v, 4) for k, v in result["sequences"].items()}
