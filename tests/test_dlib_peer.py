@@ -60,7 +60,7 @@ def test_tracks_a_moving_textured_square(grow):
     assert overlaps.mean() > 0.85 and overlaps.min() > 0.7, overlaps.round(2)
     if grow:  # DSST's scale filter follows the growth (a fixed-size box would end at IoU 0.40)
         assert abs(boxes[-1, 2] - gt[-1, 2]) < 6, (boxes[-1], gt[-1])
-    assert tracker.confidence > 5.0  # the peak-to-sidelobe ratio of a tracked target
+    assert tracker.raw_confidence > 5.0  # the peak-to-sidelobe ratio of a tracked target
 
 
 def test_deterministic():
@@ -101,16 +101,16 @@ def test_a_failure_returns_the_last_box_with_zero_confidence_then_recovers(mode)
     tracker = create_tracker(NAME)
     tracker.init(frames[0], gt[0])
     last = tracker.update(frames[1])
-    assert iou(last, gt[1])[0] > 0.8 and tracker.confidence > 0
+    assert iou(last, gt[1])[0] > 0.8 and tracker.raw_confidence > 0
     tracker._native = _Broken(mode)
     held = tracker.update(frames[2])
     np.testing.assert_array_equal(held, last)
-    assert tracker.confidence == 0.0
+    assert tracker.raw_confidence == 0.0
     # restarted from the held box on the next frame (held again), then tracking goes on; the filter
     # learnt at a box two frames stale follows the target 5 px behind (measured IoU 0.67)
     np.testing.assert_array_equal(tracker.update(frames[3]), last)
     boxes = np.array([tracker.update(f) for f in frames[4:]])
-    assert iou(boxes, gt[4:]).min() > 0.5 and tracker.confidence > 0
+    assert iou(boxes, gt[4:]).min() > 0.5 and tracker.raw_confidence > 0
     assert boxes[-1, 0] - boxes[0, 0] > 0.6 * (gt[-1, 0] - gt[4, 0])  # it moves with the target
 
 
@@ -121,10 +121,10 @@ def test_flat_unreadable_and_resized_frames_hold_the_box_inside_the_image():
     box = tracker.update(frames[1])
     for bad in (np.zeros((240, 320, 3), np.uint8), np.full((240, 320), 255, np.uint8), np.zeros((240, 320, 2))):
         np.testing.assert_array_equal(tracker.update(bad), box)
-        assert tracker.confidence == 0.0
+        assert tracker.raw_confidence == 0.0
     small = cv2.resize(frames[2], (80, 60))
     b = tracker.update(small)
-    assert b[0] >= 0 and b[1] >= 0 and b[0] + b[2] <= 80 and b[1] + b[3] <= 60 and tracker.confidence == 0.0
+    assert b[0] >= 0 and b[1] >= 0 and b[0] + b[2] <= 80 and b[1] + b[3] <= 60 and tracker.raw_confidence == 0.0
 
 
 def test_tiny_and_frame_filling_boxes_start():

@@ -60,6 +60,8 @@ RULES: list[tuple[str, str, str]] = [
     (r"^bench (?!.*--plugin)", "parse", "the default trackers include sdnet-30 and crest-converged: minutes; "
                                         "tests/test_bench.py and the --plugin bench below run bench on small data"),
     (r"^trackers\b", "run", "lists the registered trackers"),
+    (r"^calibrate ", "parse", "runs eleven trackers over the validation data sets (about 40 min on 2 CPU cores); "
+                              "tests/test_calibration.py runs calibrate on a small data set with absences"),
     (r"^export --onnx ", "run", "exports a feature extractor and checks it with onnxruntime (seconds)"),
     (r"^track (my_video\.mp4|frames_folder/) ", "run", "on a 6-frame video / image folder written by the test"),
     (r"^track match\.mp4 ", "run", "on a 90-frame 640x360 video of three moving targets written by the test"),
@@ -198,8 +200,9 @@ def known_trackers() -> set[str]:
 
 def check_values(command: Command, args: argparse.Namespace) -> None:
     where = command.where
-    if getattr(args, "dataset", None):
-        fmt, _ = parse_dataset_spec(args.dataset)
+    specs = getattr(args, "dataset", None) or []
+    for spec in [specs] if isinstance(specs, str) else specs:  # `calibrate --dataset` is repeatable
+        fmt, _ = parse_dataset_spec(spec)
         assert fmt in FORMATS, where
     for attr in ("tracker", "trackers"):
         value = getattr(args, attr, None)
