@@ -1,12 +1,13 @@
 """Several targets in one video: one batched backbone pass per frame (shared) against one per target.
 
-``metatrack.track_many`` gives each target its own tracker; the adaptive trackers' backbone then runs
-once per frame on every target's crop in one batched call (:class:`metatrack.trackers.adaptive.TrackerGroup`).
-This script measures what that saves: for each tracker, runtime and target count, two sets of
-trackers follow the same targets frame by frame in lockstep (so that both meet the same load on a
-shared machine), one updated as a group (shared), one tracker after the other (independent, as
-separate runs). Each frame's time is split into the crops, the backbone, the head and localisation,
-and the online update (the template's profile). It also checks that both sets gave the same boxes
+``metatrack.track_many`` gives each target its own tracker; with ``shared=True`` (the default on a
+GPU) the adaptive trackers' backbone runs once per frame on every target's crop in one batched call
+(:class:`metatrack.trackers.adaptive.TrackerGroup`). This script measures what that saves on the
+CPU: for each tracker, runtime and target count, two sets of trackers follow the same targets frame
+by frame in lockstep (so that both meet the same load on a shared machine), one updated as a
+batched group (shared), one tracker after the other (independent, as separate runs). Each frame's
+time is split into the crops, the backbone, the head and localisation, and the online update (the
+template's profile). It also checks that both sets gave the same boxes
 (the largest difference in pixels) and that the targets were tracked (mean IoU with the truth).
 
 The video is synthetic: five textured targets gliding over a textured background (320x240, the
@@ -74,7 +75,7 @@ def time_pair(tracker: str, runtime: str, images: list[np.ndarray], truth: np.nd
     """Shared and independent trackers of ``len(truth)`` targets in lockstep; times, parts, boxes."""
     kwargs = {} if runtime == "torch" else {"runtime": runtime}
     sets = {mode: create_trackers(tracker, len(truth), seed=seed, **kwargs) for mode in ("shared", "independent")}
-    group = tracker_group(sets["shared"])
+    group = tracker_group(sets["shared"], batch=True)
     first = [b[0] for b in truth]
     boxes = {mode: [first] for mode in sets}
     seconds = dict.fromkeys(sets, 0.0)

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             "kind": "table",
             "columns": columns,
             "rows": table,
-            "split": f"`{args.dataset}` (validation), {n_seq} sequences"
+            "split": f"`{args.dataset}` (validation: choices were made on it; here timed only), {n_seq} sequences"
                      + ("" if args.max_frames is None else f", first {args.max_frames} frames each")
                      + "; milliseconds per frame after the first, torch and onnx runs in lockstep",
             "seeds": str(args.seed),

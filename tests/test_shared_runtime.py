@@ -73,11 +73,15 @@ def boxes_of(items) -> np.ndarray:
 def test_shared_backbone_gives_the_boxes_of_independent_trackers(name, one_thread, monkeypatch):
     frames = scene()
     seen = batch_sizes(monkeypatch)
-    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker=name))
+    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, shared=True))
     assert seen[:3] == [1, 1, 1] and set(seen[3:]) == {3}  # three first frames, then one call per frame
     seen.clear()
     alone = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, shared=False))
     assert set(seen) == {1} and len(seen) == 3 * len(frames)
+    seen.clear()
+    default = boxes_of(metatrack.track_many(frames, BOXES, tracker=name))
+    assert set(seen) == {1}  # on the CPU, where batching measured slower, the default does not batch
+    np.testing.assert_array_equal(default, alone)
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-3)
     first = np.array([b for _, b, _ in metatrack.track(frames, BOXES[0], tracker=name)])
     np.testing.assert_allclose(shared[:, 0], first, rtol=0, atol=1e-3)
@@ -88,14 +92,15 @@ def test_shared_backbone_gives_the_boxes_of_independent_trackers(name, one_threa
 def test_a_group_shares_only_between_trackers_of_the_same_features(one_thread, monkeypatch):
     frames = scene(4)
     trackers = create_trackers("metasdnet", 2) + create_trackers("metacrest", 2) + create_trackers("opencv-kcf", 1)
-    group = tracker_group(trackers)
+    assert tracker_group(trackers) is None  # CPU trackers: not batched unless asked
+    group = tracker_group(trackers, batch=True)
     assert isinstance(group, TrackerGroup)
     group.init(frames[0], [np.array(BOXES[k % 3], float) for k in range(5)])
     seen = batch_sizes(monkeypatch)
     for image in frames[1:]:
         assert len(group.update(image)) == 5
     assert seen == [2, 2] * 3 and group.profile["batches"] == 6
-    assert tracker_group(create_trackers("metasdnet", 1) + create_trackers("opencv-kcf", 2)) is None
+    assert tracker_group(create_trackers("metasdnet", 1) + create_trackers("opencv-kcf", 2), batch=True) is None
 
 
 def test_onnx_runtime_tracks_as_torch_and_caches_its_export(one_thread, onnx_home):
@@ -129,7 +134,7 @@ def test_onnx_runtime_tracks_as_torch_and_caches_its_export(one_thread, onnx_hom
 def test_onnx_runtime_shares_batches_too(one_thread, onnx_home, monkeypatch):
     frames = scene(8)
     seen = batch_sizes(monkeypatch)
-    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker="metasdnet", runtime="onnx"))
+    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker="metasdnet", runtime="onnx", shared=True))
     assert set(seen[3:]) == {3}
     alone = boxes_of(metatrack.track_many(frames, BOXES, tracker="metasdnet", runtime="onnx", shared=False))
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-3)

@@ -254,14 +254,16 @@ def create_trackers(tracker: str, count: int, seed: int = 0, **tracker_kwargs: A
     return trackers
 
 
-def tracker_group(trackers: list[Tracker]):
+def tracker_group(trackers: list[Tracker], batch: bool | None = None):
     """A :class:`~metatrack.trackers.adaptive.TrackerGroup` of ``trackers`` when two or more of them can
-    share the backbone's pass over a frame (the adaptive trackers), else None (each updates alone)."""
-    if sum(bool(getattr(trk, "shares_features", False)) for trk in trackers) < 2:
+    share the backbone's pass over a frame (the adaptive trackers) and it would batch them (``batch``:
+    True, or None on a GPU), else None (each tracker updates alone)."""
+    if batch is False or sum(bool(getattr(trk, "shares_features", False)) for trk in trackers) < 2:
         return None  # the peers alone: no torch import
     from .trackers.adaptive import TrackerGroup
 
-    return TrackerGroup(trackers)
+    group = TrackerGroup(trackers, batch)
+    return group if group.batch else None
 
 
 def _box_names(count: int, names: _Names) -> list[str]:
@@ -279,13 +281,14 @@ def _boxes_given(boxes, names: _Names) -> list[np.ndarray]:
 
 
 def _steps(stream: FrameStream, trackers: list[Tracker], boxes: list[np.ndarray], end: int | None,
-           names: _Names, shared: bool = True) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
+           names: _Names, shared: bool | None = None) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
     """(frame index, frame, [(target id, box, confidence), ...], seconds spent tracking) per frame.
 
-    ``shared``: the trackers that can share one batched backbone pass per frame do (:func:`tracker_group`).
+    ``shared``: whether the trackers that can share one batched backbone pass per frame do
+    (:func:`tracker_group`; None: on a GPU).
     """
     labels = _box_names(len(boxes), names)
-    group = tracker_group(trackers) if shared else None
+    group = tracker_group(trackers, shared)
     for index, image in stream:
         if end is not None and index > end:
             return
@@ -319,14 +322,15 @@ def _prepare(video_or_frames, boxes, tracker: str, color: str, start: int, end: 
 
 
 def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = "rgb", start: int = 0,
-               end: int | None = None, seed: int = 0, shared: bool = True,
+               end: int | None = None, seed: int = 0, shared: bool | None = None,
                **tracker_kwargs: Any) -> Iterator[tuple[int, list[TargetBox]]]:
     """Track several targets; yields ``(frame_index, [(id, box, confidence), ...])`` frame by frame.
 
     ``boxes`` are the targets on frame ``start``, ids 1, 2, ... in that order; each target has its
-    own tracker (``tracker`` with ``tracker_kwargs``, seeded with ``seed``), and the deep trackers'
-    backbone runs once per frame on all targets' crops in one batch (``shared=False``: once per
-    target, as separate runs would). Otherwise as :func:`track`.
+    own tracker (``tracker`` with ``tracker_kwargs``, seeded with ``seed``). ``shared=True`` runs the
+    deep trackers' backbone once per frame on all targets' crops in one batch, ``False`` once per
+    target; None (default) batches on a GPU only: on a CPU batching measured slower
+    (``bench/multi_target.py``). The boxes are the same either way. Otherwise as :func:`track`.
     """
     boxes = list(boxes)
     if not boxes:

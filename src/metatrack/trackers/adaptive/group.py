@@ -9,6 +9,10 @@ features (:meth:`AdaptiveTracker._prefetch`). A target's boxes are therefore tho
 alone, up to the rounding of a batched convolution. Trackers that cannot share (the peers, a family
 that overrides ``_track`` whole) and a key with one tracker run exactly as they would alone.
 
+Batching pays where a call costs more than its arithmetic (a GPU). On this project's CPU it does
+not: batched frames were a tie in torch and up to 16 % slower in onnxruntime (larger activations
+leave the cache; ``bench/multi_target.py``, docs/tracking.md), so by default
+(``batch=None``) a group batches on an accelerator and leaves CPU trackers to update one by one.
 Crops are not merged where targets overlap: a merged crop would change each target's crop scale
 and so its boxes; batching keeps them.
 """
@@ -33,8 +37,13 @@ class TrackerGroup:
     holds its ``finish`` (head, localisation, update) and ``update`` (online learning) seconds.
     """
 
-    def __init__(self, trackers: Sequence[Tracker]):
+    def __init__(self, trackers: Sequence[Tracker], batch: bool | None = None):
         self.trackers = list(trackers)
+        if batch is None:
+            devices = {getattr(t, "device", None) for t in self.trackers if isinstance(t, AdaptiveTracker)}
+            batch = any(d is not None and d.type != "cpu" for d in devices)
+        #: whether crops are batched (else every tracker updates on its own, as if alone)
+        self.batch = bool(batch)
         self.profile: dict[str, float] = {"crop": 0.0, "features": 0.0, "frames": 0, "batches": 0}
 
     def init(self, image: np.ndarray, boxes: Sequence[np.ndarray]) -> None:
@@ -44,6 +53,8 @@ class TrackerGroup:
 
     def update(self, image: np.ndarray) -> list[np.ndarray]:
         """Every tracker's box on the next frame, in order."""
+        if not self.batch:
+            return [tracker.update(image) for tracker in self.trackers]
         image = as_rgb(image)
         start = time.perf_counter()
         alike: dict[Hashable, list[AdaptiveTracker]] = {}
