@@ -191,3 +191,18 @@ def test_cli_tracks_with_the_onnx_runtime(tmp_path, onnx_home, capsys):
     assert a.shape == b.shape == (12, 10)
     np.testing.assert_allclose(a[:, 2:6], b[:, 2:6], atol=0.05)  # the file's 2 decimals
     assert "x 2 targets tracked" in capsys.readouterr().out
+
+
+def test_run_over_a_data_set_with_the_onnx_runtime(tmp_path, onnx_home):
+    """`metatrack run --runtime onnx` passes the runtime to the trackers of every worker process."""
+    from tiny_otb import write_otb
+
+    data = write_otb(tmp_path / "otb")
+    for runtime, jobs in (("torch", "1"), ("onnx", "2")):
+        assert main(["run", "--tracker", "metasdnet", "--dataset", f"otb:{data}", "--results",
+                     str(tmp_path / runtime), "--runtime", runtime, "--jobs", jobs, "--deterministic"]) == 0
+    assert len(list(onnx_home.glob("*.onnx"))) == 1  # exported once, by one of the workers or the parent
+    for name in ("Alpha", "Beta", "Gamma"):
+        a = np.loadtxt(tmp_path / "torch" / "metasdnet" / f"{name}.txt", delimiter=",")
+        b = np.loadtxt(tmp_path / "onnx" / "metasdnet" / f"{name}.txt", delimiter=",")
+        np.testing.assert_allclose(a, b, atol=1e-2)
