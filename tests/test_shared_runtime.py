@@ -159,6 +159,14 @@ def test_runtime_errors_are_one_clear_line(tmp_path, onnx_home, monkeypatch, cap
         metatrack.create_tracker("metasdnet", runtime="tensorrt")
     with pytest.raises(ConfigError, match="'opencv-kcf' has no backbone"):
         metatrack.create_tracker("opencv-kcf", runtime="onnx")
+
+    class Whole(AdaptiveTracker):  # a family with one whole _track: no backbone call of the template's
+        def _track(self, image):
+            return np.zeros(4)
+
+    with pytest.raises(ConfigError, match="Whole does not run its backbone through the template"):
+        Whole(None).use_runtime("onnx")
+    assert not Whole(None).shares_features
     trk = metatrack.create_tracker("metasdnet")
     trk.device = torch.device("cuda")  # as a tracker built with device="cuda" (no GPU here)
     with pytest.raises(ConfigError, match="runs on the CPU"):

@@ -145,6 +145,9 @@ class AdaptiveTracker(Tracker):
                 raise ConfigError("onnx_model: an ONNX file is used by runtime='onnx' only")
             self.runtime = None
         elif runtime == "onnx":
+            if not self.shares_features or type(self).feature_extractor is AdaptiveTracker.feature_extractor:
+                raise ConfigError(f"runtime onnx: {type(self).__name__} does not run its backbone through the "
+                                  "template (_crop_request, _backbone, feature_extractor)")
             if self.device.type != "cpu":
                 raise ConfigError(f"runtime onnx runs on the CPU (onnxruntime's CPU provider); device {self.device} "
                                   "needs runtime torch")
