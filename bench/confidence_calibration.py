@@ -40,6 +40,13 @@ from metatrack.evaluation.scoring import read_ope_result, score_ope  # noqa: E40
 from metatrack.io import atomic_write_json  # noqa: E402
 
 ROLES = {"validation": ("embedded:eval", "real:validation"), "test": ("embedded:test", "real:test")}
+CALIBRATION_SPLIT = (
+    "validation = `embedded:eval` (validation: choices were made on it) + `real:validation` (validation: choices "
+    "were made on these clips): the calibrations and present's thresholds were fitted on them; test = "
+    "`embedded:test` + `real:test` (test: reported, never used to choose); frames after the first that show the "
+    "target or are flagged absent")
+GUARD_SPLIT = ("`embedded:eval` (validation: choices were made on it) and `real:validation` (validation: choices "
+               "were made on these clips)")
 
 
 def measure(name: str, data: list, results: Path, cal) -> dict:
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             "columns": ["tracker", "data set", "frames", "frames whose box differs, guard off",
                         "success AUC, guard on", "success AUC, guard off"],
             "rows": guard_check(args.results, data["validation"]),
-            "split": "`embedded:eval` and `real:validation` (validation: the guard's settings are judged on them)",
+            "split": GUARD_SPLIT,
             "seeds": "0 (deterministic: one thread, seeded)",
             "date": dt.date.today().isoformat(),
             "machine": machine,
@@ -124,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             "columns": ["tracker", "role", "frames", "share overlapping", "ECE", "present agrees", "absent frames",
                         "absent called absent", "LT F", "LT Pr", "LT Re"],
             "rows": rows,
-            "split": ("validation = `embedded:eval` + `real:validation` (the calibrations and present's thresholds "
-                      "were fitted on it); test = `embedded:test` + `real:test` (reported, never used to choose); "
-                      "frames after the first that show the target or are flagged absent"),
+            "split": CALIBRATION_SPLIT,
             "seeds": "0",
             "date": dt.date.today().isoformat(),
             "machine": machine,

@@ -78,5 +78,6 @@ def format_table(scores: dict[str, Any], protocol: str, markdown: bool = False) 
             lines.append(f"EAO averaged over sequence lengths {low}-{high} ({rule}).")
     if protocol == "lt":
         lines += ["", "VOT-LT: F = 2 Pr Re / (Pr + Re) at the confidence threshold tau that maximises it "
-                      "(each tracker's own tau; confidences calibrated, docs/evaluation.md)."]
+                      "(each tracker's own tau, on the confidences its runs stored: calibrated where the tracker "
+                      "had a calibration; docs/evaluation.md)."]
     return "\n".join(lines) + "\n"
