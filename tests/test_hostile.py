@@ -35,6 +35,7 @@ _SDNET_LIGHT = {"n_samples": 128, "maxiter_update": 3, "n_bbreg": 300}
 LIGHT_OPTIONS = {
     "sdnet-*": {**_SDNET_LIGHT, "crop_size": 96},
     "metasdnet*": _SDNET_LIGHT,  # the model file fixes the crop size
+    "mdnet-*": {**_SDNET_LIGHT, "n_pos_init": 100, "n_neg_init": 1000},  # so does the pre-trained one
 }
 
 

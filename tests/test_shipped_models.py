@@ -13,7 +13,7 @@ from metatrack.errors import CheckpointError
 from metatrack.modelfile import SUMS_FILE, listed_sha256, load_model
 
 MODELS = Path(metatrack.__file__).parent / "models"
-SHIPPED = {"metasdnet.safetensors": "metasdnet", "metacrest.safetensors": "metacrest"}
+SHIPPED = {"metasdnet.safetensors": "metasdnet", "metacrest.safetensors": "metacrest", "mdnet.safetensors": "mdnet"}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -44,3 +44,19 @@ def test_a_model_elsewhere_is_not_checked_and_a_malformed_list_names_its_line(tm
     (tmp_path / SUMS_FILE).write_text(f"{'0' * 64}  other.safetensors\nnot a checksum line\n")
     with pytest.raises(CheckpointError, match=r"SHA256SUMS, line 2"):
         listed_sha256(path)
+
+
+def test_the_shipped_mdnet_model_is_the_shared_layers_of_its_config_and_loads_in_mdnet_n():
+    import yaml
+
+    from metatrack.trackers import create_tracker
+    from metatrack.trackers.sdnet.pretrain import SHARED
+
+    tensors, info = load_model(MODELS / "mdnet.safetensors", "mdnet")
+    assert sorted(tensors) == sorted(f"theta0.{name}" for name in SHARED)  # no alpha, no domain branch
+    config = yaml.safe_load((MODELS.parent / "configs" / "mdnet.yaml").read_text())
+    assert all(info["config"][k] == v for k, v in config["tracker"].items())
+    assert info["extra"]["domain_mode"] == "sequence" and info["extra"]["domains"] > 1
+    assert info["extra"]["iterations"] == config["pretraining"]["iterations"]
+    tracker = create_tracker("mdnet-30")
+    assert all(tracker.shared[name].equal(tensors[f"theta0.{name}"]) for name in SHARED)
