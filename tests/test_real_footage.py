@@ -77,6 +77,17 @@ EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
     ("metacrest", "bikes-pannier"): 0.6,
     ("metacrest", "bikes-brake-light"): 0.4,
     ("metacrest", "carphone-head"): 0.7,
+    # CREST and CREST-Base (CREST's update schedule; measured 2026-12-05, seed 0: crest 0.78, 0.84, 0.86,
+    # 0.79, crest-base 0.78, 0.92, 0.86, 0.74); both lose bikes-brake-light (0.23, 0.26), which
+    # crest-converged, on MetaCREST's schedule, holds: it is left out
+    ("crest", "bikes-man-in-suit"): 0.65,
+    ("crest", "bikes-cyclist"): 0.7,
+    ("crest", "bikes-pannier"): 0.7,
+    ("crest", "carphone-head"): 0.65,
+    ("crest-base", "bikes-man-in-suit"): 0.65,
+    ("crest-base", "bikes-cyclist"): 0.75,
+    ("crest-base", "bikes-pannier"): 0.7,
+    ("crest-base", "carphone-head"): 0.6,
 }
 
 # clips on which a plain correlation filter is known to lose the target: they keep the set honest
