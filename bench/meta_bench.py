@@ -47,7 +47,8 @@ FAMILIES = {
     },
     "crest": {
         "meta": "metacrest",
-        "baselines": ["crest-01", "crest-03", "crest-05", "crest-10", "crest-20", "crest-converged"],
+        "baselines": ["crest-01", "crest-03", "crest-05", "crest-10", "crest-20", "crest-converged", "crest-base",
+                      "crest"],
         "first_meta": "metacrest-01", "first_reference": "crest-converged",
         "ratio_target": 10.0, "fps_target": 30.0, "csrt_margin": 0.0, "lh_higher_is_better": False,
     },
