@@ -71,16 +71,21 @@ def render_rows(doc: dict) -> list[list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", required=True, metavar="NAME=MODEL_FILE[@OBJECTS[:ITERATIONS]]",
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=MODEL_FILE[@OBJECTS[:ITERATIONS]]",
                         help="a label, the model file and, after @, the number of distinct target objects it saw "
                              "(and its meta-training iterations where no config.yaml lies beside the file)")
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--frames", type=int, help="only the first N frames of each sequence (a quick check)")
+    parser.add_argument("--merge", action="append", default=[], type=Path, metavar="JSON",
+                        help="take the models measured into another JSON (runs scored in two slots)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench/results/objects_curve.json")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     doc = json.loads(args.json.read_text()) if args.json.is_file() else {}
     doc.setdefault("models", {})
+    for other in args.merge:
+        for name, entry in json.loads(other.read_text())["models"].items():
+            doc["models"].setdefault(name, entry)
     data = {split: open_dataset(split) for split in SPLITS}
     for spec in args.model:
         name, sep, rest = spec.partition("=")
