@@ -117,6 +117,9 @@ def test_registration_and_schedules():
     # crest-base and crest-converged differ in the online schedule only
     differ = {k for k, v in base.config.to_dict().items() if converged.config.to_dict()[k] != v}
     assert differ == {"update_interval", "buffer_size", "update_batch", "update_until_loss"}
+    # a user's settings override the schedule key by key
+    assert create_tracker("crest", config={"update_interval": 5}).config.update_interval == 5
+    assert create_tracker("crest-base", config={"buffer_size": 7}).config.update_until_loss == 0.01
     with pytest.raises(ConfigError, match="residual_channels"):
         create_tracker("crest", residual_channels=0)
 

@@ -14,7 +14,7 @@ from functools import partial
 from ..adaptive import register_counts
 from ..base import register_tracker, register_trainable
 from .config import CREST_SCHEDULE, CRESTConfig
-from .residual import CREST
+from .residual import CREST, crest_base
 from .task import CRESTTask, build_task
 from .tracker import CRESTN, CRESTTracker, MetaCREST
 
@@ -29,7 +29,7 @@ register_tracker("crest-converged", partial(CRESTN, init_until_loss=CREST_CONVER
 register_tracker("crest", CREST)
 # CREST-Base, CREST's ablation: the same tracker without its residual modules, i.e. CREST-N's first
 # frame trained to convergence (crest-converged) on CREST's own online schedule (the one difference)
-register_tracker("crest-base", partial(CRESTN, **CREST_SCHEDULE))
+register_tracker("crest-base", crest_base)
 register_trainable("metacrest", build_task)
 
 __all__ = ["CREST", "CREST_SCHEDULE", "CRESTConfig", "CRESTN", "CRESTTask", "CRESTTracker", "MetaCREST", "build_task"]

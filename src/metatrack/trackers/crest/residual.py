@@ -83,13 +83,30 @@ def _unprefixed(params: Params, prefix: str) -> Params:
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
 
+def with_crest_schedule(config: CRESTConfig | dict | None) -> CRESTConfig | dict:
+    """Settings with CREST's schedule (:data:`CREST_SCHEDULE`) under them: a settings dict, or none,
+    gets the schedule's value for every key it does not set; a full :class:`CRESTConfig` is kept."""
+    if config is None:
+        return dict(CREST_SCHEDULE)
+    if isinstance(config, dict):
+        return {**CREST_SCHEDULE, **config}
+    return config
+
+
+def crest_base(device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
+               **overrides: Any) -> CRESTN:
+    """CREST-Base, CREST's ablation: CREST-N trained to convergence on the first frame, on CREST's
+    schedule, without the residual modules (a configuration of :class:`CRESTN`, not a copy)."""
+    return CRESTN(device, with_crest_schedule(config), **overrides)
+
+
 class CREST(CRESTN):
     """CREST: CREST-N's base layer, trained and updated on CREST's schedule, plus the spatial and
     temporal residual modules (``spatial``/``temporal`` switch each off, for ablations)."""
 
     def __init__(self, device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
                  spatial: bool = True, temporal: bool = True, **overrides: Any):
-        super().__init__(device, CRESTConfig.build(config, {**CREST_SCHEDULE, **overrides}))
+        super().__init__(device, with_crest_schedule(config), **overrides)
         self.use_spatial, self.use_temporal = bool(spatial), bool(temporal)
         self._first_x: torch.Tensor | None = None  # the first frame's reduced, windowed features
         self.temporal_map: torch.Tensor | None = None  # the frozen temporal residual's output (1, 1, M, M)
