@@ -1,8 +1,9 @@
-"""Every setting of MetaCREST and CREST-N in one place, with where each value comes from.
+"""Every setting of MetaCREST, CREST-N, CREST and CREST-Base in one place, with where each value comes from.
 
 "official" means the MetaCREST code released with the paper (``meta_crest/meta_tracking`` of
 silverbottlep/meta_trackers, itself a port of CREST's MATLAB code); "paper" means Park & Berg,
-ECCV 2018. Values marked "ours" were chosen here for MobileNetV2 features on a CPU.
+ECCV 2018; "release" means CREST's own MATLAB code (ybsong00/CREST-Release, Song et al., ICCV
+2017). Values marked "ours" were chosen here for MobileNetV2 features on a CPU.
 """
 
 from __future__ import annotations
