@@ -161,3 +161,20 @@ def test_score_protocol_lt_without_confidence_files_says_so(lt_set, tmp_path, ca
     out = tmp_path / "ope.json"
     assert main(["score", "--dataset", ds, "--results", str(res), "--json", str(out)]) == 0
     assert "long_term" not in json.loads(out.read_text())["lt-blind"]
+
+
+def test_absences_come_from_each_readers_flags(tmp_path):
+    """LaSOT's out-of-view and full-occlusion flags, VOT's nan ground truth and GOT-10k's absence label."""
+    from test_readers import make_lasot_seq
+
+    from metatrack.data.lasot import read_lasot
+    from metatrack.data.vot import read_vot
+
+    make_lasot_seq(tmp_path / "lasot", "cat-1", 5, occlusion=[0, 1, 0, 0, 0], out_of_view=[0, 0, 0, 1, 0])
+    (seq,) = read_lasot(tmp_path / "lasot")
+    assert longterm.absent_mask(seq).tolist() == [False, True, False, True, False]
+    vot = lt_data.write_vot(tmp_path / "vot")
+    for s in read_vot(vot):
+        assert longterm.absent_mask(s).tolist() == [not v for v in lt_data.SHOWN[s.name]]
+    got = _seq("g", [G, NAN, G], {"absence": np.array([0, 1, 0])})
+    assert longterm.absent_mask(got).tolist() == [False, True, False]
