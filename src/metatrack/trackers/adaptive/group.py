@@ -10,7 +10,7 @@ alone, up to the rounding of a batched convolution. Trackers that cannot share (
 that overrides ``_track`` whole) and a key with one tracker run exactly as they would alone.
 
 Batching pays where a call costs more than its arithmetic (a GPU). On this project's CPU it does
-not: batched frames were a tie in torch and up to 16 % slower in onnxruntime (larger activations
+not: batched frames were a tie to 20 % slower, in torch and onnxruntime alike (larger activations
 leave the cache; ``bench/multi_target.py``, docs/tracking.md), so by default
 (``batch=None``) a group batches on an accelerator and leaves CPU trackers to update one by one.
 Crops are not merged where targets overlap: a merged crop would change each target's crop scale
