@@ -83,3 +83,54 @@ def test_missing_input_and_unknown_tracker(tmp_path):
     with pytest.raises(ConfigError, match="unknown tracker"):
         track(str(video), [20, 20, 20, 20], tracker="no-such-tracker")
     assert parse_box("1 2 3 4").tolist() == [1, 2, 3, 4]
+
+
+def test_annotate_draws_a_lost_target_thin_and_labelled():
+    from metatrack.visualize import annotate
+
+    image = np.zeros((60, 80, 3), np.uint8)
+    box = np.array([10.0, 10.0, 40.0, 30.0])
+    held = annotate(image, {"t": box}, 0)
+    lost = annotate(image, {"t": box}, 0, lost={"t"})
+    # the frame number is drawn in both; the box's own pixels are fewer when it is lost
+    edge = (slice(5, 50), slice(5, 60))
+    assert 0 < np.count_nonzero(lost[edge].any(axis=2)) < np.count_nonzero(held[edge].any(axis=2))
+
+
+def test_track_marks_frames_whose_target_the_tracker_says_is_gone(tmp_path, monkeypatch):
+    """`metatrack track --out` draws a target as lost on exactly the frames where its tracker's
+    ``present`` is False."""
+    import metatrack.tracking as tracking
+    from metatrack.trackers import base
+    from metatrack.trackers.base import Tracker
+
+    class Fading(Tracker):
+        """Holds the first box; says the target is gone from the fourth frame on."""
+
+        def init(self, image, box):
+            self.box, self.frames = np.asarray(box, float), 0
+
+        def update(self, image):
+            self.frames += 1
+            return self.box
+
+        @property
+        def present(self):
+            return self.frames < 3
+
+    base.available_trackers()  # the built-in ones first, then ours beside them for this test only
+    monkeypatch.setitem(base._REGISTRY, "test-fading", Fading)
+    seen = []
+    real = tracking.annotate
+
+    def spy(image, boxes, index, *args, lost=(), **kwargs):
+        seen.append((index, tuple(lost)))
+        return real(image, boxes, index, *args, lost=lost, **kwargs)
+
+    monkeypatch.setattr(tracking, "annotate", spy)
+    video = tmp_path / "clip.avi"
+    moving_square_video(video, n=6)
+    rc = main(["track", str(video), "--box", "20,20,20,20", "--tracker", "test-fading",
+               "--out", str(tmp_path / "a.avi"), "--no-progress"])
+    assert rc == 0
+    assert [lost != () for _, lost in seen] == [False, False, False, True, True, True]

@@ -500,9 +500,11 @@ def track_video(
             if writer is not None:  # the video first: an interrupted run's video has every frame of its boxes
                 if several:
                     drawn = {_label(t, conf): b for t, b, conf in found}
-                    writer.write(annotate(image, drawn, index))
+                    lost = {_label(t, conf) for t, _, conf in (f for f in found if not f.present)}
+                    writer.write(annotate(image, drawn, index, lost=lost))
                 else:
-                    writer.write(annotate(image, {tracker: found[0][1]}, index, found[0][2]))
+                    lost = () if found[0].present else (tracker,)
+                    writer.write(annotate(image, {tracker: found[0][1]}, index, found[0][2], lost=lost))
             if out is not None:
                 out.write(index, found)
             bar.update(1)

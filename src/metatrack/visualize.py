@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 import cv2
@@ -39,13 +39,21 @@ def draw_box(image: np.ndarray, box, colour, thickness: int = 2, label: str | No
 
 
 def annotate(image: np.ndarray, boxes: dict[str, np.ndarray], frame_index: int,
-             confidence: float | None = None, gt=None) -> np.ndarray:
-    """A copy of ``image`` with the ground truth (red), each tracker's box, frame number and confidence."""
+             confidence: float | None = None, gt=None, lost: Collection[str] = ()) -> np.ndarray:
+    """A copy of ``image`` with the ground truth (red), each tracker's box, frame number and confidence.
+
+    Boxes named in ``lost`` (their tracker says the target is not in view) are drawn thin, labelled
+    ``lost``: the box is still the tracker's answer, but a viewer should not trust it.
+    """
     out = np.ascontiguousarray(image.copy())
     if gt is not None:
         draw_box(out, gt, GT_COLOUR, 2)
     for i, (name, box) in enumerate(boxes.items()):
-        draw_box(out, box, colour(i), 2, name if len(boxes) > 1 else None)
+        gone = name in lost
+        label = name if len(boxes) > 1 else None
+        if gone:
+            label = f"{label} lost" if label else "lost"
+        draw_box(out, box, colour(i), 1 if gone else 2, label)
     text = f"#{frame_index + 1}"
     if confidence is not None and np.isfinite(confidence):
         text += f"  conf {confidence:.2f}"
