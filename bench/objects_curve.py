@@ -57,8 +57,13 @@ def _cells(values: list[float]) -> str:
 
 
 def render_rows(doc: dict) -> list[list[str]]:
+    def order(item):  # by train split version, then object count, then length
+        entry = item[1]
+        train = entry.get("train", {})
+        return ((train.get("options") or {}).get("version", 2), entry.get("objects", 0), train.get("iterations") or 0)
+
     rows = []
-    for name, entry in doc["models"].items():
+    for name, entry in sorted(doc["models"].items(), key=order):
         facts = entry.get("train", {})
         iterations = f"{facts['iterations']:,}" if facts.get("iterations") else ""
         cells = [name, str(entry.get("objects", "")), iterations]
