@@ -133,8 +133,8 @@ def _table(doc: dict, seeds: list[int]) -> dict:
         "columns": ["model", "target objects", "iterations", "`embedded:eval` AUC, mean (per seed)",
                     "`real:validation` AUC, mean (per seed)"],
         "rows": render_rows(doc),
-        "split": "`embedded:eval` (16 x 150 frames) and `real:validation` (6 clips, keyframes), both validation: "
-                 "choices are made on them; OPE success AUC",
+        "split": "`embedded:eval` (validation: choices were made on it; 16 x 150 frames) and `real:validation` "
+                 "(validation: choices were made on these clips; 6 clips, keyframes); OPE success AUC",
         "seeds": ", ".join(map(str, seeds)),
         "date": datetime.date.today().isoformat(),
         "machine": "this project's machine: 2-core Intel Xeon VM, 24 GiB, no GPU, one torch thread",
