@@ -184,3 +184,14 @@ def test_synth_writes_another_version_and_names_a_wrong_one(tmp_path: Path, caps
     assert (manifest["version"], manifest["objects"]) == (4, 30)
     assert main(["synth", "--out", str(tmp_path / "v3"), "--split", "train", "--version", "3"]) == 2
     assert "version=3" in capsys.readouterr().err
+
+
+def test_every_v4_target_is_a_distinct_textured_crop_inside_its_photo():
+    targets = pool_for("train", 4).targets
+    assert len({t.name for t in targets}) == len(targets)
+    assert len({(t.photo, t.rect) for t in targets}) == len(targets)
+    for t in targets:
+        photo = load_photo(t.photo)
+        x, y, w, h = t.rect
+        assert x + w <= photo.shape[1] and y + h <= photo.shape[0], t.name
+        assert photo[y:y + h, x:x + w].std() > 10, f"{t.name}: a flat crop is no target"
