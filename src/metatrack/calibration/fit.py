@@ -26,14 +26,16 @@ REFUSED = {"embedded:test": "test", "real:test": "test", "real:all": "test clips
            "embedded:train": "meta-training"}
 #: the shipped calibration's validation data sets and trackers
 DEFAULT_DATASETS = ("embedded:eval", "real:validation")
-DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "metacrest", "crest-converged", "opencv-kcf", "opencv-csrt",
-                    "opencv-mosse", "opencv-medianflow", "opencv-mil", "opencv-tld", "dlib-correlation")
+DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "mdnet-01", "mdnet-10", "mdnet-30", "metacrest", "crest",
+                    "crest-base", "crest-converged", "opencv-kcf", "opencv-csrt", "opencv-mosse",
+                    "opencv-medianflow", "opencv-mil", "opencv-tld", "dlib-correlation")
 #: other registered names of the same tracker
 ALIASES = {"metasdnet": ["metasdnet-01"], "metacrest": ["metacrest-01"]}
 #: what each tracker's raw confidence is (by name prefix)
 RAW_SCORES = {
     "metasdnet": "mean fc6 positive logit of the top-5 candidates (blank region: blank_confidence)",
     "sdnet": "mean fc6 positive logit of the top-5 candidates (blank region: blank_confidence)",
+    "mdnet": "mean fc6 positive logit of the top-5 candidates (blank region: blank_confidence)",
     "metacrest": "peak of the correlation response",
     "crest": "peak of the correlation response",
     "opencv": "OpenCV's tracking score where the build has one, else its success flag (1/0); 0 when held",
