@@ -38,10 +38,10 @@ from ...data.sequence import Sequence
 from ...errors import CheckpointError, ConfigError, DataError
 from ...geometry import is_valid_box
 from ...io import atomic_write, atomic_write_text
-from ...modelfile import THETA0, check_backbone, load_model, pretrained_parameters, save_model
+from ...modelfile import THETA0, pretrained_parameters, save_model
 from ...sections import known_keys_only
 from .config import TrackerConfig
-from .tracker import MetaModel, shipped_config, shipped_model
+from .tracker import MetaModel, open_model
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_KIND = "multi-domain pre-training"
@@ -393,14 +393,5 @@ def read_pretrained_model(
     """Read the pre-trained model of ``model`` at ``path`` (default: the shipped one), as
     :func:`~.tracker.read_meta_model` reads a meta-trained one: its settings, the backbone checked,
     theta0 checked against the shared parameters ``shared_state(config)`` names; alpha is empty."""
-    p = Path(path) if path is not None else shipped_model(model)
-    if path is None and not p.is_file():
-        raise CheckpointError(
-            f"{p}: the shipped {model} model is not there. Train it with `metatrack train --config "
-            f"{shipped_config(model)} --out runs/{model}` and copy runs/{model}/{model}.safetensors "
-            "there, or pass model=PATH"
-        )
-    tensors, info = load_model(p, model)
-    config = config_class.for_model(info["config"], base, overrides, p)
-    check_backbone(p, info, backbone_checksum(config))
+    tensors, config, p = open_model(model, path, config_class, base, overrides, backbone_checksum)
     return MetaModel(config, pretrained_parameters(tensors, shared_state(config), p), {}, p)

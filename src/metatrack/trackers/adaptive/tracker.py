@@ -287,6 +287,22 @@ def read_meta_model(
     checked against ``backbone_checksum(config)``; theta0 and alpha checked against the head
     ``head_state(config)`` would build.
     """
+    tensors, config, p = open_model(model, path, config_class, base, overrides, backbone_checksum)
+    theta0, alpha = meta_parameters(tensors, head_state(config), p)
+    return MetaModel(config, theta0, alpha, p)
+
+
+def open_model(
+    model: str,
+    path: str | Path | None,
+    config_class: type[TrackerConfig],
+    base: TrackerConfig,
+    overrides: dict[str, Any],
+    backbone_checksum: Callable[[Any], str | None],
+) -> tuple[dict[str, torch.Tensor], Any, Path]:
+    """The tensors, settings and path of the model file of ``model`` at ``path`` (default: the shipped
+    one; a missing shipped file names the command that trains it): ``base`` and ``overrides`` with the
+    fields the model fixes, its backbone checksum checked against ``backbone_checksum(config)``."""
     p = Path(path) if path is not None else shipped_model(model)
     if path is None and not p.is_file():
         raise CheckpointError(
@@ -297,8 +313,7 @@ def read_meta_model(
     tensors, info = load_model(p, model)
     config = config_class.for_model(info["config"], base, overrides, p)
     check_backbone(p, info, backbone_checksum(config))
-    theta0, alpha = meta_parameters(tensors, head_state(config), p)
-    return MetaModel(config, theta0, alpha, p)
+    return tensors, config, p
 
 
 def register_counts(prefix: str, factory: Callable[..., Tracker], keyword: str, counts: Iterable[int]) -> None:
