@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .checkpoints import read_checkpoint, truncate_log
 from .data.episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, MetatrackError
 from .io import atomic_write, atomic_write_text
@@ -221,10 +222,7 @@ class MetaTrainer:
         atomic_write(self.checkpoint_path, lambda f: torch.save(state, f))
 
     def load_checkpoint(self) -> None:
-        try:
-            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"{self.checkpoint_path}: cannot be loaded ({exc})") from None
+        state = read_checkpoint(self.checkpoint_path)
         if state.get("format") != CHECKPOINT_FORMAT or state.get("model") != self.task.model_name:
             raise CheckpointError(
                 f"{self.checkpoint_path}: a checkpoint of model {state.get('model')!r} format "
@@ -247,16 +245,8 @@ class MetaTrainer:
 
     def _truncate_log(self, iteration: int) -> None:
         """Drop log lines of iterations not covered by the checkpoint (they will be redone)."""
-        if self.rank != 0 or not self.log_path.exists():
-            return
-        keep = []
-        for line in self.log_path.read_text().splitlines():
-            try:
-                if json.loads(line)["iteration"] < iteration:
-                    keep.append(line)
-            except (json.JSONDecodeError, KeyError):
-                break  # a line cut by a kill: everything after is dropped
-        atomic_write_text(self.log_path, "".join(k + "\n" for k in keep))
+        if self.rank == 0:
+            truncate_log(self.log_path, iteration)
 
     # ----------------------------------------------------------------------------- one iteration
     def step(self) -> dict[str, float]:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checkpoints import read_checkpoint, truncate_log
 from ...data.sequence import Sequence
 from ...errors import CheckpointError, ConfigError, DataError
 from ...geometry import is_valid_box
@@ -241,10 +242,7 @@ class Pretrainer:
         atomic_write(self.checkpoint_path, lambda f: torch.save(state, f))
 
     def load_checkpoint(self) -> None:
-        try:
-            state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise CheckpointError(f"{self.checkpoint_path}: cannot be loaded ({exc})") from None
+        state = read_checkpoint(self.checkpoint_path)
         if (state.get("format"), state.get("kind"), state.get("model")) != (
                 CHECKPOINT_FORMAT, CHECKPOINT_KIND, self.task.model_name):
             raise CheckpointError(f"{self.checkpoint_path}: not a {CHECKPOINT_KIND} checkpoint of "
@@ -260,15 +258,7 @@ class Pretrainer:
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
-        if self.log_path.exists():  # drop log lines of iterations the checkpoint does not cover
-            keep = []
-            for line in self.log_path.read_text().splitlines():
-                try:
-                    if json.loads(line)["iteration"] < self.iteration:
-                        keep.append(line)
-                except (json.JSONDecodeError, KeyError):
-                    break
-            atomic_write_text(self.log_path, "".join(k + "\n" for k in keep))
+        truncate_log(self.log_path, self.iteration)  # the iterations after the checkpoint run again
 
     # ----------------------------------------------------------------------------- the loop
     def step(self) -> dict[str, float]:
