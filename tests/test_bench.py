@@ -22,3 +22,21 @@ def test_bench_table_and_json(tmp_path, capsys):
     # a second run reuses the results and says the memory was not measured this time
     assert main(["bench", "--trackers", "opencv-kcf", "--dataset", f"otb:{split}", "--out", str(out)]) == 0
     assert json.loads((out / "bench.json").read_text())["trackers"]["opencv-kcf"]["peak_memory_mb"] is None
+
+
+def test_bench_with_the_onnx_runtime_keeps_its_runs_apart(tmp_path, monkeypatch):
+    """`metatrack bench --runtime onnx`: the deep tracker's backbone runs in onnxruntime, the peer as it
+    always does, and the runs go to their own folder, so that a torch bench in the same --out is not reused."""
+    monkeypatch.setenv("METATRACK_HOME", str(tmp_path / "home"))
+    split = tmp_path / "eval"
+    assert main(["synth", "--out", str(split), "--sequences", "1", "--frames", "4", "--seed", "4"]) == 0
+    out = tmp_path / "bench"
+    assert main(["bench", "--trackers", "metacrest,opencv-kcf", "--dataset", f"otb:{split}", "--out", str(out),
+                 "--runtime", "onnx"]) == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert data["runtime"] == "onnx" and set(data["trackers"]) == {"metacrest", "opencv-kcf"}
+    assert (out / "results-onnx" / "metacrest").is_dir() and not (out / "results").exists()
+    assert list((tmp_path / "home" / "onnx").glob("*.onnx"))  # the backbone was exported and used
+    assert main(["bench", "--trackers", "metacrest", "--dataset", f"otb:{split}", "--out", str(out)]) == 0
+    data = json.loads((out / "bench.json").read_text())
+    assert data["runtime"] == "torch" and data["trackers"]["metacrest"]["peak_memory_mb"] is not None  # run afresh

@@ -277,7 +277,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .evaluation.bench import bench, format_bench
 
     trackers = _tracker_list(args.trackers) if args.trackers else BENCH_TRACKERS
-    table = bench(trackers, _sequences(args), Path(args.out), seed=args.seed)
+    table = bench(trackers, _sequences(args), Path(args.out), seed=args.seed, tracker_kwargs=_runtime_kwargs(args))
     print(format_bench(table))
     print(f"\nwritten: {Path(args.out) / 'bench.json'}, {Path(args.out) / 'bench.md'}")
     return 0
@@ -471,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataset(p, required=False)
     p.add_argument("--out", default="runs/bench")
     p.add_argument("--seed", type=int, default=0)
+    _add_runtime(p)
     _add_plugin(p)
     p.set_defaults(func=cmd_bench)
 

@@ -15,37 +15,44 @@ from typing import Any
 
 from ..data.sequence import Sequence
 from ..io import atomic_write_json, atomic_write_text
-from ..trackers.base import register_tracker, resolve_factory
+from ..trackers.base import create_tracker, register_tracker, resolve_factory
 from .runner import picklable_factory, run_tracker
 from .scoring import score_results
 
 
-def _run_child(name: str, factory: Any, sequences: list[Sequence], results: Path, seed: int) -> float:
+def _run_child(name: str, factory: Any, sequences: list[Sequence], results: Path, seed: int,
+               tracker_kwargs: dict[str, Any]) -> float:
     if factory is not None:
         register_tracker(name, factory, replace=True)
-    run_tracker(name, sequences, results, protocol="ope", jobs=1, seed=seed, progress=False)
+    run_tracker(name, sequences, results, protocol="ope", jobs=1, seed=seed, progress=False,
+                tracker_kwargs=tracker_kwargs)
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux -> MB
 
 
 def bench(trackers: list[str], sequences: list[Sequence], out_dir: str | Path, seed: int = 0,
-          progress: bool = True) -> dict[str, dict[str, Any]]:
+          progress: bool = True, tracker_kwargs: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Run and score ``trackers``; returns {tracker: {init_seconds, fps, peak_memory_mb, success_auc, precision}}.
 
-    Results go to ``out_dir/results`` (resumable like ``metatrack run``); a tracker whose results were
-    already complete is not run again and its peak memory is reported as unknown (None).
+    Results go to ``out_dir/results`` (resumable like ``metatrack run``), or ``out_dir/results-onnx``
+    for ``tracker_kwargs`` with ``runtime="onnx"`` so that the two runtimes' runs never mix; a tracker
+    whose results were already complete is not run again and its peak memory is reported as unknown (None).
     """
+    tracker_kwargs = dict(tracker_kwargs or {})
+    runtime = tracker_kwargs.get("runtime", "torch")
     out = Path(out_dir)
-    results = out / "results"
+    results = out / ("results" if runtime == "torch" else f"results-{runtime}")
     memory: dict[str, float | None] = {}
     ctx = mp.get_context("spawn")
     from tqdm import tqdm
 
     for name in tqdm(trackers, desc="bench", unit="tracker", disable=not progress):
         factory = picklable_factory(name, resolve_factory(name))
+        # the runtime moves a backbone: trackers without one (the peers) run as they always do
+        kwargs = tracker_kwargs if runtime == "torch" or hasattr(create_tracker(name), "use_runtime") else {}
         fresh = any(not (results / name / f"{s.name}.txt").exists() for s in sequences)
         pool = ctx.Pool(1)
         try:
-            peak = pool.apply(_run_child, (name, factory, sequences, results, seed))
+            peak = pool.apply(_run_child, (name, factory, sequences, results, seed, kwargs))
             pool.close()  # the worker exits normally and unregisters its semaphores (tqdm's lock)
         except BaseException:
             pool.terminate()
@@ -64,7 +71,8 @@ def bench(trackers: list[str], sequences: list[Sequence], out_dir: str | Path, s
         }
         for name in trackers
     }
-    atomic_write_json(out / "bench.json", {"sequences": [s.name for s in sequences], "trackers": table})
+    atomic_write_json(out / "bench.json", {"sequences": [s.name for s in sequences], "runtime": runtime,
+                                           "trackers": table})
     atomic_write_text(out / "bench.md", format_bench(table, markdown=True))
     return table
 
