@@ -151,7 +151,9 @@ def render_split_bench(name: str, data: dict[str, Any]) -> str:
     m = data["machine"]
     timed = [t for t, per_split in data["results"].items()
              if all(r.get("first_frame_seconds") is not None for r in per_split.values())]
-    if timed:  # speed, where the file has it: fps of update() and seconds of init(), over every split
+    # speed only where one run timed every tracker: fps of update() and seconds of init(), over every
+    # split (a file whose rows come from runs that did not all time themselves leaves it out)
+    if timed and len(timed) == len(data["results"]):
         lines += ["", "| tracker | " + " | ".join(f"{role}: fps | {role}: first frame (s)" for role in splits) + " |",
                   "| --- |" + " ---: | ---: |" * len(splits)]
         for tracker in timed:
@@ -164,6 +166,8 @@ def render_split_bench(name: str, data: dict[str, Any]) -> str:
                   f"only, mIoU is the mean IoU over the annotated frames after the first. {m['cpu']}, "
                   f"{m['cores']} cores, "
                   f"{m.get('worker_processes', 1)} worker processes of one torch thread, {_seconds(data['seconds'])}."]
+    if data.get("note"):
+        lines[-1] += f" {data['note']}"
     return "\n".join(lines)
 
 

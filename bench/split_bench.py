@@ -32,8 +32,8 @@ from results_tables import render_split_bench
 
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
-DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "metacrest", "crest-10", "crest-converged", "crest-base", "crest",
-                    "opencv-csrt", "opencv-kcf", "dlib-correlation")
+DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30", "metacrest", "crest-10",
+                    "crest-converged", "crest-base", "crest", "opencv-csrt", "opencv-kcf", "dlib-correlation")
 
 
 def _one_thread() -> None:
