@@ -47,17 +47,25 @@ def _one_thread() -> None:
     cv2.setNumThreads(1)
 
 
+def build(tracker: str):
+    """The tracker a row names: a registered name, or ``NAME@MODEL`` for that tracker with another model
+    file (a meta-trained or pre-trained variant, e.g. ``metacrest@runs/x/metacrest.safetensors``)."""
+    from metatrack.trackers import create_tracker
+
+    name, _, model = tracker.partition("@")
+    return create_tracker(name, **({"model": model} if model else {}))
+
+
 def run_job(tracker: str, spec: str, seed: int) -> dict[str, Any]:
     """One tracker on one split with one seed: OPE and VOT results per sequence."""
     from metatrack.data import open_dataset
     from metatrack.evaluation.otb import sequence_curves
     from metatrack.evaluation.runner import track_ope, track_vot
     from metatrack.geometry import iou
-    from metatrack.trackers import create_tracker
 
     out: dict[str, Any] = {"ope": {}, "vot": {}, "update_seconds": 0.0, "updates": 0, "init_seconds": []}
     for seq in open_dataset(spec):
-        t = create_tracker(tracker)
+        t = build(tracker)
         t.seed(seed)
         boxes, times = track_ope(t, seq, [])
         success, _ = sequence_curves(boxes, seq.boxes)
@@ -68,7 +76,7 @@ def run_job(tracker: str, spec: str, seed: int) -> dict[str, Any]:
         out["init_seconds"].append(float(times[0]))  # the first frame: features and the first fit
         out["update_seconds"] += float(times[1:].sum())
         out["updates"] += len(times) - 1
-        t = create_tracker(tracker)
+        t = build(tracker)
         t.seed(seed)
         run, _ = track_vot(t, seq, [])
         out["vot"][seq.name] = {"flags": run.flags.tolist(), "boxes": np.where(np.isfinite(run.boxes), run.boxes,
@@ -124,7 +132,8 @@ def score_split(spec: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="ROLE=FORMAT:PATH pairs")
-    p.add_argument("--trackers", nargs="+", default=list(DEFAULT_TRACKERS))
+    p.add_argument("--trackers", nargs="+", default=list(DEFAULT_TRACKERS),
+                   help="registered names, or NAME@MODEL for a tracker with another model file")
     p.add_argument("--seeds", default="0,1", help="comma-separated seeds of the stochastic trackers")
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one math thread each")
     p.add_argument("--json", help="write everything here")
@@ -133,13 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from metatrack.data import open_dataset
     from metatrack.io import atomic_write_text
-    from metatrack.trackers import create_tracker
 
     splits = dict(s.split("=", 1) for s in args.splits)
     for spec in splits.values():  # read (and on first use write) every data set once, before the workers start
         open_dataset(spec)
     seeds = [int(s) for s in args.seeds.split(",")]
-    stochastic = {t: bool(getattr(create_tracker(t), "stochastic", True)) for t in args.trackers}
+    stochastic = {t: bool(getattr(build(t), "stochastic", True)) for t in args.trackers}
     jobs = [(t, role, spec, seed) for t in args.trackers for role, spec in splits.items()
             for seed in (seeds if stochastic[t] else seeds[:1])]
     started, load_before = time.time(), load()
@@ -147,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def cached(job: tuple) -> Path | None:
         t, _role, spec, seed = job
-        return cache / f"{t}__{spec.replace(':', '_').replace('/', '_')}__{seed}.json" if cache else None
+        safe = t.replace("/", "_").replace("@", "__at__")
+        return cache / f"{safe}__{spec.replace(':', '_').replace('/', '_')}__{seed}.json" if cache else None
 
     runs: dict[tuple[str, str], list[dict]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) as pool:

@@ -40,3 +40,24 @@ def test_bench_with_the_onnx_runtime_keeps_its_runs_apart(tmp_path, monkeypatch)
     assert main(["bench", "--trackers", "metacrest", "--dataset", f"otb:{split}", "--out", str(out)]) == 0
     data = json.loads((out / "bench.json").read_text())
     assert data["runtime"] == "torch" and data["trackers"]["metacrest"]["peak_memory_mb"] is not None  # run afresh
+
+
+def test_split_bench_rows_can_name_another_model_file(tmp_path):
+    """bench/split_bench.py's NAME@MODEL rows build the tracker with that model file (a missing one is
+    the tracker's own error naming it), plain names the shipped one."""
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    from metatrack.errors import MetatrackError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        import split_bench
+    finally:
+        sys.path.pop(0)
+    assert type(split_bench.build("metacrest")).__name__ == type(split_bench.build("metacrest-01")).__name__
+    missing = tmp_path / "other.safetensors"
+    with pytest.raises(MetatrackError, match="other.safetensors"):
+        split_bench.build(f"metacrest@{missing}")
