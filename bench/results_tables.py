@@ -196,9 +196,8 @@ def _numeric_column(cells: list[str]) -> bool:
     return sum(bool(re.match(r"[-+]?[0-9]", c)) for c in filled) > len(filled) / 2
 
 
-def render_transcribed(name: str, data: dict[str, Any]) -> str:
-    """A table transcribed from a run whose own output was not kept: the values as it printed them,
-    as strings (so that nothing is re-rounded), with where and how it was measured."""
+def _string_rows(name: str, data: dict[str, Any]) -> list[str]:
+    """The Markdown table of ``data``'s columns and rows of strings (numbers kept as written)."""
     columns = data["columns"]
     right = [i > 0 and _numeric_column([row[i] for row in data["rows"]]) for i in range(len(columns))]
     lines = ["| " + " | ".join(columns) + " |", "|" + "".join(" ---: |" if r else " --- |" for r in right)]
@@ -206,8 +205,14 @@ def render_transcribed(name: str, data: dict[str, Any]) -> str:
         if len(row) != len(columns):
             raise ValueError(f"{name}.json: row {row!r} has {len(row)} cells for {len(columns)} columns")
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", f"From `bench/results/{name}.json`: {data['split']}; seeds {data['seeds']}; {data['date']}; "
-                  f"{data['machine']}."]
+    return lines
+
+
+def render_transcribed(name: str, data: dict[str, Any]) -> str:
+    """A table transcribed from a run whose own output was not kept: the values as it printed them,
+    as strings (so that nothing is re-rounded), with where and how it was measured."""
+    lines = _string_rows(name, data) + ["", f"From `bench/results/{name}.json`: {data['split']}; seeds "
+                                         f"{data['seeds']}; {data['date']}; {data['machine']}."]
     commands = data.get("command") or []
     commands = [commands] if isinstance(commands, str) else commands
     if commands:
@@ -220,15 +225,9 @@ def render_transcribed(name: str, data: dict[str, Any]) -> str:
 def render_table(name: str, data: dict[str, Any]) -> str:
     """A table a bench script wrote as it measured (``"kind": "table"``): its rows as strings, with
     where and how it was measured."""
-    columns = data["columns"]
-    right = [i > 0 and _numeric_column([row[i] for row in data["rows"]]) for i in range(len(columns))]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "".join(" ---: |" if r else " --- |" for r in right)]
-    for row in data["rows"]:
-        if len(row) != len(columns):
-            raise ValueError(f"{name}.json: row {row!r} has {len(row)} cells for {len(columns)} columns")
-        lines.append("| " + " | ".join(row) + " |")
-    lines += ["", f"From `bench/results/{name}.json`: {data['split']}; seeds {data['seeds']}; {data['date']}; "
-                  f"{data['machine']}. Command: `{data['command']}`."]
+    lines = _string_rows(name, data) + ["", f"From `bench/results/{name}.json`: {data['split']}; seeds "
+                                         f"{data['seeds']}; {data['date']}; {data['machine']}. "
+                                         f"Command: `{data['command']}`."]
     return "\n".join(lines)
 
 

@@ -35,7 +35,6 @@ from torch.func import functional_call
 from .config import CREST_SCHEDULE, CRESTConfig
 from .head import ResponseBatch, correlate, reduce_features
 from .loss import crest_loss
-from .pca import fit_pca_reduction
 from .tracker import CRESTN, Params
 
 #: parameter-name prefixes of the two modules in a tracker's parameter dict
@@ -162,12 +161,8 @@ class CREST(CRESTN):
         so that with both modules off this is CREST-N's first frame exactly (tested).
         """
         cfg = self.config
-        feat, label, size = batch.features, batch.label, batch.size
-        weight, bias = fit_pca_reduction(feat, cfg.reduced_channels)
-        gen = torch.Generator().manual_seed(self._seed)
-        filt = (torch.randn(weight.shape[0], *size, generator=gen) * cfg.init_filter_std).to(self.device)
-        filt.requires_grad_(True)
-        fbias = torch.zeros(1, device=self.device, requires_grad=True)
+        feat, label = batch.features, batch.label
+        weight, bias, filt, fbias, gen = self._random_start(batch)
         modules = self._modules_for(weight.shape[0], gen)
         self._spatial_net = modules.get(SPATIAL, nn.Identity()).to(self.device)
         residual = {k: v.to(self.device).requires_grad_(True)

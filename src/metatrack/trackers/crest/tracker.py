@@ -338,14 +338,21 @@ class CRESTN(CRESTTracker):
         super().__init__(CRESTConfig.build(config, overrides), device)
         self.seed(self.config.init_seed)
 
+    def _random_start(self, batch: ResponseBatch) -> tuple[torch.Tensor, ...]:
+        """CREST's start on the first frame: PCA reduction (weight, bias) of its features, a small random
+        filter and a zero bias (both trainable), and the seeded generator that drew the filter, for any
+        further draws."""
+        weight, bias = fit_pca_reduction(batch.features, self.config.reduced_channels)
+        gen = torch.Generator().manual_seed(self._seed)
+        filt = (torch.randn(weight.shape[0], *batch.size, generator=gen) * self.config.init_filter_std)
+        filt = filt.to(self.device).requires_grad_(True)
+        fbias = torch.zeros(1, device=self.device, requires_grad=True)
+        return weight, bias, filt, fbias, gen
+
     def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
         cfg = self.config
-        feat, label, size = batch.features, batch.label, batch.size
-        weight, bias = fit_pca_reduction(feat, cfg.reduced_channels)
-        gen = torch.Generator().manual_seed(self._seed)
-        filt = (torch.randn(weight.shape[0], *size, generator=gen) * cfg.init_filter_std).to(self.device)
-        filt.requires_grad_(True)
-        fbias = torch.zeros(1, device=self.device, requires_grad=True)
+        feat, label = batch.features, batch.label
+        weight, bias, filt, fbias, _ = self._random_start(batch)
         before = {"reduce.weight": weight, "reduce.bias": bias, "filter": filt.detach().clone(),
                   "filter_bias": fbias.detach().clone()}
         x = reduce_features(feat, weight, bias)
