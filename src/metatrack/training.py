@@ -30,6 +30,7 @@ from .errors import CheckpointError, ConfigError, MetatrackError
 from .io import atomic_write, atomic_write_text
 from .meta import MetaSGD, Params
 from .modelfile import save_meta_model
+from .param_groups import lr_factor, param_groups
 from .sections import known_keys_only
 
 CHECKPOINT_FORMAT = 1
@@ -92,10 +93,7 @@ class MetaTrainConfig:
 
     def lr_theta_factor(self, name: str) -> float:
         """The factor of ``lr_theta`` for head parameter ``name`` (1 unless a glob matches)."""
-        for pattern, factor in self.lr_theta_factors.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                return float(factor)
-        return 1.0
+        return lr_factor(name, self.lr_theta_factors)
 
     def trained_patterns(self, iteration: int) -> list[str]:
         """The parameter globs meta-trained at ``iteration``."""
@@ -179,13 +177,9 @@ class MetaTrainer:
         self.rank, self.world = _distributed(self.device)
         learner = task.learner
         self.names = [n for n, _ in learner.head.named_parameters()]
-        groups: dict[float, list[torch.nn.Parameter]] = {}
-        for n, p in learner.head.named_parameters():
-            groups.setdefault(config.lr_theta_factor(n), []).append(p)
-        # the group of factor 1 first, so that param_groups[0]["lr"] is lr_theta (logged)
-        factors = sorted(groups, key=lambda f: (f != 1.0, f))
-        self.opt_theta = torch.optim.Adam([{"params": groups[f], "lr": config.lr_theta * f} for f in factors],
-                                          lr=config.lr_theta)
+        self.opt_theta = torch.optim.Adam(
+            param_groups(learner.head.named_parameters(), config.lr_theta_factor, config.lr_theta),
+            lr=config.lr_theta)
         self.opt_alpha = torch.optim.Adam(learner.alpha.parameters(), lr=config.lr_alpha)
         milestones = sorted(config.lr_decay_at)
         self.sched_theta = torch.optim.lr_scheduler.MultiStepLR(self.opt_theta, milestones, config.lr_decay_factor)

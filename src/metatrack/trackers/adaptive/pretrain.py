@@ -40,6 +40,7 @@ from ...errors import CheckpointError, ConfigError, DataError
 from ...geometry import is_valid_box
 from ...io import atomic_write, atomic_write_text
 from ...modelfile import THETA0, pretrained_parameters, save_model
+from ...param_groups import lr_factor, param_groups
 from ...sections import known_keys_only
 from .config import TrackerConfig
 from .tracker import MetaModel, open_model
@@ -108,12 +109,7 @@ class PretrainConfig:
             raise ConfigError(f"pretraining: {exc}") from None
 
     def lr_factor(self, name: str) -> float:
-        import fnmatch
-
-        for pattern, factor in self.lr_mult.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                return float(factor)
-        return 1.0
+        return lr_factor(name, self.lr_mult)
 
 
 @dataclass
@@ -207,12 +203,8 @@ class Pretrainer:
         self.task, self.domains, self.cfg = task, domains, cfg
         self.out = Path(out_dir)
         self.full_config = full_config or {}
-        groups: dict[float, list[nn.Parameter]] = {}
-        for n, p in task.model.named_parameters():
-            groups.setdefault(cfg.lr_factor(n), []).append(p)
-        factors = sorted(groups, key=lambda f: (f != 1.0, f))
-        self.optimizer = torch.optim.SGD([{"params": groups[f], "lr": cfg.lr * f} for f in factors], lr=cfg.lr,
-                                         momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.SGD(param_groups(task.model.named_parameters(), cfg.lr_factor, cfg.lr),
+                                         lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, sorted(cfg.lr_decay_at),
                                                               cfg.lr_decay_factor)
         self.iteration = 0
