@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from datetime import date
-from pathlib import Path
 
 import cv2
 import numpy as np
+from meta_bench import cpu_name
 
 from metatrack.geometry import iou
 from metatrack.io import atomic_write_text
@@ -114,14 +113,7 @@ def time_pair(tracker: str, runtime: str, images: list[np.ndarray], truth: np.nd
 
 
 def machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import torch
 
     return f"{cpu}, {os.cpu_count()} cores, {threads} thread(s), torch {torch.__version__}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from datetime import date
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from meta_bench import cpu_name
 
 from metatrack.data import open_dataset
 from metatrack.evaluation.otb import sequence_curves, summary
@@ -120,14 +120,7 @@ def tracking(name: str, sequences, seed: int, max_frames: int | None) -> dict[st
 
 
 def machine(threads: int) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     return (f"{cpu}, {os.cpu_count()} cores, {threads} thread(s) for torch and onnxruntime, torch {torch.__version__}, "
             f"onnxruntime {ort.__version__}")
 
