@@ -159,20 +159,13 @@ def fit_platt(raw: np.ndarray, positive: np.ndarray) -> tuple[float, float]:
 
 
 def expected_calibration_error(prob: np.ndarray, positive: np.ndarray, bins: int = 10) -> float:
-    """ECE: the frame-weighted mean |mean confidence - share of positives| over ``bins`` equal-width bins."""
-    p = np.asarray(prob, dtype=np.float64)
-    y = np.asarray(positive, dtype=np.float64)
-    keep = np.isfinite(p)
-    p, y = p[keep], y[keep]
-    if p.size == 0:
+    """ECE: the frame-weighted mean |mean confidence - share of positives| over ``bins`` equal-width bins
+    (those of :func:`reliability`)."""
+    filled = [r for r in reliability(prob, positive, bins) if r["frames"]]
+    frames = sum(r["frames"] for r in filled)
+    if not frames:
         return float("nan")
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    total = 0.0
-    for k in range(bins):
-        m = idx == k
-        if m.any():
-            total += m.sum() * abs(p[m].mean() - y[m].mean())
-    return float(total / p.size)
+    return float(sum(r["frames"] * abs(r["confidence"] - r["positives"]) for r in filled) / frames)
 
 
 def reliability(prob: np.ndarray, positive: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
