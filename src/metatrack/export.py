@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 import torch
 
 from .errors import ConfigError
-from .io import atomic_write, atomic_write_json
+from .io import atomic_write, atomic_write_json, cache_root
 from .weights import sha256_file
 
 #: the ONNX opset the export targets (onnxruntime 1.32 runs it)
@@ -111,8 +110,7 @@ def export_onnx(tracker_name: str, out: str | Path, tolerance: float = TOLERANCE
 
 def onnx_cache_dir() -> Path:
     """Where exported backbones are cached: ``$METATRACK_HOME/onnx`` (default ``~/.cache/metatrack/onnx``)."""
-    home = os.environ.get("METATRACK_HOME")
-    return (Path(home) if home else Path.home() / ".cache" / "metatrack") / "onnx"
+    return cache_root() / "onnx"
 
 
 class OnnxFeatures:

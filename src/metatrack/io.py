@@ -1,4 +1,5 @@
-"""Atomic writes: a file is either its old content or its complete new content, never half.
+"""Atomic writes: a file is either its old content or its complete new content, never half; and
+where metatrack keeps what it makes for itself (:func:`cache_root`).
 
 Results and checkpoints are written to a temporary file in the same folder, flushed to disk and
 renamed over the target, so that a run killed mid-write never leaves a file that looks complete.
@@ -49,3 +50,10 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def cache_root() -> Path:
+    """Where metatrack caches what it makes (embedded data sets, ONNX exports): ``$METATRACK_HOME`` or
+    ``~/.cache/metatrack``."""
+    home = os.environ.get("METATRACK_HOME")
+    return Path(home) if home else Path.home() / ".cache" / "metatrack"

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ...io import atomic_write_json
+from ...io import atomic_write_json, cache_root
 from ..sequence import Sequence
 from .motion import ATTRIBUTE_RATES, ATTRIBUTES, SPLIT_RATES, draw_plan
 from .render import render
@@ -352,12 +352,6 @@ def write_split(
     }
     atomic_write_json(out / "manifest.json", manifest)
     return paths
-
-
-def cache_root() -> Path:
-    """``$METATRACK_HOME`` or ``~/.cache/metatrack``."""
-    home = os.environ.get("METATRACK_HOME")
-    return Path(home) if home else Path.home() / ".cache" / "metatrack"
 
 
 def split_folder(
