@@ -147,8 +147,10 @@ def test_two_processes_make_the_same_update_as_one(tmp_path):
     two = tmp_path / "two"
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT.format(tests=tests, out=str(two)))
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
-                    str(script)], check=True, env=env, capture_output=True)
+    # --standalone picks a free port: a fixed one failed CI once when something else held it.
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
     a = torch.load(one / "final.pt", weights_only=True)
     b = torch.load(two / "final.pt", weights_only=True)
     for k in a:

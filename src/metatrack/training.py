@@ -142,17 +142,30 @@ def select(names: list[str], patterns: list[str]) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
-def _distributed(device: torch.device) -> tuple[int, int]:
-    """(rank, world size); initialises torch.distributed under torchrun (NCCL on GPUs, gloo on CPUs)."""
+def _distributed(device: torch.device) -> tuple[int, int, bool]:
+    """(rank, world size, whether this call made the process group); initialises torch.distributed under
+    torchrun (NCCL on GPUs, gloo on CPUs)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return 0, 1
+        return 0, 1, False
     import torch.distributed as dist
 
+    made = False
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return dist.get_rank(), dist.get_world_size()
+        made = True
+    return dist.get_rank(), dist.get_world_size(), made
+
+
+def _close_distributed() -> None:
+    """Wait for every rank, then tear the group down: a rank leaving while gloo's threads still talk to
+    another aborts it ("terminate called without an active exception", seen in CI)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def _all_reduce_(tensors: list[torch.Tensor]) -> None:
@@ -174,7 +187,7 @@ class MetaTrainer:
         self.out = Path(out_dir)
         self.device = torch.device(device)
         self.full_config = full_config or {}
-        self.rank, self.world = _distributed(self.device)
+        self.rank, self.world, self._owns_group = _distributed(self.device)
         learner = task.learner
         self.names = [n for n, _ in learner.head.named_parameters()]
         self.opt_theta = torch.optim.Adam(
@@ -371,6 +384,9 @@ class MetaTrainer:
             bar.close()
         if not self.checkpoint_path.exists():
             self.save_checkpoint()
+        if self._owns_group:
+            _close_distributed()
+            self._owns_group = False
         return self.checkpoint_path
 
 
