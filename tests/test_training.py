@@ -127,13 +127,14 @@ DDP_SCRIPT = """
 import os, sys, json, torch
 sys.path.insert(0, {tests!r})
 from toy_task import ToyTask, toy_sampler
-from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep
+from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, leave_rank
 cfg = MetaTrainConfig(iterations=3, episodes_per_batch=4, lr_theta=0.05, lr_alpha=0.01, alpha_init=0.05,
                       lr_decay_at=[], checkpoint_every=3, schedule=[ScheduleStep(0, ["*"])], delta_range=(1, 3))
 task = ToyTask()
 MetaTrainer(task, toy_sampler(), cfg, {out!r}).train(progress=False)
 if int(os.environ.get("RANK", "0")) == 0:
     torch.save({{k: v for k, v in task.learner.state_dict().items()}}, {out!r} + "/final.pt")
+leave_rank(0)
 """
 
 

@@ -197,7 +197,7 @@ def load_config(path: str | Path) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import train_from_config
+    from .training import leave_rank, train_from_config
 
     cfg = load_config(args.config)
     if args.device == "cuda" and "LOCAL_RANK" in os.environ:  # torchrun: one GPU per process
@@ -205,6 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model = train_from_config(cfg, args.out, device=args.device, resume=args.resume, progress=not args.no_progress,
                               deterministic=args.deterministic)
     print(f"model: {model}\ntraining curve: {model.parent / 'training_curve.png'}")
+    leave_rank(0)  # under torchrun: exit without the interpreter's finalisation (training.leave_rank says why)
     return 0
 
 

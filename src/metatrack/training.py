@@ -176,6 +176,22 @@ def _all_reduce_(tensors: list[torch.Tensor]) -> None:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
+def leave_rank(code: int = 0) -> None:
+    """End a torchrun worker process now, skipping the interpreter's finalisation.
+
+    Even after ``destroy_process_group``, about one two-process gloo run in 40 aborted while the
+    interpreter shut down, after every file was written (SIGABRT, "terminate called without an active
+    exception"; torch 2.14.1 on this CPU; a bare all-reduce script did not); torchrun then reports the run
+    failed. Outside torchrun this returns and nothing happens."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 class MetaTrainer:
     """Runs Algorithm 1 for ``task`` with ``config``; writes everything under ``out_dir``."""
 
