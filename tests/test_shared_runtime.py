@@ -73,14 +73,15 @@ def boxes_of(items) -> np.ndarray:
 def test_shared_backbone_gives_the_boxes_of_independent_trackers(name, one_thread, monkeypatch):
     frames = scene()
     seen = batch_sizes(monkeypatch)
-    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, shared=True))
+    shared = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, shared=True, merge=False))
     assert seen[:3] == [1, 1, 1] and set(seen[3:]) == {3}  # three first frames, then one call per frame
     seen.clear()
     alone = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, shared=False))
     assert set(seen) == {1} and len(seen) == 3 * len(frames)
     seen.clear()
-    default = boxes_of(metatrack.track_many(frames, BOXES, tracker=name))
+    default = boxes_of(metatrack.track_many(frames, BOXES, tracker=name, merge=False))
     assert set(seen) == {1}  # on the CPU, where batching measured slower, the default does not batch
+    # (it shares one crop among targets whose crops overlap instead: tests/test_shared_crop.py)
     np.testing.assert_array_equal(default, alone)
     np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-3)
     first = np.array([b for _, b, _ in metatrack.track(frames, BOXES[0], tracker=name)])
@@ -92,8 +93,8 @@ def test_shared_backbone_gives_the_boxes_of_independent_trackers(name, one_threa
 def test_a_group_shares_only_between_trackers_of_the_same_features(one_thread, monkeypatch):
     frames = scene(4)
     trackers = create_trackers("metasdnet", 2) + create_trackers("metacrest", 2) + create_trackers("opencv-kcf", 1)
-    assert tracker_group(trackers) is None  # CPU trackers: not batched unless asked
-    group = tracker_group(trackers, batch=True)
+    assert tracker_group(trackers, merge=False) is None  # CPU trackers: not batched unless asked
+    group = tracker_group(trackers, batch=True, merge=False)
     assert isinstance(group, TrackerGroup)
     group.init(frames[0], [np.array(BOXES[k % 3], float) for k in range(5)])
     seen = batch_sizes(monkeypatch)

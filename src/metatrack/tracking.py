@@ -254,16 +254,21 @@ def create_trackers(tracker: str, count: int, seed: int = 0, **tracker_kwargs: A
     return trackers
 
 
-def tracker_group(trackers: list[Tracker], batch: bool | None = None):
+def tracker_group(trackers: list[Tracker], batch: bool | None = None, merge: bool | None = None):
     """A :class:`~metatrack.trackers.adaptive.TrackerGroup` of ``trackers`` when two or more of them can
-    share the backbone's pass over a frame (the adaptive trackers) and it would batch them (``batch``:
-    True, or None on a GPU), else None (each tracker updates alone)."""
-    if batch is False or sum(bool(getattr(trk, "shares_features", False)) for trk in trackers) < 2:
+    share the backbone's work over a frame (the adaptive trackers) and it would share it, else None
+    (each tracker updates alone). ``batch``: one batched backbone call (None: on a GPU); ``merge``:
+    targets whose crops overlap share one crop (None: the group's default for the device, on a CPU).
+    ``batch=False`` alone turns merging off too: every target then runs as a single run."""
+    if batch is False and merge is None:
+        merge = False
+    if (batch is False and merge is False) or sum(bool(getattr(trk, "shares_features", False))
+                                                  for trk in trackers) < 2:
         return None  # the peers alone: no torch import
     from .trackers.adaptive import TrackerGroup
 
-    group = TrackerGroup(trackers, batch)
-    return group if group.batch else None
+    group = TrackerGroup(trackers, batch, merge)
+    return group if group.active else None
 
 
 def _box_names(count: int, names: _Names) -> list[str]:
@@ -281,14 +286,15 @@ def _boxes_given(boxes, names: _Names) -> list[np.ndarray]:
 
 
 def _steps(stream: FrameStream, trackers: list[Tracker], boxes: list[np.ndarray], end: int | None,
-           names: _Names, shared: bool | None = None) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
+           names: _Names, shared: bool | None = None,
+           merge: bool | None = None) -> Iterator[tuple[int, np.ndarray, list[TargetBox], float]]:
     """(frame index, frame, [(target id, box, confidence), ...], seconds spent tracking) per frame.
 
-    ``shared``: whether the trackers that can share one batched backbone pass per frame do
-    (:func:`tracker_group`; None: on a GPU).
+    ``shared``, ``merge``: whether the trackers that can share the backbone's work batch it and
+    merge overlapping crops (:func:`tracker_group`'s ``batch`` and ``merge``).
     """
     labels = _box_names(len(boxes), names)
-    group = tracker_group(trackers, shared)
+    group = tracker_group(trackers, shared, merge)
     for index, image in stream:
         if end is not None and index > end:
             return
@@ -322,15 +328,18 @@ def _prepare(video_or_frames, boxes, tracker: str, color: str, start: int, end: 
 
 
 def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = "rgb", start: int = 0,
-               end: int | None = None, seed: int = 0, shared: bool | None = None,
+               end: int | None = None, seed: int = 0, shared: bool | None = None, merge: bool | None = None,
                **tracker_kwargs: Any) -> Iterator[tuple[int, list[TargetBox]]]:
     """Track several targets; yields ``(frame_index, [(id, box, confidence), ...])`` frame by frame.
 
     ``boxes`` are the targets on frame ``start``, ids 1, 2, ... in that order; each target has its
     own tracker (``tracker`` with ``tracker_kwargs``, seeded with ``seed``). ``shared=True`` runs the
-    deep trackers' backbone once per frame on all targets' crops in one batch, ``False`` once per
-    target; None (default) batches on a GPU only: on a CPU batching measured slower
-    (``bench/multi_target.py``). The boxes are the same either way. Otherwise as :func:`track`.
+    deep trackers' backbone once per frame on all targets' crops in one batch (the same boxes as
+    alone), ``False`` once per target; None (default) batches on a GPU only: on a CPU batching
+    measured slower (``bench/multi_target.py``). ``merge``: targets whose crops overlap at a similar
+    scale share one crop and one backbone pass (fewer pixels: faster on a CPU; a target's boxes can
+    differ a little from its single run's); None (default): on a CPU unless ``shared=False``
+    (:class:`~metatrack.trackers.adaptive.group.SharedCropConfig`). Otherwise as :func:`track`.
     """
     boxes = list(boxes)
     if not boxes:
@@ -340,7 +349,7 @@ def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = 
 
     def frames() -> Iterator[tuple[int, list[TargetBox]]]:
         try:
-            for index, _, found, _ in _steps(stream, trackers, checked, end, API_NAMES, shared):
+            for index, _, found, _ in _steps(stream, trackers, checked, end, API_NAMES, shared, merge):
                 yield index, found
         finally:
             stream.close()

@@ -94,6 +94,51 @@ class CropRequest:
     context: Any = None
 
 
+@dataclass(frozen=True)
+class CropSquare:
+    """The square of the frame a tracker's next crop covers, in image pixels: corner ``x0, y0``,
+    centre ``cx, cy`` (both as the family computes them, so that a crop cut from them is the family's
+    own to the bit) and ``side``; resized to ``out`` pixels."""
+
+    x0: float
+    y0: float
+    cx: float
+    cy: float
+    side: float
+    out: int
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return self.out / self.side
+
+
+@dataclass(frozen=True)
+class SharedCrop:
+    """A rectangle of the frame cut once for several targets (:class:`~.group.TrackerGroup`): corner
+    ``x0, y0`` and centre ``cx, cy`` in image pixels, ``side_w`` x ``side_h`` image pixels resized to
+    ``width`` x ``height`` crop pixels (the same scale both ways)."""
+
+    x0: float
+    y0: float
+    cx: float
+    cy: float
+    side_w: float
+    side_h: float
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return self.width / self.side_w
+
+    @classmethod
+    def of_square(cls, square: CropSquare) -> SharedCrop:
+        """The crop of one square: the family's own crop, exactly."""
+        return cls(square.x0, square.y0, square.cx, square.cy, square.side, square.side, square.out, square.out)
+
+
 #: the parts of a frame's time that :attr:`AdaptiveTracker.profile` adds up, in seconds
 PROFILE_PARTS = ("crop", "features", "finish", "update")
 
@@ -238,6 +283,26 @@ class AdaptiveTracker(Tracker):
     def backbone_sha256(self) -> str | None:
         """sha256 of the backbone's weights (None: not from a file, e.g. a random backbone)."""
         return None
+
+    # ------------------------------------------------------------------ one crop for several targets
+    def crop_square(self, image: np.ndarray) -> CropSquare | None:
+        """The square the next frame's crop covers (a pure function of the state and the frame), or
+        None: the family cannot read its features out of a crop shared with other targets."""
+        return None
+
+    def cut_shared(self, image: np.ndarray, crop: SharedCrop) -> np.ndarray:
+        """The family's crop (its padding, its anti-aliasing) of the rectangle ``crop``."""
+        raise NotImplementedError
+
+    def shared_features(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """The backbone's maps of shared crops, before any normalisation over the whole map (that
+        belongs to each target's own part of it): torch, whatever :attr:`runtime` says."""
+        return self._backbone(crops)
+
+    def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
+        """The request and features :meth:`_finish` reads, from the map ``fmap`` (batch of one) of
+        the shared ``crop`` that covers this tracker's :meth:`crop_square`."""
+        raise NotImplementedError
 
     def _prefetch(self, request: CropRequest, features: torch.Tensor) -> None:
         """Hand the next :meth:`update` the features of ``request`` computed elsewhere."""

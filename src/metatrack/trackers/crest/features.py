@@ -48,20 +48,28 @@ def crop_square(image: np.ndarray, center: tuple[float, float], side: float, out
     filled with :data:`CROP_FILL`. Windows much larger than the output are first shrunk with
     area averaging, so that a huge target does not alias.
     """
+    return crop_rect(image, center, (side, side), (out_size, out_size))
+
+
+def crop_rect(image: np.ndarray, center: tuple[float, float], sides: tuple[float, float],
+              out: tuple[int, int]) -> np.ndarray:
+    """The ``sides`` = (w, h) rectangle centred on ``center``, resized to ``out`` = (w, h) pixels at
+    one scale (``out[0] / sides[0]``): :func:`crop_square` for a crop shared by several targets."""
     img = image
     cx, cy = float(center[0]), float(center[1])
-    side = float(max(side, 1e-3))
-    ratio = side / out_size
+    side = float(max(sides[0], 1e-3))
+    ratio = side / out[0]
+    side_h = ratio * out[1] if sides[0] != sides[1] else side
     if ratio >= 2.0:  # shrink the frame first (area averaging), then crop from it
         k = int(ratio)
         h, w = img.shape[:2]
         small = cv2.resize(img, (max(1, round(w / k)), max(1, round(h / k))), interpolation=cv2.INTER_AREA)
         fx, fy = small.shape[1] / w, small.shape[0] / h
-        img, cx, cy, side, ratio = small, cx * fx, cy * fy, side * fx, side * fx / out_size
+        img, cx, cy, side, side_h, ratio = small, cx * fx, cy * fy, side * fx, side_h * fx, side * fx / out[0]
     x0 = cx - side / 2
-    y0 = cy - side / 2
+    y0 = cy - side_h / 2
     m = np.array([[ratio, 0.0, x0 + 0.5 * ratio - 0.5], [0.0, ratio, y0 + 0.5 * ratio - 0.5]])
-    return cv2.warpAffine(img, m, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    return cv2.warpAffine(img, m, (int(out[0]), int(out[1])), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=CROP_FILL)
 
 
@@ -144,6 +152,9 @@ class FeatureExtractor(nn.Module):
         if upsample not in (1, 2):
             raise ConfigError(f"feature_upsample must be 1 or 2, got {upsample}")
         self.name = backbone
+        #: crop pixel (continuous) at the centre of map cell 0 before upsampling: 3x3 stride-2
+        #: convolutions padded by 1 (MobileNetV2) centre cell k on pixel 8k; VGG's 2x2 pools on 8k + 3.5
+        self.first_centre = 0.5 if backbone == "mobilenet_v2" else 4.0
         self.upsample = upsample
         self.normalize = ImageNetNormalize()
         self.eval()
@@ -170,7 +181,12 @@ class FeatureExtractor(nn.Module):
     @torch.no_grad()
     def finish(self, trunk: torch.Tensor) -> torch.Tensor:
         """Tail, optional upsampling and RMS normalisation of trunk outputs: (N, C, M, M) float32."""
-        x = self.tail(trunk.float())
+        return self.rescale(self.tail(trunk.float()))
+
+    @torch.no_grad()
+    def rescale(self, x: torch.Tensor) -> torch.Tensor:
+        """Optional upsampling and RMS normalisation of tail outputs (what a window cut out of a
+        shared crop's map needs on its own)."""
         if self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="bilinear", align_corners=False)
         rms = x.square().mean(dim=(1, 2, 3), keepdim=True).sqrt()

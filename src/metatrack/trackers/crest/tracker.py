@@ -30,15 +30,16 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.ops import roi_align
 
 from ...errors import CheckpointError, ConfigError
 from ...geometry import clip_box
 from ...image import image_size
 from ...meta import MetaSGD
 from ...weights import MOBILENET_V2, sha256_file
-from ..adaptive import AdaptiveTracker, CropRequest, FirstFrame, read_meta_model
+from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
-from .features import FeatureExtractor, crop_square, hann_window
+from .features import FeatureExtractor, crop_rect, crop_square, hann_window
 from .first_frame import first_frame_update
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
@@ -172,6 +173,35 @@ class CRESTTracker(AdaptiveTracker):
     def _crop_request(self, image: np.ndarray) -> CropRequest:
         side = self.base_side * self.scale
         return CropRequest(crop_square(image, (self.center[0], self.center[1]), side, self.config.crop_size), side)
+
+    def crop_square(self, image: np.ndarray) -> CropSquare:
+        side = self.base_side * self.scale
+        cx, cy = float(self.center[0]), float(self.center[1])
+        return CropSquare(cx - side / 2, cy - side / 2, cx, cy, side, self.config.crop_size)
+
+    def cut_shared(self, image: np.ndarray, crop: SharedCrop) -> np.ndarray:
+        return crop_rect(image, (crop.cx, crop.cy), (crop.side_w, crop.side_h), (crop.width, crop.height))
+
+    def shared_features(self, crops: list[np.ndarray]) -> torch.Tensor:
+        # before upsampling and the RMS normalisation: both belong to the target's own window
+        return self.features.tail(self.features.trunk_features(crops).float())
+
+    def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
+        """The target's own window cut out of the shared map by RoIAlign (one bilinear sample per cell:
+        the map itself where the window is the whole crop), then upsampled and normalised as alone."""
+        own = self.crop_square(image)
+        cells = self.map_size // self.features.upsample
+        stride, first = self.features.stride, self.features.first_centre
+        b = crop.scale / own.scale  # shared cells per own cell
+        # own cell k is centred on crop pixel first + stride * k; in shared cells at a + b * k
+        ax = ((own.x0 - crop.x0) * crop.scale + first * (b - 1)) / stride
+        ay = ((own.y0 - crop.y0) * crop.scale + first * (b - 1)) / stride
+        x1, y1 = ax + 0.5 - 0.5 * b, ay + 0.5 - 0.5 * b
+        roi = torch.tensor([[0.0, x1, y1, x1 + cells * b, y1 + cells * b]], dtype=fmap.dtype, device=fmap.device)
+        window = roi_align(fmap, roi, output_size=cells, spatial_scale=1.0, sampling_ratio=1, aligned=True)
+        if fmap.is_contiguous(memory_format=torch.channels_last):  # the layout alone's: the same sums' order
+            window = window.contiguous(memory_format=torch.channels_last)
+        return CropRequest(np.zeros((0, 0, 3), np.uint8), own.side), self.features.rescale(window)
 
     def _finish(self, image: np.ndarray, request: CropRequest, feat: torch.Tensor) -> np.ndarray:
         cfg, m = self.config, self.map_size

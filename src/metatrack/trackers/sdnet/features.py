@@ -65,8 +65,34 @@ class CropWindow:
         return x1, y1, x2, y2
 
 
+@dataclass(frozen=True)
+class SharedCropWindow(CropWindow):
+    """A target's own window (what its boxes are drawn in) whose features are pooled from a crop
+    shared with other targets: corner ``map_x0, map_y0`` and ``map_scale`` crop pixels per image pixel."""
+
+    map_x0: float = 0.0
+    map_y0: float = 0.0
+    map_scale: float = 1.0
+
+    def to_crop(self, boxes) -> np.ndarray:
+        """Boxes (x, y, w, h) in image pixels -> the same boxes in the shared crop's pixels."""
+        b = as_boxes(boxes).copy()
+        s = self.map_scale
+        b[:, 0] = (b[:, 0] - self.map_x0) * s
+        b[:, 1] = (b[:, 1] - self.map_y0) * s
+        b[:, 2:] *= s
+        return b
+
+
 def crop_image(image: np.ndarray, window: CropWindow) -> np.ndarray:
-    """The ``window`` of ``image`` as an ``out`` x ``out`` uint8 crop, padded with the image mean.
+    """The ``window`` of ``image`` as an ``out`` x ``out`` uint8 crop, padded with the image mean."""
+    return crop_rect(image, window.x0, window.y0, window.side, window.side, window.out, window.out)
+
+
+def crop_rect(image: np.ndarray, x0: float, y0: float, side_w: float, side_h: float, out_w: int,
+              out_h: int) -> np.ndarray:
+    """The rectangle at ``x0, y0`` of ``side_w`` x ``side_h`` image pixels as an ``out_w`` x ``out_h``
+    uint8 crop (one scale, ``out_w / side_w``), padded with the image mean.
 
     Only the part of the frame under the window is touched; a strong reduction first shrinks it with
     area averaging, so that the crop is not aliased.
@@ -74,13 +100,13 @@ def crop_image(image: np.ndarray, window: CropWindow) -> np.ndarray:
     h, w = image.shape[:2]
     mean = cv2.mean(image)[:3]
     # the frame's pixels under the window (one pixel of margin for the interpolation)
-    ix0 = int(np.clip(np.floor(window.x0) - 1, 0, w - 1))
-    iy0 = int(np.clip(np.floor(window.y0) - 1, 0, h - 1))
-    ix1 = int(np.clip(np.ceil(window.x0 + window.side) + 1, ix0 + 1, w))
-    iy1 = int(np.clip(np.ceil(window.y0 + window.side) + 1, iy0 + 1, h))
+    ix0 = int(np.clip(np.floor(x0) - 1, 0, w - 1))
+    iy0 = int(np.clip(np.floor(y0) - 1, 0, h - 1))
+    ix1 = int(np.clip(np.ceil(x0 + side_w) + 1, ix0 + 1, w))
+    iy1 = int(np.clip(np.ceil(y0 + side_h) + 1, iy0 + 1, h))
     src = image[iy0:iy1, ix0:ix1]
-    x0, y0 = window.x0 - ix0, window.y0 - iy0
-    s = window.scale
+    x0, y0 = x0 - ix0, y0 - iy0
+    s = out_w / side_w
     fx = fy = 1.0
     if s < 0.5:
         sh, sw = src.shape[:2]
@@ -90,7 +116,7 @@ def crop_image(image: np.ndarray, window: CropWindow) -> np.ndarray:
     # continuous coordinates: pixel k covers [k, k + 1]; crop pixel u covers (x - x0) * s in [u, u + 1]
     m = np.array([[s / fx, 0.0, (0.5 / fx - x0) * s - 0.5], [0.0, s / fy, (0.5 / fy - y0) * s - 0.5]])
     return cv2.warpAffine(
-        np.ascontiguousarray(src), m, (window.out, window.out), flags=cv2.INTER_LINEAR,
+        np.ascontiguousarray(src), m, (out_w, out_h), flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT, borderValue=mean,
     )
 

@@ -23,11 +23,11 @@ import torch
 
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
-from ..adaptive import AdaptiveTracker, CropRequest, FirstFrame, read_meta_model
+from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from . import sampling
 from .bbreg import BoxRegressor
 from .config import SDNetConfig
-from .features import FeatureExtractor
+from .features import FeatureExtractor, SharedCropWindow, crop_rect
 from .first_frame import first_frame_update
 from .head import SampleBatch, SDNetHead, accuracy_at_1_to_3, balance_layers, target_scores
 from .network import MODEL_NAME, backbone_checksum, feature_settings, shared_backbone
@@ -93,6 +93,23 @@ class _SDNetTracker(AdaptiveTracker):
 
     def _backbone(self, crops: list[np.ndarray]) -> torch.Tensor:
         return self.extractor.crop_features(crops)
+
+    def crop_square(self, image: np.ndarray) -> CropSquare:
+        size = image_size(image)
+        box = clip_box(self.target, size)
+        w = self.extractor.window(box, size)
+        return CropSquare(w.x0, w.y0, float(box[0]) + float(box[2]) / 2, float(box[1]) + float(box[3]) / 2, w.side,
+                          w.out)
+
+    def cut_shared(self, image: np.ndarray, crop: SharedCrop) -> np.ndarray:
+        return crop_rect(image, crop.x0, crop.y0, crop.side_w, crop.side_h, crop.width, crop.height)
+
+    def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
+        # boxes are drawn in the target's own window, as alone; only their features come from the shared map
+        size = image_size(image)
+        own = self.extractor.window(clip_box(self.target, size), size)
+        window = SharedCropWindow(own.x0, own.y0, own.side, own.out, own.image_size, crop.x0, crop.y0, crop.scale)
+        return CropRequest(np.zeros((0, 0, 3), np.uint8), window), fmap
 
     def feature_config(self) -> dict[str, Any]:
         return feature_settings(self.config)
