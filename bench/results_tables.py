@@ -171,6 +171,83 @@ def render_split_bench(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _claims_table(claims: list[dict[str, Any]], digits: int = 3) -> list[str]:
+    """The paper's claims, one line per claim and role: both values, the seeds' spread (or the time
+    ratio) and whether the claim holds here."""
+    if not claims:
+        return ["(none: the rows a claim compares are not in this table)"]
+    lines = ["| claim | role | meta-tracker | reference | seeds' spread / ratio | verdict |",
+             "| --- | --- | ---: | ---: | ---: | --- |"]
+    for c in claims:
+        extra = f"{c['ratio']:.1f}x" if "ratio" in c else f"±{c['spread']:.{digits}f}"
+        verdict = {"tie": "tie (within the seeds' spread)"}.get(c["verdict"], c["verdict"])
+        lines.append(f"| {c['claim']} | {c['role']} | {c['meta']:.{digits}f} | {c['reference']:.{digits}f} | "
+                     f"{extra} | {verdict} |")
+    return lines
+
+
+def _paper_footer(name: str, data: dict[str, Any]) -> str:
+    m = data["machine"]
+    code = f" at commit {data['code']}" if data.get("code") else ""
+    return (f"From `bench/results/{name}.json`, {data['date']}{code}: seeds {data['seeds']} for the trackers that "
+            f"sample at random (mean over the seeds, ± half their range), one run for the others; {m['cpu']}, "
+            f"{m['cores']} cores, {m.get('worker_processes', 1)} worker process(es) of one torch thread. "
+            f"{data.get('note', '')}").rstrip()
+
+
+def render_paper_table1(name: str, data: dict[str, Any]) -> str:
+    """bench/paper_tables.py: the paper's Table 1 (VOT reset protocol) with the one-pass AUC and
+    precision, one table per data role, and the paper's claims checked."""
+    lines: list[str] = []
+    for role, spec in data["splits"].items():
+        lines += [f"**{role}**: {split_label(spec)}", "",
+                  "| tracker | EAO | accuracy | failures | R (failures / sequence) | success AUC | precision@20px "
+                  "| first frame (s) |", "| --- |" + " ---: |" * 7]
+        for tracker, per_split in data["results"].items():
+            r = per_split[role]
+
+            def spread(values: list[float]) -> str:
+                return f" ±{(max(values) - min(values)) / 2:.3f}" if len(values) > 1 else ""
+
+            precision = (f"{r['precision']:.3f}{spread(r['precision_per_seed'])}" if r.get("precision") is not None
+                         else "n/a")
+            first = f"{r['first_frame_seconds']:.3f}" if r.get("first_frame_seconds") is not None else "n/a"
+            lines.append(f"| {tracker} | {r['eao']:.3f}{spread(r['eao_per_seed'])} | {r['accuracy']:.3f} | "
+                         f"{r['failures']:g} | {r['robustness']:.2f} | "
+                         f"{r['success_auc']:.3f}{spread(r['success_auc_per_seed'])} | {precision} | {first} |")
+        lines.append("")
+    lines += ["The paper's claims (Table 1 and Figure 3), as measured here:", "", *_claims_table(data["claims"]), "",
+              _paper_footer(name, data) + " EAO over the VOT reset protocol's range for these sequence lengths, "
+              "the seeds' runs pooled as repetitions (± half the range of the seeds' own EAO); failures: the mean "
+              "over the seeds of the total; first frame: the mean seconds of init() over the one-pass runs (n/a: "
+              "runs cached before it was timed)."]
+    if data.get("ope_rerun_max_auc_difference") is not None:
+        lines[-1] += (" The one-pass runs of the rows cached before the curves were recorded were run again; "
+                      f"their success AUC per sequence differs from the cached runs' by at most "
+                      f"{data['ope_rerun_max_auc_difference']:.2g}.")
+    return "\n".join(lines)
+
+
+def render_paper_table2(name: str, data: dict[str, Any]) -> str:
+    """bench/paper_tables.py: the paper's Table 2 (the first frame), one table per data role, and the
+    paper's claims checked."""
+    lines: list[str] = []
+    for role, spec in data["splits"].items():
+        sequences = next(iter(data["results"].values()))[role]["sequences"]
+        lines += [f"**{role}**: {split_label(spec)}, the first frame of each of its {sequences} sequences", "",
+                  "| tracker | measure | B (before) | A (after) | LH (next frames) | training step (s) "
+                  "| whole first frame (s) |", "| --- | --- |" + " ---: |" * 5]
+        for tracker, per_split in data["results"].items():
+            r = per_split[role]
+            lines.append(f"| {tracker} | {r['measure']} | {r['before']:.3f} | {r['after']:.3f} | {r['lookahead']:.3f} "
+                         f"| {r['train_seconds']:.4f} | {r['frame_seconds']:.4f} |")
+        lines.append("")
+    lines += ["The paper's claims (Table 2), as measured here:", "", *_claims_table(data["claims"], digits=4), "",
+              _paper_footer(name, data) + f" LH: the next {data['lookahead']} frames' samples (on the real clips "
+              "only those of them with a keyframe box); times: wall clock on this shared CPU, one thread."]
+    return "\n".join(lines)
+
+
 def render_memory(name: str, data: dict[str, Any]) -> str:
     """bench/long_video_memory.py: resident memory over long synthetic videos."""
     lines = [
@@ -242,6 +319,10 @@ def renderer_for(data: Any) -> Callable[[str, dict[str, Any]], str] | None:
         return render_table
     if data.get("kind") == "split_bench":
         return render_split_bench
+    if data.get("kind") == "paper_table1":
+        return render_paper_table1
+    if data.get("kind") == "paper_table2":
+        return render_paper_table2
     if {"family", "ope", "first_frame", "seeds", "machine"} <= data.keys():
         return render_meta_bench
     if "trackers" in data and all(isinstance(r, dict) and "peak_memory_mb" in r for r in data["trackers"].values()):

@@ -56,23 +56,45 @@ def build(tracker: str):
     return create_tracker(name, **({"model": model} if model else {}))
 
 
+def ope_one(tracker: str, seq, seed: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    """One one-pass run of ``tracker`` (seeded) on ``seq``: its scores, its curves and the seconds per frame."""
+    from metatrack.evaluation.otb import PRECISION_INDEX, sequence_curves
+    from metatrack.evaluation.runner import track_ope
+    from metatrack.geometry import iou
+
+    t = build(tracker)
+    t.seed(seed)
+    boxes, times = track_ope(t, seq, [])
+    success, precision = sequence_curves(boxes, seq.boxes)
+    valid = np.isfinite(seq.boxes).all(axis=1)
+    valid[0] = False  # the first box is given, not tracked
+    scores = {"auc": float(np.mean(success)),
+              "iou": float(np.mean(iou(boxes[valid], seq.boxes[valid]))) if valid.any() else None,
+              "precision": float(precision[PRECISION_INDEX])}
+    # the curves themselves, for success and precision plots (kept apart: "ope" goes into the JSON)
+    return scores, {"success": success.tolist(), "precision": precision.tolist()}, times
+
+
+def run_ope_job(tracker: str, spec: str, seed: int) -> dict[str, Any]:
+    """One tracker on one split with one seed, one-pass only: the ``ope`` and ``ope_curves`` of
+    :func:`run_job` (to complete a run cached before the curves were recorded)."""
+    from metatrack.data import open_dataset
+
+    out: dict[str, Any] = {"ope": {}, "ope_curves": {}}
+    for seq in open_dataset(spec):
+        out["ope"][seq.name], out["ope_curves"][seq.name], _ = ope_one(tracker, seq, seed)
+    return out
+
+
 def run_job(tracker: str, spec: str, seed: int) -> dict[str, Any]:
     """One tracker on one split with one seed: OPE and VOT results per sequence."""
     from metatrack.data import open_dataset
-    from metatrack.evaluation.otb import sequence_curves
-    from metatrack.evaluation.runner import track_ope, track_vot
-    from metatrack.geometry import iou
+    from metatrack.evaluation.runner import track_vot
 
-    out: dict[str, Any] = {"ope": {}, "vot": {}, "update_seconds": 0.0, "updates": 0, "init_seconds": []}
+    out: dict[str, Any] = {"ope": {}, "ope_curves": {}, "vot": {}, "update_seconds": 0.0, "updates": 0,
+                           "init_seconds": []}
     for seq in open_dataset(spec):
-        t = build(tracker)
-        t.seed(seed)
-        boxes, times = track_ope(t, seq, [])
-        success, _ = sequence_curves(boxes, seq.boxes)
-        valid = np.isfinite(seq.boxes).all(axis=1)
-        valid[0] = False  # the first box is given, not tracked
-        out["ope"][seq.name] = {"auc": float(np.mean(success)),
-                                "iou": float(np.mean(iou(boxes[valid], seq.boxes[valid]))) if valid.any() else None}
+        out["ope"][seq.name], out["ope_curves"][seq.name], times = ope_one(tracker, seq, seed)
         out["init_seconds"].append(float(times[0]))  # the first frame: features and the first fit
         out["update_seconds"] += float(times[1:].sum())
         out["updates"] += len(times) - 1
@@ -113,9 +135,19 @@ def score_split(spec: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     longest = max(len(o) for o, _ in segments)
     curve = vot.eao_curve(segments, max(longest, high + 1))
     update_seconds = sum(r["update_seconds"] for r in runs)
+    # precision at 20 px and the mean curves, where every run recorded them (runs cached before these
+    # fields existed have none)
+    curves = all(r.get("ope_curves") for r in runs)
+    precisions = ([float(np.mean([r["ope"][s.name]["precision"] for s in sequences])) for r in runs]
+                  if curves else None)
     return {
         "success_auc": float(np.mean(aucs)),
         "success_auc_per_seed": aucs,
+        **({"precision": float(np.mean(precisions)), "precision_per_seed": precisions,
+            "success_curve": np.mean([[r["ope_curves"][s.name]["success"] for s in sequences] for r in runs],
+                                     axis=(0, 1)).tolist(),
+            "precision_curve": np.mean([[r["ope_curves"][s.name]["precision"] for s in sequences] for r in runs],
+                                       axis=(0, 1)).tolist()} if curves else {}),
         "mean_iou": float(np.mean([np.mean(x) for x in ious])) if all(ious) else None,
         "eao": vot.eao(curve, (low, high)),
         "eao_range": [low, high],
