@@ -28,12 +28,20 @@ class SDNetConfig(TrackerConfig):
         "backbone", "backbone_layer", "crop_size", "crop_context", "roi_bins", "roi_sampling_ratio", "hidden",
         "pretrained_backbone",
     )
-    #: the learned step's form, with the value of files written before these keys existed
-    LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"first_step_loss": "mean", "first_step_threshold": "none"}
+    #: the learned step's form and the meta-trained backbone blocks, with the value of files written
+    #: before these keys existed
+    LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {
+        "first_step_loss": "mean", "first_step_threshold": "none", "trainable_blocks": 0,
+    }
 
     # ---- features: one backbone pass per frame on a square crop, RoIAlign per box (RT-MDNet's way)
     backbone: str = "mobilenet_v2"  # or "vggm" (MDNet's conv1-3, from the user's imagenet-vgg-m.mat)
     backbone_layer: int = 7  # MobileNetV2 features[:7]: stride 8, 32 channels (configs/metasdnet.yaml says why)
+    # the last N blocks of features[:backbone_layer] are meta-trained (theta0 and alpha, the paper's
+    # "all layers" after 5,000 iterations) and adapted by the first-frame step; the blocks before them
+    # (the stem) stay frozen and cached. 0: the whole backbone frozen (the shipped metasdnet). Fixed
+    # by a model file. configs/metasdnet_features.yaml: 1 (features[6], the last stride-8 block)
+    trainable_blocks: int = 0
     vggm_path: str | None = None  # imagenet-vgg-m.mat (MatConvNet) when backbone == "vggm"
     pretrained_backbone: bool = True  # False: random backbone weights (tests only)
     crop_size: int = 192  # pixels of the resized square crop fed to the backbone
@@ -135,6 +143,11 @@ class SDNetConfig(TrackerConfig):
     cache_max_frames: int = 50000  # ~27 KB a frame at the defaults (float16)
     seed: int = 0
 
+    @property
+    def stem_layer(self) -> int:
+        """The frozen, cached part of the backbone: MobileNetV2 ``features[:stem_layer]``."""
+        return self.backbone_layer - self.trainable_blocks
+
     def validate(self) -> None:
         if self.backbone not in ("mobilenet_v2", "vggm"):
             raise ConfigError(f"tracker.backbone: {self.backbone!r}; use mobilenet_v2 or vggm")
@@ -144,6 +157,11 @@ class SDNetConfig(TrackerConfig):
             raise ConfigError(f"tracker.first_step_loss: {self.first_step_loss!r}; use mean or balanced")
         if self.first_step_threshold not in ("centre", "none"):
             raise ConfigError(f"tracker.first_step_threshold: {self.first_step_threshold!r}; use centre or none")
+        if self.trainable_blocks and self.backbone != "mobilenet_v2":
+            raise ConfigError(f"tracker.trainable_blocks: {self.trainable_blocks} needs backbone mobilenet_v2")
+        if not 0 <= self.trainable_blocks < self.backbone_layer:
+            raise ConfigError(f"tracker.trainable_blocks: 0 to backbone_layer - 1 ({self.backbone_layer - 1}), "
+                              f"got {self.trainable_blocks}")
         if self.score not in ("positive_logit", "log_odds"):
             raise ConfigError(f"tracker.score: {self.score!r}; use positive_logit or log_odds")
         positive = {

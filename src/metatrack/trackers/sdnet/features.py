@@ -132,7 +132,13 @@ class _Subtract(nn.Module):
 
 @dataclass
 class Backbone:
-    """A frozen feature extractor with what RoIAlign needs to know about its map."""
+    """A frozen feature extractor with what RoIAlign needs to know about its map.
+
+    ``net`` is the frozen, cached stem; ``block`` (None unless ``trainable_blocks``) the backbone's
+    last blocks at their ImageNet weights, which MetaSDNet meta-trains and adapts on the first frame
+    (frozen here: a task or tracker runs its own copy). ``stride`` and ``channels`` are those of the
+    map RoIAlign pools: the block's output when there is one.
+    """
 
     net: nn.Module
     normalize: nn.Module
@@ -140,6 +146,7 @@ class Backbone:
     channels: int
     #: continuous image coordinate of feature cell 0's centre minus stride / 2 (RoIAlign's alignment)
     shift: float
+    block: nn.Module | None = None
 
 
 def fold_batch_norms(net: nn.Module) -> nn.Module:
@@ -159,13 +166,18 @@ def fold_batch_norms(net: nn.Module) -> nn.Module:
 
 def build_backbone(config: SDNetConfig, device: str | torch.device = "cpu") -> Backbone:
     """The configured backbone, frozen, in eval mode, on ``device``; stride and channels measured."""
+    block: nn.Module | None = None
     if config.backbone == "vggm":
         net: nn.Module = load_vggm(config.vggm_path or "")
         normalize: nn.Module = _Subtract(VGGM_MEAN)
         first_centre = VGGM_FIRST_CENTRE
     else:
-        net = mobilenet_v2(pretrained=config.pretrained_backbone).features[: config.backbone_layer]
-        net = fold_batch_norms(net.eval())
+        features = mobilenet_v2(pretrained=config.pretrained_backbone).features
+        net = fold_batch_norms(features[: config.stem_layer].eval())
+        if config.trainable_blocks:
+            # folded too: the block's theta0 is then plain convolution weights and biases (BatchNorm
+            # in eval mode is an affine map that the convolution absorbs)
+            block = fold_batch_norms(features[config.stem_layer: config.backbone_layer].eval())
         normalize = ImageNetNormalize()
         first_centre = 0.5  # every stride-2 layer is a 3x3 convolution padded by 1
     # channels-last runs MobileNet's depthwise convolutions ~20% faster on a CPU (oneDNN)
@@ -173,14 +185,20 @@ def build_backbone(config: SDNetConfig, device: str | torch.device = "cpu") -> B
     normalize = normalize.to(device)
     for p in net.parameters():
         p.requires_grad_(False)
+    if block is not None:
+        block = block.eval().to(device)
+        for p in block.parameters():
+            p.requires_grad_(False)
     probe = 256
     with torch.no_grad():
         out = net(torch.zeros(1, 3, probe, probe, device=device))
+        if block is not None:
+            out = block(out)
     if config.backbone == "vggm":
         stride = 16
     else:
         stride = int(round(probe / out.shape[-1]))
-    return Backbone(net, normalize, stride, int(out.shape[1]), first_centre - stride / 2)
+    return Backbone(net, normalize, stride, int(out.shape[1]), first_centre - stride / 2, block)
 
 
 class FeatureExtractor:
@@ -214,19 +232,82 @@ class FeatureExtractor:
         """The backbone's map of the crop, shape (1, C, h, w)."""
         return self.crop_features([self.crop(image, window)])
 
-    def pool(self, fmap: torch.Tensor, window: CropWindow, boxes) -> torch.Tensor:
-        """RoIAlign features of ``boxes`` (image pixels, x y w h), shape (N, feature_dim), float32."""
+    def rois(self, window: CropWindow, boxes) -> torch.Tensor:
+        """``boxes`` (image pixels, x y w h) as RoIAlign's (N, 5) rows on the crop's map, float32."""
         b = window.to_crop(boxes)
-        if len(b) == 0:
-            return torch.zeros(0, self.feature_dim, device=self.device)
         shift = self.backbone.shift
         rois = np.concatenate(
             [np.zeros((len(b), 1)), b[:, :2] - shift, b[:, :2] + b[:, 2:] - shift], axis=1
         ).astype(np.float32)
+        return torch.from_numpy(rois).to(self.device)
+
+    def pool(self, fmap: torch.Tensor, window: CropWindow, boxes) -> torch.Tensor:
+        """RoIAlign features of ``boxes`` (image pixels, x y w h), shape (N, feature_dim), float32."""
+        if len(as_boxes(boxes)) == 0:
+            return torch.zeros(0, self.feature_dim, device=self.device)
         fmap = fmap if fmap.dim() == 4 else fmap[None]
         out = roi_align(
-            fmap.float(), torch.from_numpy(rois).to(fmap.device), output_size=self.config.roi_bins,
+            fmap.float(), self.rois(window, boxes).to(fmap.device), output_size=self.config.roi_bins,
             spatial_scale=1.0 / self.backbone.stride, sampling_ratio=self.config.roi_sampling_ratio,
             aligned=True,
         )
         return out.flatten(1)
+
+    def pooling(self) -> RoIPooling:
+        """The RoIAlign settings of this map, for a head that pools itself (:class:`StemSamples`)."""
+        return RoIPooling(self.config.roi_bins, 1.0 / self.backbone.stride, self.config.roi_sampling_ratio)
+
+    def stem_samples(self, fmap: torch.Tensor, window: CropWindow, boxes) -> StemSamples:
+        """``boxes`` on the stem's map ``fmap`` (C, h, w or 1, C, h, w), for a head whose trainable
+        block runs on the map before it pools them."""
+        fmap = fmap if fmap.dim() == 4 else fmap[None]
+        return StemSamples(fmap.float(), self.rois(window, boxes).to(fmap.device))
+
+
+@dataclass(frozen=True)
+class RoIPooling:
+    """RoIAlign's settings for one map (bins per side, map cells per crop pixel, samples per bin)."""
+
+    bins: int
+    spatial_scale: float
+    sampling_ratio: int
+
+    def __call__(self, fmap: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """(N, C * bins * bins) features of ``rois`` on ``fmap``.
+
+        torchvision's compiled RoIAlign has no double backward, which the meta-gradient through a
+        trainable block needs (the inner step's gradient passes RoIAlign's backward). When a graph is
+        being built, the same RoIAlign runs as the linear map it is in the map's values: its weights
+        come from torchvision's RoIAlign applied to the unit maps (one channel per map cell, no
+        gradient: the boxes are constants), then one matrix product, differentiable to any order and
+        ~10x faster there than torchvision's pure-PyTorch RoIAlign. The two agree to float rounding
+        (tests/test_sdnet_features_block.py).
+        """
+        if len(rois) == 0:
+            return fmap.new_zeros(0, fmap.shape[1] * self.bins**2)
+        if not (torch.is_grad_enabled() and fmap.requires_grad):
+            out = roi_align(fmap, rois, output_size=self.bins, spatial_scale=self.spatial_scale,
+                            sampling_ratio=self.sampling_ratio, aligned=True)
+            return out.flatten(1)
+        if fmap.shape[0] != 1:
+            raise ValueError(f"RoIPooling with a graph takes one map, got {fmap.shape[0]}")
+        _, c, h, w = fmap.shape
+        with torch.no_grad():
+            unit = torch.eye(h * w, device=fmap.device, dtype=fmap.dtype).reshape(1, h * w, h, w)
+            weights = roi_align(unit, rois.to(fmap.dtype), output_size=self.bins, spatial_scale=self.spatial_scale,
+                                sampling_ratio=self.sampling_ratio, aligned=True)  # (K, h * w, b, b)
+            weights = weights.permute(0, 2, 3, 1).reshape(-1, h * w)
+        out = weights @ fmap[0].reshape(c, h * w).T  # (K * b * b, C)
+        return out.reshape(len(rois), self.bins, self.bins, c).permute(0, 3, 1, 2).flatten(1)
+
+
+@dataclass
+class StemSamples:
+    """Boxes as (N, 5) RoIAlign rows on a stem map (1, C, h, w): the input of a head with a trainable
+    block, which runs the block on the map and pools the boxes from its output."""
+
+    fmap: torch.Tensor
+    rois: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.rois)

@@ -7,6 +7,7 @@ both plain gradient steps on the same module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -32,16 +33,35 @@ class SampleBatch:
 
 
 class SDNetHead(nn.Module):
-    """fc4 -> ReLU -> fc5 -> ReLU -> fc6 (2 logits: background, target)."""
+    """fc4 -> ReLU -> fc5 -> ReLU -> fc6 (2 logits: background, target).
 
-    def __init__(self, in_features: int, hidden: int = 256):
+    With a trainable ``block`` (the backbone's last blocks, ``trainable_blocks``) the head is what
+    MetaSDNet meta-trains and adapts on the first frame: its input is then a
+    :class:`~.features.StemSamples` (boxes on the frozen stem's map), run through the block and pooled
+    by ``pool`` before fc4. Pooled features (a tensor) go to fc4 directly, as without a block. The
+    block's parameters are named ``block.*``; without one the parameters are fc4-fc6 alone.
+    """
+
+    def __init__(self, in_features: int, hidden: int = 256, block: nn.Module | None = None,
+                 pool: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         self.fc4 = nn.Linear(in_features, hidden)
         self.fc5 = nn.Linear(hidden, hidden)
         self.fc6 = nn.Linear(hidden, 2)
+        if block is not None:
+            if pool is None:
+                raise ValueError("a head with a block needs its RoIAlign settings (pool)")
+            self.block = block
+        self.pool = pool
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):  # StemSamples: the block, then RoIAlign
+            x = self.pool(self.block(x.fmap), x.rois)
         return self.fc6(F.relu(self.fc5(F.relu(self.fc4(x)))))
+
+    def fc_state(self) -> dict[str, torch.Tensor]:
+        """fc4-fc6's parameters (what the online updates train)."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("block.")}
 
 
 def balance_layers(head: SDNetHead) -> None:

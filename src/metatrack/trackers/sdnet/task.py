@@ -1,10 +1,12 @@
 """MetaSDNet's meta-training task (the :class:`metatrack.training.MetaTask` protocol).
 
-The backbone is frozen, so the feature map of each training frame's crop is computed once and
-cached (float16, bounded LRU); every episode then draws fresh positives and negatives on frames
-``j`` and ``j + delta`` with the first-frame rule of the tracker and pools them from the cached
-maps, so that an iteration costs only head work. The crop is centred on the ground-truth box moved
-by a small jitter that is fixed per frame (seeded), standing in for the tracker's previous estimate.
+The backbone (or, with ``trainable_blocks``, its stem: the blocks before the meta-trained ones) is
+frozen, so the feature map of each training frame's crop is computed once and cached (float16,
+bounded LRU); every episode then draws fresh positives and negatives on frames ``j`` and
+``j + delta`` with the first-frame rule of the tracker and pools them from the cached maps (through
+the head's own block first, when there is one), so that an iteration costs only head work. The crop
+is centred on the ground-truth box moved by a small jitter that is fixed per frame (seeded),
+standing in for the tracker's previous estimate.
 Label shuffling (paper, section 4.2): in half the episodes the labels of both batches are swapped.
 """
 
@@ -28,8 +30,8 @@ from . import sampling
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
 from .first_frame import first_frame_update
-from .head import SampleBatch, SDNetHead, accuracy, classification_loss
-from .network import MODEL_NAME, backbone_checksum, shared_backbone
+from .head import SampleBatch, accuracy, classification_loss
+from .network import MODEL_NAME, backbone_checksum, new_head, shared_backbone
 
 #: alpha's starting value for the averaged loss: the paper's 1e-4 was set for pyMDNet (2017)'s loss
 #: summed over a 128-sample batch, i.e. about 1e-4 * 128 = 0.0128 per averaged loss
@@ -92,12 +94,17 @@ class TrainingFrames:
         box = clip_box(box, window.image_size)
         cfg = self.config
         boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, n_neg or cfg.n_neg_meta, window, cfg, rng)
-        x = self.extractor.pool(fmap, window, boxes)
+        if cfg.trainable_blocks:  # the head runs its block on the cached stem map, then pools
+            x = self.extractor.stem_samples(fmap, window, boxes)
+        else:
+            x = self.extractor.pool(fmap, window, boxes)
         return SampleBatch(x, torch.from_numpy(labels).to(self.device))
 
 
 class SDNetTask(TrainingFrames, AdaptiveTask):
-    """MetaSDNet's head (fc4-fc6) and alpha, trained by :class:`metatrack.training.MetaTrainer`."""
+    """MetaSDNet's head (fc4-fc6, and the backbone's last ``trainable_blocks`` blocks as ``block.*``)
+    and alpha, trained by :class:`metatrack.training.MetaTrainer`; the schedule says from which
+    iteration the block joins (the cache then holds the frozen stem's maps)."""
 
     model_name = MODEL_NAME
     first_step = staticmethod(first_frame_update)
@@ -108,7 +115,7 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
                                           shared_backbone(config, torch.device(device)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            head = SDNetHead(self.extractor.feature_dim, config.hidden)
+            head = new_head(config, self.extractor)
         super().__init__(config, head, alpha_init, device)
         self.cache = FeatureCache(max_items=config.cache_max_frames)
 

@@ -14,6 +14,7 @@ pyMDNet's large first-frame set.
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import CheckpointError
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
@@ -30,7 +32,7 @@ from .config import SDNetConfig
 from .features import FeatureExtractor, SharedCropWindow, crop_rect
 from .first_frame import first_frame_update
 from .head import SampleBatch, SDNetHead, accuracy_at_1_to_3, balance_layers, target_scores
-from .network import MODEL_NAME, backbone_checksum, feature_settings, shared_backbone
+from .network import MODEL_NAME, backbone_checksum, feature_settings, new_head, shared_backbone
 from .online import SampleStore, make_optimizer, train_head
 
 Params = dict[str, torch.Tensor]
@@ -48,6 +50,10 @@ class _SDNetTracker(AdaptiveTracker):
         self.extractor = FeatureExtractor(config, self.device, shared_backbone(config, self.device))
         self.seed(config.seed)
         self.head: SDNetHead | None = None
+        #: the backbone's trainable block (``trainable_blocks``): MetaSDNet adapts it on the first frame,
+        #: then it runs after the stem on every frame, fixed (the online updates train fc4-fc6 only)
+        block = self.extractor.backbone.block
+        self.block: torch.nn.Module | None = copy.deepcopy(block) if block is not None else None
 
     @property
     def online_lr(self) -> float:
@@ -65,8 +71,9 @@ class _SDNetTracker(AdaptiveTracker):
         box = clip_box(box, size)
         window = self.extractor.window(box, size)
         fmap = self.crop_features([self.extractor.crop(image, window)])
-        self._first_view = (fmap, window, box)
-        return self._initial_training(fmap, window, box)
+        first = self._initial_training(fmap, window, box)  # may adapt the block
+        self._first_view = (self._block_map(fmap), window, box)
+        return first
 
     def _start_tracking(self, image: np.ndarray, box: np.ndarray, first: FirstFrame) -> None:
         fmap, window, box = self._first_view
@@ -123,6 +130,7 @@ class _SDNetTracker(AdaptiveTracker):
         self.frame_index += 1
         target = clip_box(self.target, size)
         window = request.context
+        fmap = self._block_map(fmap)
         cands = sampling.candidates(target, window, cfg, self.trans, self.rng)
         feats = self.extractor.pool(fmap, window, cands)
         with torch.no_grad():
@@ -158,7 +166,7 @@ class _SDNetTracker(AdaptiveTracker):
 
     def first_frame_score(self, params: Params, samples: SampleBatch) -> float:
         """Accuracy of the head ``params`` on ``samples``, positives and negatives weighted 1:3."""
-        head = SDNetHead(self.extractor.feature_dim, self.config.hidden).to(self.device)
+        head = new_head(self.config, self.extractor, with_block=any(k.startswith("block.") for k in params))
         head.load_state_dict(params)
         with torch.no_grad():
             return accuracy_at_1_to_3(head(samples.features), samples.labels)
@@ -176,8 +184,21 @@ class _SDNetTracker(AdaptiveTracker):
         return torch.nn.Sequential(backbone.normalize, backbone.net).eval(), self.config.crop_size
 
     # ------------------------------------------------------------------ helpers
+    #: whether the first frame's labelled set is taken on the stem's map for the head's own block
+    #: (MetaSDNet with ``trainable_blocks``: its first-frame step adapts the block)
+    adapts_block: bool = False
+
     def _initial_training(self, fmap: torch.Tensor, window, box: np.ndarray) -> FirstFrame:
+        """Fit the head to the first frame; ``fmap`` is the stem's map (the whole backbone's without
+        a trainable block)."""
         raise NotImplementedError
+
+    def _block_map(self, fmap: torch.Tensor) -> torch.Tensor:
+        """The map the boxes are pooled from: ``fmap`` through the (adapted) block, if there is one."""
+        if self.block is None:
+            return fmap
+        with torch.no_grad():
+            return self.block(fmap if fmap.dim() == 4 else fmap[None])
 
     def _collect(self, fmap: torch.Tensor, window, box: np.ndarray) -> None:
         """Store pyMDNet's update samples around ``box`` (positives and negatives) as features."""
@@ -204,7 +225,11 @@ class _SDNetTracker(AdaptiveTracker):
         """The first-frame set of MetaSDNet (``n_pos_meta`` : ``n_neg_meta``) around ``box``, pooled."""
         cfg = self.config
         boxes, labels = sampling.labelled_set(box, cfg.n_pos_meta, cfg.n_neg_meta, window, cfg, rng)
-        return SampleBatch(self.extractor.pool(fmap, window, boxes), torch.from_numpy(labels).to(self.device))
+        if self.adapts_block:
+            x = self.extractor.stem_samples(fmap, window, boxes)
+        else:
+            x = self.extractor.pool(self._block_map(fmap), window, boxes)
+        return SampleBatch(x, torch.from_numpy(labels).to(self.device))
 
 
 def _is_blank(image: np.ndarray, boxes: np.ndarray, min_std: float) -> bool:
@@ -234,11 +259,20 @@ class MetaSDNet(_SDNetTracker):
 
         def head_state(cfg: SDNetConfig) -> Params:
             dev = torch.device(device)
-            return SDNetHead(FeatureExtractor(cfg, dev, shared_backbone(cfg, dev)).feature_dim, cfg.hidden).state_dict()
+            return new_head(cfg, FeatureExtractor(cfg, dev, shared_backbone(cfg, dev))).state_dict()
 
-        found = read_meta_model(MODEL_NAME, model, SDNetConfig, SDNetConfig.build(config), overrides,
-                                backbone_checksum, head_state)
+        try:
+            found = read_meta_model(MODEL_NAME, model, SDNetConfig, SDNetConfig.build(config), overrides,
+                                    backbone_checksum, head_state)
+        except CheckpointError as exc:
+            if "block." not in str(exc):
+                raise
+            raise CheckpointError(
+                f"{exc}: the file's backbone block does not match its tracker.trainable_blocks "
+                "(block.* tensors are the meta-trained last blocks of the backbone)"
+            ) from None
         super().__init__(found.config, device)
+        self.adapts_block = self.block is not None
         self.model_path = found.path
         self.theta0 = {k: v.to(self.device) for k, v in found.theta0.items()}
         self.alpha = {k: v.to(self.device) for k, v in found.alpha.items()}
@@ -250,19 +284,28 @@ class MetaSDNet(_SDNetTracker):
     def _initial_training(self, fmap, window, box) -> FirstFrame:
         cfg = self.config
         batch = self._labelled(fmap, window, box, self.rng)
-        self.head = SDNetHead(self.extractor.feature_dim, cfg.hidden).to(self.device)
-        self.head.load_state_dict(self.theta0)
+        net = new_head(cfg, self.extractor)  # fc4-fc6, and the block with trainable_blocks
+        net.load_state_dict(self.theta0)
         start = time.perf_counter()
-        params = first_frame_update(self.head, dict(self.theta0), self.alpha, batch, cfg.init_steps, cfg,
+        # the block too is adapted with its alpha (the same function as meta-training's inner loop)
+        params = first_frame_update(net, dict(self.theta0), self.alpha, batch, cfg.init_steps, cfg,
                                     create_graph=False)
         with torch.no_grad():
-            for n, p in self.head.named_parameters():
+            for n, p in net.named_parameters():
                 if bool(torch.isfinite(params[n]).all()):
                     p.copy_(params[n])
+        if self.adapts_block:  # the block now runs after the stem on every frame; the head is fc4-fc6
+            self.block = net.block.requires_grad_(False)
+            del net.block
+            net.pool = None
+        self.head = net
         if cfg.balance_head:
             balance_layers(self.head)
         seconds = time.perf_counter() - start
-        return FirstFrame(dict(self.theta0), _state(self.head), batch, seconds, {"steps": float(cfg.init_steps)})
+        after = _state(self.head)
+        if self.block is not None and self.adapts_block:
+            after.update({f"block.{k}": v for k, v in _state(self.block).items()})
+        return FirstFrame(dict(self.theta0), after, batch, seconds, {"steps": float(cfg.init_steps)})
 
 
 class SDNet(_SDNetTracker):
@@ -278,6 +321,7 @@ class SDNet(_SDNetTracker):
         cfg = self.config
         pos = sampling.positives(box, cfg.n_pos_init, window, cfg, self.rng)
         neg = sampling.first_frame_negatives(box, cfg.n_neg_init, window, cfg, self.rng)
+        fmap = self._block_map(fmap)  # SDNet-N keeps any block at its ImageNet weights
         pf = self.extractor.pool(fmap, window, pos)
         nf = self.extractor.pool(fmap, window, neg)
         self.head = self._new_head()
