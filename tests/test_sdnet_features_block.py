@@ -154,6 +154,11 @@ def test_model_round_trip_and_the_first_frame_adapts_the_block(trained):
         assert np.isfinite(box).all()
     # the online updates ran (fc4-fc6) and left the adapted block as it was
     assert _same({f"block.{k}": v for k, v in tracker.block.state_dict().items()}, frozen_block)
+    # the paper's Table 2 measures the head with its block (before: theta0, after: the adapted one)
+    from metatrack.evaluation.init_analysis import analyse_sequence
+
+    r = analyse_sequence(MetaSDNet(model=path, config=TINY), frames, boxes)
+    assert all(0 <= r[k] <= 1 for k in ("before", "after", "lookahead"))
 
 
 def test_the_model_check_refuses_a_block_that_does_not_match(trained, tmp_path):
