@@ -33,7 +33,8 @@ class MetaSGD(nn.Module):
     ``theta0`` and are not given an ``alpha``). The head's own parameters are ``theta0``.
     """
 
-    def __init__(self, head: nn.Module, alpha_init: float, adapted: Iterable[str] | None = None):
+    def __init__(self, head: nn.Module, alpha_init: float, adapted: Iterable[str] | None = None,
+                 online_init: float | None = None):
         super().__init__()
         self.head = head
         names = [n for n, _ in head.named_parameters()]
@@ -45,6 +46,14 @@ class MetaSGD(nn.Module):
             {_key(n): nn.Parameter(torch.full_like(p, alpha_init)) for n, p in head.named_parameters()
              if n in self.adapted}
         )
+        # step sizes of the tracker's later (online) updates, learned when meta-training goes through
+        # them (``online_init`` given); None: the tracker's own searched rate serves instead
+        self.online: nn.ParameterDict | None = None
+        if online_init is not None:
+            self.online = nn.ParameterDict(
+                {_key(n): nn.Parameter(torch.full_like(p, online_init)) for n, p in head.named_parameters()
+                 if n in self.adapted}
+            )
 
     def theta0(self) -> Params:
         """The head's parameters by name (the meta-learned starting point)."""
@@ -53,6 +62,14 @@ class MetaSGD(nn.Module):
     def alphas(self) -> Params:
         """Step sizes by parameter name."""
         return {n: self.alpha[_key(n)] for n in self.adapted}
+
+    def onlines(self) -> Params:
+        """Online step sizes by parameter name (empty when they are not learned)."""
+        return {} if self.online is None else {n: self.online[_key(n)] for n in self.adapted}
+
+    def step_sizes(self) -> list[nn.Parameter]:
+        """Every learned step size: alpha, then the online ones."""
+        return list(self.alpha.parameters()) + ([] if self.online is None else list(self.online.parameters()))
 
     def forward_with(self, params: Mapping[str, torch.Tensor], *inputs, **kwargs):
         """Run the head with ``params`` in place of its own parameters (missing ones: its own)."""

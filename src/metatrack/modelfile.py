@@ -25,6 +25,8 @@ from .weights import sha256_file
 MODEL_FORMAT = 2
 #: key prefixes of the one layout of meta-trained models
 THETA0, ALPHA = "theta0.", "alpha."
+#: the learned step sizes of the tracker's online updates, where meta-training went through them
+ONLINE = "online."
 
 
 def save_model(
@@ -148,10 +150,13 @@ def save_meta_model(
     config: dict[str, Any],
     backbone_sha256: str | None,
     extra: dict[str, Any] | None = None,
+    online: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write a meta-trained head: ``theta0.*`` and ``alpha.*`` tensors, the config, the backbone."""
+    """Write a meta-trained head: ``theta0.*`` and ``alpha.*`` tensors (and ``online.*`` where the
+    online updates' step sizes were learned), the config, the backbone."""
     tensors = {f"{THETA0}{n}": t for n, t in theta0.items()}
     tensors.update({f"{ALPHA}{n}": t for n, t in alpha.items()})
+    tensors.update({f"{ONLINE}{n}": t for n, t in (online or {}).items()})
     return save_model(path, model, tensors, config, backbone_sha256, extra)
 
 
@@ -175,6 +180,17 @@ def meta_parameters(
             )
         out.append(got)
     return out[0], out[1]
+
+
+def online_parameters(
+    tensors: dict[str, torch.Tensor], alpha: dict[str, torch.Tensor], path: str | Path
+) -> dict[str, torch.Tensor]:
+    """The learned online step sizes of a loaded model file (empty when it has none): the same names
+    and shapes as its ``alpha``."""
+    got = {k[len(ONLINE):]: v.float() for k, v in tensors.items() if k.startswith(ONLINE)}
+    if got and (set(got) != set(alpha) or any(tuple(got[k].shape) != tuple(alpha[k].shape) for k in got)):
+        raise CheckpointError(f"{path}: online step sizes {sorted(got)} do not match its alpha {sorted(alpha)}")
+    return got
 
 
 def pretrained_parameters(

@@ -72,6 +72,12 @@ class MetaTrainConfig:
     checkpoint_every: int = 500
     log_every: int = 10
     seed: int = 0
+    # ours, beyond the paper (its section 3.3 searched the later updates' rate by hand): an episode also
+    # tracks up to ``online_frames`` frames after j with the adapted theta, makes one online update on
+    # the tracker's own samples with learned step sizes (starting at ``online_init``), and takes the
+    # meta-loss on frame j + delta after it (delta > online_frames); 0: the paper's episodes
+    online_frames: int = 0
+    online_init: float | None = None
     # episode sources: [{"dataset": "embedded:train", "weight": 1.0}, ...]
     sources: list[dict] = field(default_factory=lambda: [{"dataset": "embedded:train", "weight": 1.0}])
 
@@ -89,6 +95,13 @@ class MetaTrainConfig:
             raise ConfigError("meta_training.lr_theta_factors: a mapping of parameter globs to factors >= 0")
         if cfg.episodes_per_batch < 1 or cfg.iterations < 0 or cfg.inner_steps < 0:
             raise ConfigError("meta_training: episodes_per_batch >= 1, iterations >= 0, inner_steps >= 0")
+        if cfg.online_frames < 0 or (cfg.online_frames and cfg.online_init is None):
+            raise ConfigError("meta_training: online_frames >= 0, and online_frames > 0 needs online_init "
+                              "(the online step sizes' starting value)")
+        if cfg.online_frames and cfg.delta_range[0] <= cfg.online_frames:
+            raise ConfigError(f"meta_training.delta_range starts at {cfg.delta_range[0]}: with online_frames "
+                              f"{cfg.online_frames} the future frame must come after the tracked ones "
+                              f"(delta_range >= {cfg.online_frames + 1})")
         return cfg
 
     def lr_theta_factor(self, name: str) -> float:
@@ -123,6 +136,12 @@ class MetaTask(Protocol):
 
     def loss(self, params: Params, batch: Any) -> torch.Tensor:
         """The tracker's loss with head parameters ``params`` (the meta-loss on frame j + delta)."""
+
+    # Only for ``online_frames > 0`` (a task that learns its online updates too):
+    # tracked_batches(theta1, episode, frames) -> (the tracker's own samples of the frames after j,
+    #     tracked with theta1; frame j + delta seen from where the tracking left the window)
+    # online_adapt(theta1, online, tracked, first_order) -> theta after the tracker's online update
+    #     with step sizes ``online`` (the tracker's later updates call the same function)
 
     def metrics(self, params: Params, batch: Any) -> dict[str, float]:
         """Extra numbers to log (e.g. accuracy); may be empty."""
@@ -209,7 +228,10 @@ class MetaTrainer:
         self.opt_theta = torch.optim.Adam(
             param_groups(learner.head.named_parameters(), config.lr_theta_factor, config.lr_theta),
             lr=config.lr_theta)
-        self.opt_alpha = torch.optim.Adam(learner.alpha.parameters(), lr=config.lr_alpha)
+        if config.online_frames and learner.online is None:
+            raise ConfigError(f"meta_training.online_frames: {task.model_name}'s task does not learn online "
+                              "step sizes (no online_init reached it)")
+        self.opt_alpha = torch.optim.Adam(learner.step_sizes(), lr=config.lr_alpha)
         milestones = sorted(config.lr_decay_at)
         self.sched_theta = torch.optim.lr_scheduler.MultiStepLR(self.opt_theta, milestones, config.lr_decay_factor)
         self.sched_alpha = torch.optim.lr_scheduler.MultiStepLR(self.opt_alpha, milestones, config.lr_decay_factor)
@@ -306,7 +328,7 @@ class MetaTrainer:
 
     def _parameters(self) -> list[torch.nn.Parameter]:
         learner = self.task.learner
-        return list(learner.head.parameters()) + list(learner.alpha.parameters())
+        return list(learner.head.parameters()) + learner.step_sizes()
 
     def _zero_grads(self) -> None:
         """Zero gradient buffers for every parameter (all-reduce needs the same tensors on every rank)."""
@@ -326,11 +348,16 @@ class MetaTrainer:
         rng = np.random.default_rng([cfg.seed, iteration, k, 1])
         train, test = self.task.episode_batches(episode, rng)
         theta1 = self.task.adapt(theta0, alphas, train, cfg.inner_steps, first_order=cfg.first_order)
-        meta_loss = self.task.loss(theta1, test)
+        theta = theta1
+        if cfg.online_frames:  # track on with theta1, one online update on the tracker's own samples
+            online = {n: b for n, b in learner.onlines().items() if n in trained}
+            tracked, test = self.task.tracked_batches(theta1, episode, cfg.online_frames)
+            theta = self.task.online_adapt(theta1, online, tracked, first_order=cfg.first_order)
+        meta_loss = self.task.loss(theta, test)
         meta_loss.backward()
         with torch.no_grad():
             numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}
-            numbers.update({f"test_{key}": v for key, v in self.task.metrics(theta1, test).items()})
+            numbers.update({f"test_{key}": v for key, v in self.task.metrics(theta, test).items()})
         return numbers
 
     def _gather(self, sums: dict[str, float], count: int, iteration: int) -> dict[str, float]:
@@ -355,7 +382,7 @@ class MetaTrainer:
         for n, p in learner.head.named_parameters():
             if n not in trained:
                 p.grad = None
-        for n, a in learner.alphas().items():
+        for n, a in [*learner.alphas().items(), *learner.onlines().items()]:
             if n not in trained:
                 a.grad = None
         self.opt_theta.step()
@@ -470,8 +497,9 @@ def export_model(task: MetaTask, path: str | Path) -> Path:
     learner = task.learner
     theta0 = {n: p.detach() for n, p in learner.theta0().items()}
     alpha = {n: a.detach() for n, a in learner.alphas().items()}
+    online = {n: b.detach() for n, b in learner.onlines().items()}
     return save_meta_model(path, task.model_name, theta0, alpha, task.model_config(), task.backbone_sha256(),
-                           task.model_extra())
+                           task.model_extra(), online=online)
 
 
 def train_from_config(config: dict[str, Any], out: str | Path, device: str = "cpu", resume: bool = False, *,

@@ -37,11 +37,12 @@ class AdaptiveTask:
     #: first_order) -> params``; the tracker's first frame calls the same function
     first_step: ClassVar[Callable[..., Params]]
 
-    def __init__(self, config: TrackerConfig, head: nn.Module, alpha_init: float, device: str | torch.device):
+    def __init__(self, config: TrackerConfig, head: nn.Module, alpha_init: float, device: str | torch.device,
+                 online_init: float | None = None):
         self.config = config
         self.device = torch.device(device)
         self.alpha_init = float(alpha_init)
-        self.learner = MetaSGD(head, self.alpha_init).to(self.device)
+        self.learner = MetaSGD(head, self.alpha_init, online_init=online_init).to(self.device)
 
     def adapt(self, theta0: Params, alphas: Params, batch: Any, steps: int, first_order: bool = False) -> Params:
         """The inner loop on frame j: the tracker's own first-frame update, keeping the graph."""

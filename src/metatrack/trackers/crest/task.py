@@ -34,8 +34,9 @@ from .features import FeatureExtractor, crop_square
 from .first_frame import first_frame_update
 from .head import CorrelationHead, ResponseBatch, filter_size
 from .loss import crest_loss, gaussian_label, peak_offset_error
+from .online import online_update
 from .tracker import MODEL_NAME, backbone_sha256, shared_extractor
-from .window import offset_to_cell, target_cells, window_side
+from .window import cell_to_offset, offset_to_cell, target_cells, window_side
 
 #: alpha's starting value when no meta_training section is given (ours; the paper's 1e-6 was for
 #: VGG-16 features of magnitude ~100, ours are normalised to RMS 1)
@@ -71,7 +72,8 @@ class CRESTTask(AdaptiveTask):
     first_step = staticmethod(first_frame_update)
 
     def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT,
-                 features: FeatureExtractor | None = None, cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0):
+                 features: FeatureExtractor | None = None, cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0,
+                 online_init: float | None = None):
         self.features = features or shared_extractor(config.backbone, config.backbone_weights,
                                                      config.feature_upsample, str(torch.device(device)))
         self.map_size = self.features.map_size(config.crop_size)
@@ -80,7 +82,7 @@ class CRESTTask(AdaptiveTask):
         gen = torch.Generator().manual_seed(seed)
         head = CorrelationHead(self.features.channels, config.reduced_channels, config.canonical_filter_size,
                                config.correlation, generator=gen)
-        super().__init__(config, head, alpha_init, device)
+        super().__init__(config, head, alpha_init, device, online_init)
         self.cache = FeatureCache(max_bytes=int(cache_mb * 2**20))
 
     # ------------------------------------------------------------------ features
@@ -97,35 +99,79 @@ class CRESTTask(AdaptiveTask):
         trunk = self.cache.get((seq.name, id(seq), int(index)), compute)
         return self.features.finish(trunk.to(self.device))
 
+    def _centre_side(self, seq: Sequence, index: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """Frame ``index``'s ground-truth centre, its window side and its box."""
+        b = np.asarray(seq.boxes[index], dtype=np.float64)
+        side = window_side((b[2], b[3]), self.config.window_factor, self.config.window_basis)
+        return np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]), side, b
+
+    def _seen_through(self, seq: Sequence, index: int, centre: np.ndarray, side: float) -> torch.Tensor:
+        """Frame ``index``'s features in the window of ``side`` pixels centred on ``centre``, as
+        tracking would see them: resampled from the cached map of its own ground-truth window."""
+        own_centre, own_side, _ = self._centre_side(seq, index)
+        feat = self._frame_features(seq, index)
+        s = side / own_side
+        t = 2.0 * (centre - own_centre) / own_side
+        theta = torch.tensor([[[s, 0.0, t[0]], [0.0, s, t[1]]]], dtype=torch.float32, device=self.device)
+        grid = F.affine_grid(theta, list(feat.shape), align_corners=False)
+        return F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+    def _batch(self, feat: torch.Tensor, label: np.ndarray, size: tuple[int, int]) -> ResponseBatch:
+        return ResponseBatch(feat, torch.from_numpy(label)[None, None].to(self.device), size)
+
     # ------------------------------------------------------------------ MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[ResponseBatch, ResponseBatch]:
         cfg, m = self.config, self.map_size
         seq = episode.sequence
-        bj = np.asarray(seq.boxes[episode.j], dtype=np.float64)
-        bf = np.asarray(seq.boxes[episode.future], dtype=np.float64)
-        side_j = window_side((bj[2], bj[3]), cfg.window_factor, cfg.window_basis)
-        side_f = window_side((bf[2], bf[3]), cfg.window_factor, cfg.window_basis)
-        cj = np.array([bj[0] + bj[2] / 2, bj[1] + bj[3] / 2])
-        cf = np.array([bf[0] + bf[2] / 2, bf[1] + bf[3] / 2])
+        cj, side_j, bj = self._centre_side(seq, episode.j)
+        cf, _, _ = self._centre_side(seq, episode.future)
         cells = target_cells((bj[2], bj[3]), side_j, m)
         size = filter_size(cells)
         mid = ((m - 1) / 2, (m - 1) / 2)
         feat_j = self._frame_features(seq, episode.j)
-        feat_f = self._frame_features(seq, episode.future)
-        # frame j + delta seen through frame j's window: resample its own window's features
-        s = side_j / side_f
-        t = 2.0 * (cj - cf) / side_f
-        theta = torch.tensor([[[s, 0.0, t[0]], [0.0, s, t[1]]]], dtype=torch.float32, device=self.device)
-        grid = F.affine_grid(theta, list(feat_f.shape), align_corners=False)
-        feat_test = F.grid_sample(feat_f, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        # frame j + delta seen through frame j's window
+        feat_test = self._seen_through(seq, episode.future, cj, side_j)
         label_j = gaussian_label((m, m), mid, cells, cfg.label_sigma_factor, cfg.label_alpha)
         where = offset_to_cell(cf - cj, side_j, m)
         label_f = gaussian_label((m, m), where, cells, cfg.label_sigma_factor, cfg.label_alpha)
+        return self._batch(feat_j, label_j, size), self._batch(feat_test, label_f, size)
 
-        def batch(feat: torch.Tensor, label: np.ndarray) -> ResponseBatch:
-            return ResponseBatch(feat, torch.from_numpy(label)[None, None].to(self.device), size)
+    def tracked_batches(self, theta1: dict[str, torch.Tensor], episode: Episode,
+                        frames: int) -> tuple[ResponseBatch, ResponseBatch]:
+        """Track the frames after j (up to ``frames``, all before j + delta) with ``theta1``: each
+        frame's window is centred where the last peak put the target (frame j's side, as the tracker
+        between scale changes), its label a gaussian on its own peak (the tracker's own sample, right
+        or wrong), until a frame without a valid box; then frame j + delta seen from the last window,
+        labelled at its ground truth."""
+        cfg, m = self.config, self.map_size
+        seq = episode.sequence
+        centre, side, bj = self._centre_side(seq, episode.j)
+        cells = target_cells((bj[2], bj[3]), side, m)
+        size = filter_size(cells)
+        feats, labels = [], []
+        for index in range(episode.j + 1, min(episode.j + frames, episode.future - 1) + 1):
+            if not is_valid_box(np.asarray(seq.boxes[index], dtype=np.float64)):
+                break  # the cached windows sit on the ground truth: an unannotated frame ends the run
+            feat = self._seen_through(seq, index, centre, side)
+            with torch.no_grad():
+                resp = self.response(theta1, ResponseBatch(feat, None, size))[0, 0].cpu().numpy()
+            peak = np.unravel_index(int(np.argmax(resp)), resp.shape)
+            centre = centre + cell_to_offset(peak, side, m)
+            feats.append(feat)
+            labels.append(gaussian_label((m, m), peak, cells, cfg.label_sigma_factor, cfg.label_alpha))
+        if not feats:
+            raise ConfigError(f"episode {seq.name} j={episode.j}: no frame between j and j + delta to track")
+        tracked = ResponseBatch(torch.cat(feats), torch.from_numpy(np.stack(labels))[:, None].to(self.device), size)
+        cf, _, _ = self._centre_side(seq, episode.future)
+        label_f = gaussian_label((m, m), offset_to_cell(cf - centre, side, m), cells, cfg.label_sigma_factor,
+                                 cfg.label_alpha)
+        return tracked, self._batch(self._seen_through(seq, episode.future, centre, side), label_f, size)
 
-        return batch(feat_j, label_j), batch(feat_test, label_f)
+    def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor], tracked: ResponseBatch,
+                     first_order: bool = False) -> dict[str, torch.Tensor]:
+        """The tracker's learned later update (crest/online.py) on the tracked frames, graph kept."""
+        return online_update(theta1, online, lambda p: self.response(p, tracked), tracked.label, self.config,
+                             create_graph=True, first_order=first_order)
 
     def response(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> torch.Tensor:
         return self.learner.forward_with(params, batch.features, batch.size)
@@ -154,8 +200,10 @@ def build_task(tracker_config: dict | None, meta_training: Any = None, sequences
     cfg = CRESTConfig.from_dict(tracker_config)
     alpha_init = float(meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT))
     seed = int(meta_training_value(meta_training, "seed", 0))
+    online_init = meta_training_value(meta_training, "online_init", None)
     features = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample, str(torch.device(device)))
     if cfg.canonical_filter_size is None and sequences is not None:
         size = canonical_filter_size(sequences, cfg, features.map_size(cfg.crop_size))
         cfg = cfg.replace(canonical_filter_size=list(size))
-    return CRESTTask(cfg, device, alpha_init, features, cache_mb, seed)
+    return CRESTTask(cfg, device, alpha_init, features, cache_mb, seed,
+                     None if online_init is None else float(online_init))

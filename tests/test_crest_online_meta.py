@@ -1,0 +1,123 @@
+"""Meta-training through MetaCREST's later (online) update: learned online step sizes (beyond the paper)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from test_crest_task import synthetic_sequences
+
+from metatrack.data.episodes import Episode, EpisodeSampler
+from metatrack.errors import CheckpointError, ConfigError
+from metatrack.modelfile import load_model, meta_parameters, online_parameters
+from metatrack.trackers.crest import build_task
+from metatrack.trackers.crest.head import correlate, warp_filter
+from metatrack.trackers.crest.online import online_update
+from metatrack.training import MetaTrainConfig, MetaTrainer, export_model
+
+SCHEDULE = [{"from_iteration": 0, "params": ["reduce.*", "filter*"]}]
+
+
+def online_config(**extra):
+    d = {"iterations": 3, "episodes_per_batch": 2, "lr_theta": 1e-4, "lr_alpha": 1e-5, "alpha_init": 2e-4,
+         "schedule": SCHEDULE, "checkpoint_every": 3, "online_frames": 2, "online_init": 1e-4,
+         "delta_range": [3, 5]}
+    d.update(extra)
+    return MetaTrainConfig.from_dict(d)
+
+
+def test_online_settings_are_checked():
+    with pytest.raises(ConfigError, match="online_init"):
+        MetaTrainConfig.from_dict({"online_frames": 2, "delta_range": [3, 5]})
+    with pytest.raises(ConfigError, match="delta_range"):
+        MetaTrainConfig.from_dict({"online_frames": 3, "online_init": 1e-4, "delta_range": [1, 10]})
+    assert MetaTrainConfig.from_dict({}).online_frames == 0  # the paper's episodes by default
+
+
+def test_a_task_without_online_step_sizes_is_refused(tmp_path):
+    seqs = synthetic_sequences(1)
+    cfg = online_config()
+    task = build_task({}, meta_training={"alpha_init": 2e-4}, sequences=seqs)  # no online_init reaches it
+    with pytest.raises(ConfigError, match="online step sizes"):
+        MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run")
+
+
+def first_step(task, seq, j, delta):
+    train, _ = task.episode_batches(Episode(seq, j, delta), np.random.default_rng(0))
+    theta0 = task.learner.theta0()
+    return task.adapt(theta0, task.learner.alphas(), train, 1)
+
+
+def test_tracked_frames_are_labelled_where_the_adapted_filter_peaks():
+    seqs = synthetic_sequences(1, n=10)
+    task = build_task({"canonical_filter_size": [7, 7]}, meta_training=online_config(), sequences=seqs)
+    seq = seqs[0]
+    theta1 = {k: v.detach() for k, v in first_step(task, seq, 1, 6).items()}
+    tracked, test = task.tracked_batches(theta1, Episode(seq, 1, 6), 3)
+    m = task.map_size
+    assert tracked.features.shape == (3, task.features.channels, m, m)
+    assert tracked.label.shape == (3, 1, m, m)
+    with torch.no_grad():
+        resp = task.response(theta1, tracked)[:, 0]
+    for r, label in zip(resp, tracked.label[:, 0], strict=True):  # the tracker's own samples
+        assert int(r.argmax()) == int(label.argmax())
+    assert test.features.shape == (1, task.features.channels, m, m) and test.size == tracked.size
+    # no frame may lie between j and j + delta
+    with pytest.raises(ConfigError, match="no frame"):
+        task.tracked_batches(theta1, Episode(seq, 1, 1), 3)
+
+
+def test_online_update_is_one_step_of_its_step_sizes_on_the_filter_only():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 9, 9, generator=gen)
+    labels = torch.rand(2, 1, 9, 9, generator=gen)
+    params = {"filter": torch.randn(4, 3, 3, generator=gen), "filter_bias": torch.zeros(1),
+              "reduce.weight": torch.randn(4, 4, 1, 1, generator=gen)}
+    step = {k: torch.full_like(v, 0.01) for k, v in params.items()}
+    from metatrack.trackers.crest.config import CRESTConfig
+
+    cfg = CRESTConfig()
+    after = online_update(params, step, lambda p: correlate(x, p["filter"], p["filter_bias"]), labels, cfg,
+                          create_graph=False)
+    f = params["filter"].clone().requires_grad_(True)
+    b = params["filter_bias"].clone().requires_grad_(True)
+    from metatrack.trackers.crest.loss import crest_loss
+
+    crest_loss(correlate(x, f, b), labels, f, cfg.weight_decay, cfg.loss_threshold).backward()
+    assert torch.allclose(after["filter"], params["filter"] - 0.01 * f.grad, atol=1e-6)
+    assert torch.allclose(after["filter_bias"], params["filter_bias"] - 0.01 * b.grad, atol=1e-6)
+    assert torch.equal(after["reduce.weight"], params["reduce.weight"])  # the buffer holds reduced features
+    assert warp_filter(after["filter"], (3, 3)).shape == (4, 3, 3)
+
+
+def test_meta_training_through_the_online_update_learns_its_step_sizes(tmp_path):
+    seqs = synthetic_sequences(2, n=12)
+    cfg = online_config()
+    task = build_task({}, meta_training=cfg, sequences=seqs)
+    online_before = {k: v.detach().clone() for k, v in task.learner.onlines().items()}
+    assert set(online_before) == set(task.learner.alphas())
+    trainer = MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run")
+    trainer.train(progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if line]
+    assert len(rows) == 3 and all(math.isfinite(r["meta_loss"]) for r in rows)
+    after = task.learner.onlines()
+    # the meta-gradient reaches the filter's online step sizes through the later update
+    assert not torch.equal(online_before["filter"], after["filter"].detach())
+    # the model file carries them, checked against alpha
+    path = export_model(task, tmp_path / "metacrest.safetensors")
+    tensors, _ = load_model(path, "metacrest")
+    theta0, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
+    got = online_parameters(tensors, alpha, path)
+    assert set(got) == set(alpha) and torch.equal(got["filter"], after["filter"].detach())
+    with pytest.raises(CheckpointError, match="online step sizes"):
+        online_parameters({"online.filter": got["filter"]}, alpha, path)
+
+
+def test_a_model_without_online_step_sizes_has_none(tmp_path):
+    seqs = synthetic_sequences(1)
+    task = build_task({}, meta_training={"alpha_init": 2e-4}, sequences=seqs)
+    path = export_model(task, tmp_path / "m.safetensors")
+    tensors, _ = load_model(path, "metacrest")
+    _, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
+    assert online_parameters(tensors, alpha, path) == {}
