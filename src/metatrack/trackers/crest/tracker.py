@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
 
 from ...errors import CheckpointError, ConfigError
 from ...geometry import clip_box
@@ -187,20 +186,24 @@ class CRESTTracker(AdaptiveTracker):
         return self.features.tail(self.features.trunk_features(crops).float())
 
     def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
-        """The target's own window cut out of the shared map by RoIAlign (one bilinear sample per cell:
-        the map itself where the window is the whole crop), then upsampled and normalised as alone."""
+        """The target's own window cut out of the shared map (one bilinear sample per cell: the map
+        itself where the window is the whole crop), then upsampled and normalised as alone."""
         own = self.crop_square(image)
         cells = self.map_size // self.features.upsample
         stride, first = self.features.stride, self.features.first_centre
         b = crop.scale / own.scale  # shared cells per own cell
-        # own cell k is centred on crop pixel first + stride * k; in shared cells at a + b * k
+        # own cell k is centred on crop pixel first + stride * k, in the shared map on cell a + b * k
         ax = ((own.x0 - crop.x0) * crop.scale + first * (b - 1)) / stride
         ay = ((own.y0 - crop.y0) * crop.scale + first * (b - 1)) / stride
-        x1, y1 = ax + 0.5 - 0.5 * b, ay + 0.5 - 0.5 * b
-        roi = torch.tensor([[0.0, x1, y1, x1 + cells * b, y1 + cells * b]], dtype=fmap.dtype, device=fmap.device)
-        window = roi_align(fmap, roi, output_size=cells, spatial_scale=1.0, sampling_ratio=1, aligned=True)
-        if fmap.is_contiguous(memory_format=torch.channels_last):  # the layout alone's: the same sums' order
-            window = window.contiguous(memory_format=torch.channels_last)
+        if b == 1.0 and ax == int(ax) and ay == int(ay):  # whole cells: a slice, exactly the map alone
+            window = fmap[:, :, int(ay):int(ay) + cells, int(ax):int(ax) + cells]
+        else:  # bilinear samples (align_corners=False: cell k's centre is at (2k + 1) / size - 1)
+            h, w = fmap.shape[-2:]
+            k = torch.arange(cells, dtype=fmap.dtype, device=fmap.device)
+            gx = (2 * (ax + b * k) + 1) / w - 1
+            gy = (2 * (ay + b * k) + 1) / h - 1
+            grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None]
+            window = F.grid_sample(fmap, grid, mode="bilinear", padding_mode="border", align_corners=False)
         return CropRequest(np.zeros((0, 0, 3), np.uint8), own.side), self.features.rescale(window)
 
     def _finish(self, image: np.ndarray, request: CropRequest, feat: torch.Tensor) -> np.ndarray:
