@@ -9,6 +9,7 @@ import torch
 from test_crest_task import synthetic_sequences
 
 from metatrack.data.episodes import Episode, EpisodeSampler
+from metatrack.data.sequence import Sequence
 from metatrack.errors import CheckpointError, ConfigError
 from metatrack.modelfile import load_model, meta_parameters, online_parameters
 from metatrack.trackers.crest import build_task
@@ -43,6 +44,12 @@ def test_a_task_without_online_step_sizes_is_refused(tmp_path):
         MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run")
 
 
+def unannotated(boxes, index):
+    out = np.array(boxes, dtype=np.float64)
+    out[index] = np.nan
+    return out
+
+
 def first_step(task, seq, j, delta):
     train, _ = task.episode_batches(Episode(seq, j, delta), np.random.default_rng(0))
     theta0 = task.learner.theta0()
@@ -63,9 +70,11 @@ def test_tracked_frames_are_labelled_where_the_adapted_filter_peaks():
     for r, label in zip(resp, tracked.label[:, 0], strict=True):  # the tracker's own samples
         assert int(r.argmax()) == int(label.argmax())
     assert test.features.shape == (1, task.features.channels, m, m) and test.size == tracked.size
-    # no frame may lie between j and j + delta
-    with pytest.raises(ConfigError, match="no frame"):
-        task.tracked_batches(theta1, Episode(seq, 1, 1), 3)
+    # no frame between j and j + delta (or frame j + 1 without a box): nothing tracked, no update
+    for episode in (Episode(seq, 1, 1), Episode(Sequence(seq.name, seq.frames, unannotated(seq.boxes, 2)), 1, 6)):
+        none, test = task.tracked_batches(theta1, episode, 3)
+        assert none is None and test.features.shape == (1, task.features.channels, m, m)
+        assert task.online_adapt(theta1, task.learner.onlines(), none) is theta1
 
 
 def test_online_update_is_one_step_of_its_step_sizes_on_the_filter_only():

@@ -137,7 +137,7 @@ class CRESTTask(AdaptiveTask):
         return self._batch(feat_j, label_j, size), self._batch(feat_test, label_f, size)
 
     def tracked_batches(self, theta1: dict[str, torch.Tensor], episode: Episode,
-                        frames: int) -> tuple[ResponseBatch, ResponseBatch]:
+                        frames: int) -> tuple[ResponseBatch | None, ResponseBatch]:
         """Track the frames after j (up to ``frames``, all before j + delta) with ``theta1``: each
         frame's window is centred where the last peak put the target (frame j's side, as the tracker
         between scale changes), its label a gaussian on its own peak (the tracker's own sample, right
@@ -159,17 +159,19 @@ class CRESTTask(AdaptiveTask):
             centre = centre + cell_to_offset(peak, side, m)
             feats.append(feat)
             labels.append(gaussian_label((m, m), peak, cells, cfg.label_sigma_factor, cfg.label_alpha))
-        if not feats:
-            raise ConfigError(f"episode {seq.name} j={episode.j}: no frame between j and j + delta to track")
-        tracked = ResponseBatch(torch.cat(feats), torch.from_numpy(np.stack(labels))[:, None].to(self.device), size)
+        tracked = (ResponseBatch(torch.cat(feats), torch.from_numpy(np.stack(labels))[:, None].to(self.device), size)
+                   if feats else None)  # None: frame j + 1 has no box, nothing was tracked
         cf, _, _ = self._centre_side(seq, episode.future)
         label_f = gaussian_label((m, m), offset_to_cell(cf - centre, side, m), cells, cfg.label_sigma_factor,
                                  cfg.label_alpha)
         return tracked, self._batch(self._seen_through(seq, episode.future, centre, side), label_f, size)
 
-    def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor], tracked: ResponseBatch,
-                     first_order: bool = False) -> dict[str, torch.Tensor]:
-        """The tracker's learned later update (crest/online.py) on the tracked frames, graph kept."""
+    def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor],
+                     tracked: ResponseBatch | None, first_order: bool = False) -> dict[str, torch.Tensor]:
+        """The tracker's learned later update (crest/online.py) on the tracked frames, graph kept
+        (none when nothing was tracked)."""
+        if tracked is None:
+            return theta1
         return online_update(theta1, online, lambda p: self.response(p, tracked), tracked.label, self.config,
                              create_graph=True, first_order=first_order)
 
