@@ -258,7 +258,7 @@ def tracker_group(trackers: list[Tracker], batch: bool | None = None, merge: boo
     """A :class:`~metatrack.trackers.adaptive.TrackerGroup` of ``trackers`` when two or more of them can
     share the backbone's work over a frame (the adaptive trackers) and it would share it, else None
     (each tracker updates alone). ``batch``: one batched backbone call (None: on a GPU); ``merge``:
-    targets whose crops overlap share one crop (None: the group's default for the device, on a CPU).
+    targets whose crops overlap share one crop (None: the group's default for the device and family).
     ``batch=False`` alone turns merging off too: every target then runs as a single run."""
     if batch is False and merge is None:
         merge = False
@@ -338,7 +338,8 @@ def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = 
     alone), ``False`` once per target; None (default) batches on a GPU only: on a CPU batching
     measured slower (``bench/multi_target.py``). ``merge``: targets whose crops overlap at a similar
     scale share one crop and one backbone pass (fewer pixels: faster on a CPU; a target's boxes can
-    differ a little from its single run's); None (default): on a CPU unless ``shared=False``
+    differ a little from its single run's); None (default): on a CPU for the families where that was
+    a tie in accuracy on validation data (MetaCREST's), unless ``shared=False``
     (:class:`~metatrack.trackers.adaptive.group.SharedCropConfig`). Otherwise as :func:`track`.
     """
     boxes = list(boxes)

@@ -24,7 +24,8 @@ Only the frozen backbone's work is pooled, in two ways:
   convolution. Batching pays where a call costs more than its arithmetic (a GPU); on this project's
   CPU it does not (a tie to 20 % slower, ``bench/multi_target.py``).
 
-Defaults (``None``): merge as :data:`SHARED_CROP` says for the device, batch on an accelerator only.
+Defaults (``None``): merge as :data:`SHARED_CROP` and each family's ``shared_crop_on_cpu`` say for
+the device (on a CPU: MetaCREST's family, not MetaSDNet's), batch on an accelerator only.
 Trackers that cannot share (the peers, a family that overrides ``_track`` whole) run as alone.
 """
 
@@ -52,7 +53,9 @@ class SharedCropConfig:
     min_overlap: float = 0.5
     #: largest over smallest crop scale of a merged set at most ``1 + scale_tolerance``
     scale_tolerance: float = 0.25
-    #: merge by default on a CPU (where a backbone's cost is its pixels) and on an accelerator
+    #: merge by default (``merge=None``) on a CPU, where a backbone's cost is its pixels: the
+    #: families whose ``shared_crop_on_cpu`` says so (MetaCREST's; MetaSDNet lost accuracy on
+    #: embedded:eval beyond the seed spread and gained ~10 % speed); on an accelerator: none
     on_cpu: bool = True
     on_accelerator: bool = False
 
@@ -139,12 +142,15 @@ class TrackerGroup:
         accelerated = any(d is not None and d.type != "cpu" for d in devices)
         if batch is None:
             batch = accelerated
-        if merge is None:
-            merge = config.on_accelerator if accelerated else config.on_cpu
         #: whether crops are batched (else every tracker not merged updates on its own, as if alone)
         self.batch = bool(batch)
-        #: whether targets whose crops overlap share one crop
-        self.merge = bool(merge)
+        #: the trackers whose targets may share a crop when theirs overlap: all (``merge=True``),
+        #: none (False), or by default those of the families that share on this device
+        self.mergeable = [t for t in self.trackers if isinstance(t, AdaptiveTracker) and (
+            merge or (merge is None and (config.on_accelerator if accelerated
+                                         else config.on_cpu and t.shared_crop_on_cpu)))]
+        #: whether any targets may share one crop
+        self.merge = len(self.mergeable) > 1
         self.config = config
         self.profile: dict[str, float] = {"crop": 0.0, "features": 0.0, "frames": 0, "batches": 0, "shared": 0,
                                           "merged": 0}
@@ -183,7 +189,7 @@ class TrackerGroup:
     def _merge(self, image: np.ndarray, group: list[AdaptiveTracker]) -> list[AdaptiveTracker]:
         """Share a crop among the trackers whose squares merge; return the others."""
         start = time.perf_counter()
-        able = [t for t in group if t.runtime is None]
+        able = [t for t in group if t.runtime is None and t in self.mergeable]
         squares = [t.crop_square(image) for t in able]
         able = [t for t, q in zip(able, squares, strict=True) if q is not None]
         squares = [q for q in squares if q is not None]

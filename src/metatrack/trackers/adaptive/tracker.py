@@ -150,6 +150,9 @@ class AdaptiveTracker(Tracker):
     config_class: ClassVar[type[TrackerConfig]]
     #: what :meth:`first_frame_score` returns: "accuracy" (higher is better) or "loss" (lower)
     measure: ClassVar[str] = "loss"
+    #: whether a :class:`~.group.TrackerGroup` on a CPU shares crops among this family's targets by
+    #: default (``merge=None``): where it was a tie in accuracy on validation data and cheaper
+    shared_crop_on_cpu: ClassVar[bool] = False
 
     def __init__(self, config: TrackerConfig, device: str | torch.device = "cpu"):
         self.config = config
