@@ -105,6 +105,14 @@ def merge_squares(squares: Sequence[CropSquare], config: SharedCropConfig = SHAR
     crop has fewer pixels than the two crops it replaces.
     """
     sets = [[k] for k in range(len(squares))]
+    known: dict[tuple[int, ...], float] = {}
+
+    def pixels(members: list[int]) -> float:  # each union's pixels once, however many rounds ask
+        key = tuple(sorted(members))
+        if key not in known:
+            known[key] = _pixels([squares[k] for k in key])
+        return known[key]
+
     while True:
         best, pair = 0.0, None
         for i in range(len(sets)):
@@ -115,7 +123,7 @@ def merge_squares(squares: Sequence[CropSquare], config: SharedCropConfig = SHAR
                     continue
                 if _overlap(a, b) < config.min_overlap:
                     continue
-                saved = _pixels(a) + _pixels(b) - _pixels(a + b)
+                saved = pixels(sets[i]) + pixels(sets[j]) - pixels(sets[i] + sets[j])
                 if saved > best:
                     best, pair = saved, (i, j)
         if pair is None:
