@@ -45,9 +45,10 @@ from .tracker import AdaptiveTracker, CropRequest, CropSquare, SharedCrop
 
 @dataclass(frozen=True)
 class SharedCropConfig:
-    """When targets share one crop. All values are ours (the paper tracks one target), chosen on
-    validation data (``bench/multi_target.py --accuracy``: ``embedded:eval`` and ``real:validation``,
-    docs/tracking.md#several-targets)."""
+    """When targets share one crop. All values are ours (the paper tracks one target), checked on
+    validation data (``bench/multi_target.py --accuracy``: ``embedded:eval`` and ``real:validation``;
+    docs/results.md#several-targets-shared-crops): the thresholds are the only ones tried, the
+    per-family CPU default was chosen there."""
 
     #: least overlap of two squares (their intersection over the smaller one's area) to merge them
     min_overlap: float = 0.5
