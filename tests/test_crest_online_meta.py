@@ -88,7 +88,7 @@ def test_online_update_is_one_step_of_its_step_sizes_on_the_filter_only():
 
     cfg = CRESTConfig()
     after = online_update(params, step, lambda p: correlate(x, p["filter"], p["filter_bias"]), labels, cfg,
-                          create_graph=False)
+                          (3, 3), create_graph=False)
     f = params["filter"].clone().requires_grad_(True)
     b = params["filter_bias"].clone().requires_grad_(True)
     from metatrack.trackers.crest.loss import crest_loss
@@ -97,7 +97,11 @@ def test_online_update_is_one_step_of_its_step_sizes_on_the_filter_only():
     assert torch.allclose(after["filter"], params["filter"] - 0.01 * f.grad, atol=1e-6)
     assert torch.allclose(after["filter_bias"], params["filter_bias"] - 0.01 * b.grad, atol=1e-6)
     assert torch.equal(after["reduce.weight"], params["reduce.weight"])  # the buffer holds reduced features
-    assert warp_filter(after["filter"], (3, 3)).shape == (4, 3, 3)
+    # a canonical filter and its step sizes are warped to the target's size first
+    wide = online_update(params, step, lambda p: correlate(x, p["filter"], p["filter_bias"]), labels, cfg,
+                         (3, 5), create_graph=False)
+    assert wide["filter"].shape == (4, 3, 5)
+    assert not torch.equal(wide["filter"], warp_filter(params["filter"], (3, 5)))
 
 
 def test_meta_training_through_the_online_update_learns_its_step_sizes(tmp_path):

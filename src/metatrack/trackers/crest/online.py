@@ -18,18 +18,24 @@ import torch
 from ...meta import adapt
 from .config import CRESTConfig
 from .first_frame import FILTER_PARAMS
+from .head import warp_filter
 from .loss import crest_loss
 
 Params = dict[str, torch.Tensor]
 
 
 def online_update(params: Mapping[str, torch.Tensor], online: Mapping[str, torch.Tensor],
-                  response: Callable[[Params], torch.Tensor], labels: torch.Tensor, config: CRESTConfig, *,
-                  create_graph: bool, first_order: bool = False) -> Params:
+                  response: Callable[[Params], torch.Tensor], labels: torch.Tensor, config: CRESTConfig,
+                  size: tuple[int, int], *, create_graph: bool, first_order: bool = False) -> Params:
     """theta after one later update: a step of ``online`` (step sizes by name; only the filter and its
     bias move, as the tracker's buffer holds reduced features) on equation 6 with the filter's weight
-    decay, ``response(params)`` being the responses (B, 1, M, M) of the samples labelled ``labels``."""
-    step = {k: v for k, v in online.items() if k in FILTER_PARAMS}
+    decay, ``response(params)`` being the responses (B, 1, M, M) of the samples labelled ``labels``.
+
+    The step is taken on the filter at the target's ``size`` (cells), where the tracker keeps it; a
+    canonical filter and the canonical step sizes are warped there first (a no-op at that size)."""
+    params = dict(params)
+    params["filter"] = warp_filter(params["filter"], size)
+    step = {k: warp_filter(v, size) if k == "filter" else v for k, v in online.items() if k in FILTER_PARAMS}
 
     def loss(p: Params) -> torch.Tensor:
         return crest_loss(response(p), labels, p["filter"], config.weight_decay, config.loss_threshold)

@@ -173,7 +173,7 @@ class CRESTTask(AdaptiveTask):
         if tracked is None:
             return theta1
         return online_update(theta1, online, lambda p: self.response(p, tracked), tracked.label, self.config,
-                             create_graph=True, first_order=first_order)
+                             tracked.size, create_graph=True, first_order=first_order)
 
     def response(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> torch.Tensor:
         return self.learner.forward_with(params, batch.features, batch.size)
