@@ -42,6 +42,7 @@ from ...image import as_rgb, image_size
 from ...modelfile import check_backbone, load_model, meta_parameters
 from ..base import Tracker, register_tracker
 from .config import TrackerConfig
+from .redetect import LossCounter, RedetectSettings, grid_centres
 
 Params = dict[str, torch.Tensor]
 
@@ -166,6 +167,10 @@ class AdaptiveTracker(Tracker):
         #: learning, is part of ``finish``), and the frames counted
         self.profile: dict[str, float] = dict.fromkeys(PROFILE_PARTS, 0.0) | {"frames": 0}
         self._pending: tuple[CropRequest, torch.Tensor] | None = None
+        #: whether the last frame found the target (the family's own success test, set by ``_finish``)
+        self.target_found = True
+        #: counts a loss's frames for re-detection (:mod:`.redetect`); None: the family has none
+        self._loss_counter: LossCounter | None = None
 
     def seed(self, seed: int) -> None:
         """Seed the tracker's own random choices (called before ``init`` on every run)."""
@@ -179,6 +184,8 @@ class AdaptiveTracker(Tracker):
         first.samples = None  # the first frame's training samples are not needed while tracking
         self.first_frame = first
         self.confidence = float("nan")
+        self.target_found = True
+        self._loss_counter = LossCounter(self.config) if isinstance(self.config, RedetectSettings) else None
 
     def update(self, image: np.ndarray) -> np.ndarray:
         if self.first_frame is None:
@@ -262,6 +269,8 @@ class AdaptiveTracker(Tracker):
         else:
             request, features = pending
         box = self._finish(image, request, features)
+        if self._loss_counter is not None:
+            box = self._after_finish(image, box)
         profile["finish"] += time.perf_counter() - start
         profile["frames"] += 1
         return box
@@ -305,6 +314,56 @@ class AdaptiveTracker(Tracker):
     def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
         """The request and features :meth:`_finish` reads, from the map ``fmap`` (batch of one) of
         the shared ``crop`` that covers this tracker's :meth:`crop_square`."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ re-detection after a loss
+    def _after_finish(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """Count the loss (:attr:`target_found`) and, when :class:`~.redetect.LossCounter` says so, search
+        wider (:mod:`.redetect`): the frame's box, moved where the best passing candidate is, if any."""
+        loss = self._loss_counter
+        if self.target_found:
+            loss.found()
+            return box
+        if not loss.lost():
+            return box
+        cfg = self.config
+        centre, side = self._search_geometry()
+        size = image_size(image)
+        requests = []
+        for scale in cfg.redetect_scales:
+            grid = grid_centres(centre, side * scale, size, cfg.redetect_stride)
+            requests += [(scale, self._window_at(image, c, scale)) for c in loss.next_centres(grid)]
+        loss.tries += 1
+        if not requests:
+            return box
+        features = self.crop_features([r.crop for _, r in requests])
+        best = None
+        for k, (scale, request) in enumerate(requests):
+            found = self._best_candidate(image, request, features[k:k + 1])
+            if found is not None and (best is None or found[0] > best[0]):
+                best = (found[0], found[1], scale)
+        if best is None:
+            return box
+        loss.found()
+        self.target_found = True
+        return self._relocate(image, best[1], best[0], best[2])
+
+    def _search_geometry(self) -> tuple[np.ndarray, float]:
+        """Centre (x, y) and side (image pixels) of the window the family searches now."""
+        raise NotImplementedError
+
+    def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
+        """The family's window moved to ``centre`` for a target ``scale`` times its current size."""
+        raise NotImplementedError
+
+    def _best_candidate(self, image: np.ndarray, request: CropRequest,
+                        features: torch.Tensor) -> tuple[float, np.ndarray] | None:
+        """The best (score, box) in the window of ``request``, or None when none passes the family's
+        success test; changes no state."""
+        raise NotImplementedError
+
+    def _relocate(self, image: np.ndarray, box: np.ndarray, score: float, scale: float) -> np.ndarray:
+        """Move the tracker's state to the re-detected ``box``; the box to report."""
         raise NotImplementedError
 
     def _prefetch(self, request: CropRequest, features: torch.Tensor) -> None:

@@ -221,11 +221,13 @@ class CRESTTracker(AdaptiveTracker):
         if not np.all(np.isfinite(resp)):
             self.confidence = 0.0  # no usable response: keep the last box
             self.box = clip_box(self.box, (w_img, h_img))
+            self.target_found = False
             return self.box.copy()
         r1 = resp[unit]
         score = float(r1.max())
         self.confidence = score
-        if self._occluded(score):  # hold where the target was; learn nothing from this frame
+        self.target_found = not self._occluded(score)
+        if not self.target_found:  # hold where the target was; learn nothing from this frame
             self.box = clip_box(self.box, (w_img, h_img))
         else:
             self._follow(resp, r1, side, (w_img, h_img))
@@ -277,6 +279,41 @@ class CRESTTracker(AdaptiveTracker):
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
         size = self.base_size * self.scale
         self.box = clip_box(np.r_[self.center - size / 2, size], image)
+
+    # ------------------------------------------------------------------ re-detection (adaptive/redetect.py)
+    def _search_geometry(self) -> tuple[np.ndarray, float]:
+        return self.center.copy(), self.base_side * self.scale
+
+    def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
+        side = self.base_side * self.scale * scale
+        crop = crop_square(image, (float(centre[0]), float(centre[1])), side, self.config.crop_size)
+        return CropRequest(crop, (np.asarray(centre, dtype=np.float64), side))
+
+    def _best_candidate(self, image: np.ndarray, request: CropRequest,
+                        feat: torch.Tensor) -> tuple[float, np.ndarray] | None:
+        """The window's response peak (no motion prior: the target may be anywhere in it), kept only if
+        it passes the occlusion test against the running peak."""
+        cfg, p, m = self.config, self.params, self.map_size
+        centre, side = request.context
+        with torch.no_grad():
+            x = F.conv2d(feat, p["reduce.weight"]) + p["reduce.bias"].view(1, -1, 1, 1)
+            x = x * hann_window(x.shape[-2], x.shape[-1]).to(x.device)
+            r = self._response(x, p)[0, 0].cpu().numpy()
+        score = float(r.max()) if np.all(np.isfinite(r)) else float("nan")
+        if not (np.isfinite(score) and self.reference is not None and score >= cfg.occlusion_ratio * self.reference):
+            return None
+        peak = subpixel_peak(r, cfg.subpixel)
+        wh = self.base_size * (side / self.base_side)  # the window's side sets the target's size
+        return score, np.r_[centre + cell_to_offset(peak, side, m) - wh / 2, wh]
+
+    def _relocate(self, image: np.ndarray, box: np.ndarray, score: float, scale: float) -> np.ndarray:
+        size = image_size(image)
+        self.center = np.clip(box[:2] + box[2:] / 2, [0.0, 0.0], [float(size[0]), float(size[1])])
+        self.scale = float(np.clip(self.scale * scale, *self.config.scale_limits))
+        wh = self.base_size * self.scale
+        self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
+        self.confidence = score
+        return self.box.copy()
 
     def _online_update(self) -> None:
         """``update_iterations`` Adam steps on random batches of the buffer (official model_update)."""

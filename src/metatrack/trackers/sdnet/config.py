@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 
 from ...errors import ConfigError
 from ..adaptive import TrackerConfig
+from ..adaptive.redetect import RedetectSettings
 
 
 @dataclass
-class SDNetConfig(TrackerConfig):
+class SDNetConfig(RedetectSettings, TrackerConfig):
     """MetaSDNet / SDNet-N settings (the ``tracker:`` section of ``configs/metasdnet.yaml``).
 
     The field defaults are the trackers' defaults; a model file fixes the network's input and shape
@@ -182,3 +183,4 @@ class SDNetConfig(TrackerConfig):
                               f"got {self.meta_hard_negatives}")
         if not 0.0 <= self.label_shuffle <= 1.0:
             raise ConfigError(f"tracker.label_shuffle: a probability, got {self.label_shuffle}")
+        self.validate_redetect()

@@ -162,7 +162,44 @@ class _SDNetTracker(AdaptiveTracker):
             self._online_update(*self.store.short_term())
         self.target = new_target
         self.confidence = cfg.blank_confidence if blank else target_score
+        self.target_found = success
         return result
+
+    # ------------------------------------------------------------------ re-detection (adaptive/redetect.py)
+    def _search_geometry(self) -> tuple[np.ndarray, float]:
+        t = self.target
+        return t[:2] + t[2:] / 2, self.config.crop_context * float(np.sqrt(max(t[2] * t[3], 1e-6)))
+
+    def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
+        size = self.target[2:] * scale
+        box = np.r_[np.asarray(centre, dtype=np.float64) - size / 2, size]
+        window = self.extractor.window(box, image_size(image))
+        return CropRequest(self.extractor.crop(image, window), (window, box))
+
+    def _best_candidate(self, image: np.ndarray, request: CropRequest,
+                        fmap: torch.Tensor) -> tuple[float, np.ndarray] | None:
+        """pyMDNet's candidates at their widest spread (``trans_limit``) in the window, scored by the
+        head; the top-k mean as on every frame, kept only if it passes ``success_threshold``."""
+        cfg = self.config
+        window, box = request.context
+        cands = sampling.candidates(box, window, cfg, cfg.trans_limit, self.rng)
+        if _is_blank(image, cands, cfg.blank_std):
+            return None
+        with torch.no_grad():
+            scores = target_scores(self.head(self.extractor.pool(fmap, window, cands)), cfg.score)
+        s = np.nan_to_num(scores.cpu().numpy().astype(np.float64), nan=-np.inf)
+        k = int(min(cfg.top_k, len(s)))
+        top = np.argpartition(-s, k - 1)[:k]
+        score = float(s[top].mean())
+        if not (np.isfinite(score) and score > cfg.success_threshold):
+            return None
+        return score, cands[top].mean(axis=0)
+
+    def _relocate(self, image: np.ndarray, box: np.ndarray, score: float, scale: float) -> np.ndarray:
+        self.target = clip_box(box, image_size(image))
+        self.trans = self.config.trans
+        self.confidence = score
+        return self.target.copy()
 
     def first_frame_score(self, params: Params, samples: SampleBatch) -> float:
         """Accuracy of the head ``params`` on ``samples``, positives and negatives weighted 1:3."""

@@ -1,0 +1,240 @@
+"""Where the meta-trackers lose the target: loss events in results folders, classified by cause.
+
+Reads the boxes that ``metatrack run`` wrote (``RESULTS/<tracker>/<seq>.txt``) for the trackers
+named, finds each *loss event* (a run of at least ``--min-frames`` frames with the target in view
+and IoU below ``--lost-iou``), says whether the tracker recovered (IoU at least 0.3 again later)
+and whether the reference tracker (``--reference``, CSRT by default) held the target over the same
+frames, and gives the event one cause from the frames just before its onset:
+
+- ``left the frame``: the target was (partly) out of view just before (composite's out-of-view event);
+- ``occlusion``: the target was under an occluder (visible share < 0.5) just before;
+- ``left the search crop``: the target's centre lay outside the crop the tracker searched at the onset
+  (the crop around its previous box: ``crop_context`` x sqrt(w h) for MetaSDNet, ``window_factor`` x the
+  longer side for MetaCREST; the other trackers: 4 x sqrt(w h));
+- ``held in place``: the tracker's box stayed (centre moved under 2 px a frame) while the target moved;
+- ``scale collapse``: the box still sat on the target (centre inside it) at less than a third or more
+  than three times its area;
+- ``drift onto a distractor`` / ``drift onto background``: the box moved off a visible target in the
+  search crop; a distractor when the sequence has a look-alike object, else background.
+
+The composite sequences carry their events (visibility per frame, out-of-view); the real clips their
+absent keyframes (ground truth every 5-10 frames, NaN between: only annotated frames count).
+
+    .venv/bin/python bench/failure_causes.py --dataset embedded:eval --results runs/eval-s0 runs/eval-s1 \
+        --trackers metasdnet metacrest opencv-csrt --json runs/failure_causes.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CAUSES = ("left the frame", "occlusion", "left the search crop", "held in place", "scale collapse",
+          "drift onto a distractor", "drift onto background")
+
+
+def search_half_side(tracker: str, box: np.ndarray) -> float:
+    """Half the side of the square the tracker searched around ``box`` (its settings' defaults)."""
+    w, h = float(box[2]), float(box[3])
+    if tracker.startswith(("metacrest", "crest")):
+        return 2.5 * max(w, h)  # CRESTConfig.window_factor 5 x the longer side
+    return 2.0 * float(np.sqrt(max(w * h, 1e-9)))  # SDNetConfig.crop_context 4 x sqrt(w h)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from metatrack.geometry import iou
+
+    return iou(a, b)
+
+
+def _centre(b: np.ndarray) -> np.ndarray:
+    return b[..., :2] + b[..., 2:] / 2
+
+
+def loss_events(tracker: str, boxes: np.ndarray, gt: np.ndarray, visible: np.ndarray, meta: dict[str, Any],
+                reference: np.ndarray | None, lost_iou: float, min_frames: int) -> list[dict[str, Any]]:
+    """The loss events of one run (see the module's docstring), each with its onset, length, cause,
+    whether the tracker recovered and whether the reference held the target meanwhile."""
+    n = len(gt)
+    annotated = np.isfinite(gt).all(axis=1) & (visible >= 0.5)
+    annotated[0] = False
+    ious = np.full(n, np.nan)
+    ious[annotated] = _iou(boxes[annotated], gt[annotated])
+    ref_ious = np.full(n, np.nan)
+    if reference is not None:
+        ref_ious[annotated] = _iou(reference[annotated], gt[annotated])
+    frames = np.flatnonzero(annotated)
+    lost = ious[frames] < lost_iou
+    events, i = [], 0
+    dense = len(frames) > 0.5 * n  # composites: every frame annotated; real clips: keyframes
+    need = min_frames if dense else 2
+    events_meta = (meta.get("embedded") or {}).get("events") or {}
+    while i < len(frames):
+        if not lost[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(frames) and lost[j + 1]:
+            j += 1
+        if j - i + 1 >= need or j == len(frames) - 1 and j - i + 1 >= 1 and not dense:
+            onset, end = int(frames[i]), int(frames[j])
+            later = ious[end + 1:]
+            events.append({
+                "onset": onset, "end": end, "frames": int(end - onset + 1),
+                "recovered": bool(np.nanmax(later) >= 0.3) if np.isfinite(later).any() else False,
+                "reference_held": (bool(np.nanmean(ref_ious[onset:end + 1]) >= 0.3)
+                                   if reference is not None and np.isfinite(ref_ious[onset:end + 1]).any() else None),
+                "cause": _cause(tracker, boxes, gt, visible, onset, _last_good(ious, onset), events_meta, meta),
+            })
+        i = j + 1
+    return events
+
+
+def _last_good(ious: np.ndarray, onset: int) -> int:
+    """The last frame before ``onset`` where the tracker held the target (IoU >= 0.3), else 0."""
+    good = np.flatnonzero(np.nan_to_num(ious[:onset], nan=0.0) >= 0.3)
+    return int(good[-1]) if len(good) else 0
+
+
+def _cause(tracker: str, boxes: np.ndarray, gt: np.ndarray, visible: np.ndarray, onset: int, good: int,
+           events: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The cause of a loss first seen at ``onset`` (the tracker last held the target at ``good``)."""
+    lo = max(onset - 8, 1)
+    before = visible[max(good, 1):onset + 1]
+    if len(before) and float(np.min(before)) < 0.5:
+        # hidden meanwhile: by the frame's edge or by an occluder, whichever event came last before the onset
+        starts = [(ev["start"], "left the frame") for ev in events.get("out_of_view") or [] if ev["start"] <= onset]
+        occ = events.get("occlusion")
+        if occ and occ["frame"] <= onset:
+            starts.append((occ["frame"], "occlusion"))
+        return max(starts)[1] if starts else "occlusion"
+    absent = meta.get("absent_keyframes") or []
+    if any(good <= k <= onset for k in absent):
+        return "occlusion"
+    # where the tracker searched at the onset: around its box of the frame before
+    prev = boxes[onset - 1]
+    g = gt[onset]
+    if not np.isfinite(g).all():
+        return "drift onto background"
+    if np.abs(_centre(g) - _centre(prev)).max() > search_half_side(tracker, prev):
+        return "left the search crop"
+    span = boxes[lo:onset + 1]
+    step = np.linalg.norm(np.diff(_centre(span), axis=0), axis=1) if len(span) > 1 else np.zeros(1)
+    gts = gt[lo:onset + 1]
+    gt_step = np.linalg.norm(np.diff(_centre(gts), axis=0), axis=1) if len(gts) > 1 else np.zeros(1)
+    if np.nanmean(step) < 2.0 and np.nanmean(gt_step) >= 2.0:
+        return "held in place"
+    b = boxes[onset]
+    c = _centre(b)
+    inside = g[0] <= c[0] <= g[0] + g[2] and g[1] <= c[1] <= g[1] + g[3]
+    ratio = (b[2] * b[3]) / max(g[2] * g[3], 1e-9)
+    if inside and (ratio < 1 / 3 or ratio > 3):
+        return "scale collapse"
+    if (meta.get("embedded") or {}).get("distractor_source"):
+        return "drift onto a distractor"
+    return "drift onto background"
+
+
+def analyse(spec: str, folders: list[str], trackers: list[str], reference: str, lost_iou: float,
+            min_frames: int) -> dict[str, Any]:
+    """Loss events of every tracker in every results folder (one folder per seed) on ``spec``."""
+    from metatrack.data import open_dataset
+    from metatrack.data.textfile import read_boxes
+
+    out: dict[str, Any] = {"dataset": spec, "folders": folders, "lost_iou": lost_iou, "min_frames": min_frames,
+                           "reference": reference, "events": {}, "counts": {}}
+    seen: set[tuple[str, str, bytes]] = set()  # a deterministic tracker's copy in another seed's folder counts once
+    for seq in open_dataset(spec):
+        gt = seq.boxes
+        visible = np.asarray(seq.meta.get("visible", np.ones(len(gt))), dtype=np.float64)
+        for folder in folders:
+            ref_path = Path(folder) / reference / f"{seq.name}.txt"
+            ref = read_boxes(ref_path) if ref_path.is_file() else None
+            for t in trackers:
+                path = Path(folder) / t / f"{seq.name}.txt"
+                if not path.is_file() or (t, seq.name, path.read_bytes()) in seen:
+                    continue
+                seen.add((t, seq.name, path.read_bytes()))
+                evs = loss_events(t, read_boxes(path), gt, visible, seq.meta, ref, lost_iou, min_frames)
+                for e in evs:
+                    e.update(sequence=seq.name, folder=folder)
+                out["events"].setdefault(t, []).extend(evs)
+    for t, evs in out["events"].items():
+        c = Counter(e["cause"] for e in evs)
+        out["counts"][t] = {
+            "events": len(evs),
+            "never_recovered": sum(not e["recovered"] for e in evs),
+            "reference_held": sum(bool(e["reference_held"]) for e in evs),
+            "by_cause": {k: c.get(k, 0) for k in CAUSES},
+            "by_cause_reference_held": {k: sum(1 for e in evs if e["cause"] == k and e["reference_held"])
+                                        for k in CAUSES},
+            "by_cause_never_recovered": {k: sum(1 for e in evs if e["cause"] == k and not e["recovered"])
+                                         for k in CAUSES},
+        }
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", action="append", required=True, help="FORMAT:PATH (repeatable, with --results each)")
+    p.add_argument("--results", nargs="+", action="append", required=True,
+                   help="results folders of `metatrack run`, one per seed (once per --dataset)")
+    p.add_argument("--trackers", nargs="+", default=["metasdnet", "metacrest", "opencv-csrt"])
+    p.add_argument("--reference", default="opencv-csrt")
+    p.add_argument("--lost-iou", type=float, default=0.1)
+    p.add_argument("--min-frames", type=int, default=5)
+    p.add_argument("--json", help="write the events and counts here")
+    p.add_argument("--table", help="write the counts as a results table here (bench/results_tables.py renders it)")
+    p.add_argument("--note", default="", help="the table's split, seeds and what was chosen on it, in words")
+    args = p.parse_args(argv)
+    if len(args.dataset) != len(args.results):
+        p.error("give --results once for every --dataset")
+    from metatrack.io import atomic_write_text
+
+    doc = {"analyses": [analyse(spec, folders, args.trackers, args.reference, args.lost_iou, args.min_frames)
+                        for spec, folders in zip(args.dataset, args.results, strict=True)]}
+    for a in doc["analyses"]:
+        print(a["dataset"])
+        for t, c in a["counts"].items():
+            causes = ", ".join(f"{k} {v} ({c['by_cause_reference_held'][k]} ref held, "
+                               f"{c['by_cause_never_recovered'][k]} never rec.)" for k, v in c["by_cause"].items() if v)
+            print(f"  {t}: {c['events']} events, {c['never_recovered']} never recovered, "
+                  f"{c['reference_held']} where {a['reference']} held: {causes}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
+    if args.table:
+        atomic_write_text(args.table, json.dumps(count_table(doc, args, argv), indent=1) + "\n")
+    return 0
+
+
+def count_table(doc: dict[str, Any], args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
+    """The counts of every data set summed, one row per tracker: events, never recovered, the reference
+    holding the target meanwhile, and each cause (never recovered in brackets)."""
+    import datetime
+    import sys
+
+    from meta_bench import cpu_name
+
+    trackers = list(dict.fromkeys(t for a in doc["analyses"] for t in a["counts"]))
+    rows = []
+    for t in trackers:
+        cs = [a["counts"][t] for a in doc["analyses"] if t in a["counts"]]
+        total = {k: sum(c[k] for c in cs) for k in ("events", "never_recovered", "reference_held")}
+        cause = [f"{sum(c['by_cause'][k] for c in cs)} ({sum(c['by_cause_never_recovered'][k] for c in cs)})"
+                 for k in CAUSES]
+        rows.append([t, str(total["events"]), str(total["never_recovered"]), str(total["reference_held"]), *cause])
+    command = " ".join(["bench/failure_causes.py", *(argv if argv is not None else sys.argv[1:])])
+    return {"kind": "table", "columns": ["tracker", "loss events", "never recovered", f"{args.reference} held",
+                                         *CAUSES],
+            "rows": rows, "split": args.note or ", ".join(a["dataset"] for a in doc["analyses"]),
+            "seeds": "the results folders' (--results)", "date": datetime.date.today().isoformat(),
+            "machine": f"{cpu_name()}, one torch thread", "command": f".venv/bin/python {command}"}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,93 @@
+"""Re-detection settings on the validation data: each setting against re-detection off, per seed.
+
+Tracks ``--trackers`` with each ``--setting`` (``NAME=key:value,key:value``; ``off`` is the trackers
+without re-detection) on each ``--dataset`` under the one-pass protocol, one torch thread, and
+prints the success AUC per seed and the frames per second. The boxes go to
+``OUT/<setting>/<dataset>-s<seed>/<tracker>/<sequence>.txt``, the layout of ``metatrack run``, so that
+``bench/failure_causes.py`` reads them. Validation data only (``embedded:eval``, ``real:validation``):
+this is where the defaults were chosen.
+
+    .venv/bin/python bench/redetect_search.py --trackers metasdnet metacrest --seeds 0 1 \\
+        --setting off --setting r5=redetect_after:5 --out runs/redetect --json runs/redetect.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
+    """``NAME=key:value,...`` as (name, overrides); values are numbers or comma-free tuples ``a/b``."""
+    name, _, rest = text.partition("=")
+    out: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition(":")
+        parts = [float(v) for v in value.split("/")]
+        out[key] = tuple(parts) if "/" in value else (int(parts[0]) if parts[0].is_integer() and "." not in value
+                                                       else parts[0])
+    return name, out
+
+
+def run(tracker: str, overrides: dict[str, Any], spec: str, seed: int, folder: Path) -> dict[str, Any]:
+    """One tracker with ``overrides`` on ``spec``: boxes written under ``folder``, AUC and fps back."""
+    import torch
+
+    from metatrack.data import open_dataset
+    from metatrack.evaluation.otb import sequence_curves
+    from metatrack.evaluation.runner import track_ope
+    from metatrack.io import atomic_write_text
+    from metatrack.trackers import create_tracker
+
+    torch.set_num_threads(1)
+    aucs, seconds, frames = {}, 0.0, 0
+    for seq in open_dataset(spec):
+        t = create_tracker(tracker, **overrides)
+        t.seed(seed)
+        boxes, times = track_ope(t, seq, [])
+        success, _ = sequence_curves(boxes, seq.boxes)
+        aucs[seq.name] = float(np.mean(success))
+        seconds += float(times[1:].sum())
+        frames += len(times) - 1
+        atomic_write_text(folder / tracker / f"{seq.name}.txt",
+                          "\n".join(",".join(repr(float(v)) for v in b) for b in boxes) + "\n")
+    return {"auc": float(np.mean(list(aucs.values()))), "sequences": aucs, "fps": frames / max(seconds, 1e-9)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--trackers", nargs="+", default=["metasdnet", "metacrest"])
+    p.add_argument("--dataset", nargs="+", default=["embedded:eval", "real:validation"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    p.add_argument("--setting", action="append", required=True, help="NAME=key:value,... or off")
+    p.add_argument("--out", required=True)
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    from metatrack.io import atomic_write_text
+
+    doc: dict[str, Any] = {"kind": "redetect_search", "date": time.strftime("%Y-%m-%d"), "results": []}
+    if args.json and Path(args.json).is_file():
+        doc = json.loads(Path(args.json).read_text())
+    for text in args.setting:
+        name, overrides = parse_setting(text)
+        for spec in args.dataset:
+            for tracker in args.trackers:
+                for seed in args.seeds:
+                    folder = Path(args.out) / name / f"{spec.replace(':', '_')}-s{seed}"
+                    r = run(tracker, overrides, spec, seed, folder)
+                    doc["results"].append({"setting": name, "overrides": overrides, "dataset": spec,
+                                           "tracker": tracker, "seed": seed, **r})
+                    print(f"{name:12s} {spec:16s} {tracker:10s} seed {seed}: AUC {r['auc']:.3f}  {r['fps']:.1f} fps",
+                          flush=True)
+                    if args.json:
+                        atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
