@@ -201,8 +201,8 @@ def render_paper_table1(name: str, data: dict[str, Any]) -> str:
     lines: list[str] = []
     for role, spec in data["splits"].items():
         lines += [f"**{role}**: {split_label(spec)}", "",
-                  "| tracker | EAO | accuracy | failures | R (failures / sequence) | success AUC | precision@20px "
-                  "| first frame (s) |", "| --- |" + " ---: |" * 7]
+                  "| tracker | EAO | accuracy | failures | R (failures / sequence) | success AUC | precision@20px |",
+                  "| --- |" + " ---: |" * 6]
         for tracker, per_split in data["results"].items():
             r = per_split[role]
 
@@ -211,16 +211,15 @@ def render_paper_table1(name: str, data: dict[str, Any]) -> str:
 
             precision = (f"{r['precision']:.3f}{spread(r['precision_per_seed'])}" if r.get("precision") is not None
                          else "n/a")
-            first = f"{r['first_frame_seconds']:.3f}" if r.get("first_frame_seconds") is not None else "n/a"
             lines.append(f"| {tracker} | {r['eao']:.3f}{spread(r['eao_per_seed'])} | {r['accuracy']:.3f} | "
                          f"{r['failures']:g} | {r['robustness']:.2f} | "
-                         f"{r['success_auc']:.3f}{spread(r['success_auc_per_seed'])} | {precision} | {first} |")
+                         f"{r['success_auc']:.3f}{spread(r['success_auc_per_seed'])} | {precision} |")
         lines.append("")
     lines += ["The paper's claims (Table 1 and Figure 3), as measured here:", "", *_claims_table(data["claims"]), "",
               _paper_footer(name, data) + " EAO over the VOT reset protocol's range for these sequence lengths, "
               "the seeds' runs pooled as repetitions (± half the range of the seeds' own EAO); failures: the mean "
-              "over the seeds of the total; first frame: the mean seconds of init() over the one-pass runs (n/a: "
-              "runs cached before it was timed)."]
+              "over the seeds of the total; precision n/a: runs cached before it was recorded. First-frame times: "
+              "Table 2."]
     if data.get("ope_rerun_max_auc_difference") is not None:
         lines[-1] += (" The one-pass runs of the rows cached before the curves were recorded were run again; "
                       f"their success AUC per sequence differs from the cached runs' by at most "

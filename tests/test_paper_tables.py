@@ -68,7 +68,7 @@ def test_tables_and_figures_end_to_end(paper_tables, splits, tmp_path, monkeypat
             assert r["measure"] == "loss" and r["train_seconds"] > 0 and r["frame_seconds"] > 0
             assert r["after"] < r["before"] and not math.isnan(r["lookahead"])
     # every claim of the two MetaCREST rows on every role, each with a verdict
-    assert len(doc1["claims"]) == 4 and len(doc2["claims"]) == 4
+    assert len(doc1["claims"]) == 6 and len(doc2["claims"]) == 4  # EAO, AUC, precision; time, look-ahead
     assert {c["verdict"] for c in doc1["claims"] + doc2["claims"]} <= {"holds", "tie", "does not hold"}
     ratio = next(c for c in doc2["claims"] if "ratio" in c and c["role"] == "test")
     assert ratio["ratio"] == pytest.approx(ratio["reference"] / ratio["meta"])
