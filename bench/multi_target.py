@@ -24,7 +24,7 @@ above and below where the frame has no room), on the same frames; the target's s
 per seed. This is where :class:`metatrack.trackers.adaptive.group.SharedCropConfig` was chosen.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/multi_target.py --frames 100 --json bench/results/multi_target.json
-    OMP_NUM_THREADS=1 .venv/bin/python bench/multi_target.py --accuracy --seeds 0,1
+    OMP_NUM_THREADS=1 .venv/bin/python bench/multi_target.py --accuracy --seeds 0,1,2,3
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accuracy", action="store_true",
                         help="measure the shared crop's accuracy on validation data instead of the times")
     parser.add_argument("--splits", default="embedded:eval,real:validation", help="--accuracy: comma-separated splits")
-    parser.add_argument("--seeds", default="0,1", help="--accuracy: comma-separated tracker seeds")
+    parser.add_argument("--seeds", default="0,1,2,3", help="--accuracy: comma-separated tracker seeds")
     parser.add_argument("--min-overlap", type=float, default=None,
                         help="--accuracy: SharedCropConfig.min_overlap to try (default: the shipped value)")
     parser.add_argument("--scale-tolerance", type=float, default=None,

@@ -137,15 +137,10 @@ def test_targets_whose_merge_changes_nothing_get_their_single_runs_boxes(name, o
 
 
 @pytest.mark.parametrize("name", TRACKERS)
-def test_track_many_shares_crops(name, one_thread, calls):
-    """By default on a CPU for MetaCREST (a tie in accuracy on validation), when asked for MetaSDNet."""
+def test_track_many_shares_crops_on_the_cpu_by_default(name, one_thread, calls):
     frames = scene()
     boxes = [(100, 100, 40, 40), (150, 100, 40, 40)]
-    if name == "metasdnet":
-        list(metatrack.track_many(frames, boxes, tracker=name))
-        assert calls["shared"] == [] and calls["own"] == [1] * (2 * len(frames))
-        calls["own"].clear()
-    merged = list(metatrack.track_many(frames, boxes, tracker=name, merge=None if name == "metacrest" else True))
+    merged = list(metatrack.track_many(frames, boxes, tracker=name))
     assert calls["shared"] == [1] * (len(frames) - 1)  # one pass per later frame, for both
     assert calls["own"] == [1, 1]  # the first frames only
     calls["own"].clear()
@@ -176,7 +171,6 @@ def test_the_cli_with_several_boxes_takes_the_shared_path(tmp_path, one_thread, 
 
 
 def test_merging_is_off_where_asked_and_for_onnx_trackers(one_thread):
-    assert tracker_group(create_trackers("metasdnet", 2)) is None  # MetaSDNet on a CPU: neither, by default
     trackers = create_trackers("metacrest", 2)
     assert tracker_group(trackers, merge=False) is None  # the CPU default does not batch
     assert tracker_group(trackers, batch=False) is None  # shared=False: every target alone
@@ -190,3 +184,11 @@ def test_merging_is_off_where_asked_and_for_onnx_trackers(one_thread):
     trackers[0].runtime = trackers[1].runtime = fake
     group.update(frames[1])
     assert group.last_sets == []
+
+
+def test_a_family_can_keep_its_targets_apart_by_default(one_thread, monkeypatch):
+    trackers = create_trackers("metacrest", 2)
+    monkeypatch.setattr(type(trackers[0]), "shared_crop_on_cpu", False)
+    assert tracker_group(trackers) is None
+    group = tracker_group(trackers, merge=True)
+    assert group is not None and group.merge

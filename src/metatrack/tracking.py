@@ -339,7 +339,7 @@ def track_many(video_or_frames, boxes, tracker: str = "metasdnet", color: str = 
     measured slower (``bench/multi_target.py``). ``merge``: targets whose crops overlap at a similar
     scale share one crop and one backbone pass (fewer pixels: faster on a CPU; a target's boxes can
     differ a little from its single run's); None (default): on a CPU for the families where that was
-    a tie in accuracy on validation data (MetaCREST's), unless ``shared=False``
+    a tie in accuracy on validation data (MetaSDNet's, MetaCREST's), unless ``shared=False``
     (:class:`~metatrack.trackers.adaptive.group.SharedCropConfig`). Otherwise as :func:`track`.
     """
     boxes = list(boxes)

@@ -25,7 +25,7 @@ Only the frozen backbone's work is pooled, in two ways:
   CPU it does not (a tie to 20 % slower, ``bench/multi_target.py``).
 
 Defaults (``None``): merge as :data:`SHARED_CROP` and each family's ``shared_crop_on_cpu`` say for
-the device (on a CPU: MetaCREST's family, not MetaSDNet's), batch on an accelerator only.
+the device (on a CPU: MetaSDNet's and MetaCREST's families), batch on an accelerator only.
 Trackers that cannot share (the peers, a family that overrides ``_track`` whole) run as alone.
 """
 
@@ -55,8 +55,8 @@ class SharedCropConfig:
     #: largest over smallest crop scale of a merged set at most ``1 + scale_tolerance``
     scale_tolerance: float = 0.25
     #: merge by default (``merge=None``) on a CPU, where a backbone's cost is its pixels: the
-    #: families whose ``shared_crop_on_cpu`` says so (MetaCREST's; MetaSDNet lost accuracy on
-    #: embedded:eval beyond the seed spread and gained ~10 % speed); on an accelerator: none
+    #: families whose ``shared_crop_on_cpu`` says so (MetaSDNet's and MetaCREST's: a tie in
+    #: accuracy on validation, faster); on an accelerator: none (not measured)
     on_cpu: bool = True
     on_accelerator: bool = False
 
