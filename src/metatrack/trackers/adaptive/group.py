@@ -14,7 +14,7 @@ Only the frozen backbone's work is pooled, in two ways:
   off by at most the square root of the tolerance, half what the largest target's or the smallest's
   scale would cost the others; the mean's cost in pixels is in between), and goes through the
   backbone once; each member then reads its own window out of that map (:meth:`_from_shared`:
-  MetaSDNet pools its candidates by RoIAlign, MetaCREST cuts its correlation window by RoIAlign,
+  MetaSDNet pools its candidates by RoIAlign, MetaCREST samples its correlation window bilinearly,
   before its own normalisation). A member's scale and the pixels at its window's border change, so
   its boxes can differ from a single run's; where the merge changes nothing (all members' squares
   equal) they are the same to the bit. The ONNX runtime's graph ends in the family's whole-map
