@@ -216,6 +216,7 @@ def count_table(doc: dict[str, Any], args: argparse.Namespace, argv: list[str] |
     """The counts of every data set summed, one row per tracker: events, never recovered, the reference
     holding the target meanwhile, and each cause (never recovered in brackets)."""
     import datetime
+    import shlex
     import sys
 
     from meta_bench import cpu_name
@@ -228,11 +229,11 @@ def count_table(doc: dict[str, Any], args: argparse.Namespace, argv: list[str] |
         cause = [f"{sum(c['by_cause'][k] for c in cs)} ({sum(c['by_cause_never_recovered'][k] for c in cs)})"
                  for k in CAUSES]
         rows.append([t, str(total["events"]), str(total["never_recovered"]), str(total["reference_held"]), *cause])
-    command = " ".join(["bench/failure_causes.py", *(argv if argv is not None else sys.argv[1:])])
+    command = shlex.join(["bench/failure_causes.py", *(argv if argv is not None else sys.argv[1:])])
     return {"kind": "table", "columns": ["tracker", "loss events", "never recovered", f"{args.reference} held",
                                          *CAUSES],
             "rows": rows, "split": args.note or ", ".join(a["dataset"] for a in doc["analyses"]),
-            "seeds": "the results folders' (--results)", "date": datetime.date.today().isoformat(),
+            "seeds": "those of the results folders", "date": datetime.date.today().isoformat(),
             "machine": f"{cpu_name()}, one torch thread", "command": f".venv/bin/python {command}"}
 
 

@@ -39,6 +39,10 @@ class RedetectSettings:
     redetect_stride: float = 0.5
     # target sizes tried, as factors of the current size (a target that comes back larger or smaller)
     redetect_scales: tuple[float, ...] = (1.0,)
+    # a re-detected candidate must also score at least this share of the running score of the frames
+    # where the target was found (0: the family's success test alone); a search over the whole frame
+    # meets far more look-alikes than the tracker's own window does
+    redetect_ratio: float = 0.0
 
     def validate_redetect(self) -> None:
         """Raise :class:`ConfigError` naming the first re-detection setting out of range."""
@@ -46,6 +50,8 @@ class RedetectSettings:
             raise ConfigError("tracker: redetect_after must be >= 0, redetect_interval and redetect_crops >= 1")
         if not 0.0 < self.redetect_stride <= 1.0:
             raise ConfigError(f"tracker.redetect_stride: in (0, 1], got {self.redetect_stride}")
+        if not 0.0 <= self.redetect_ratio <= 1.0:
+            raise ConfigError(f"tracker.redetect_ratio: in [0, 1], got {self.redetect_ratio}")
         if not self.redetect_scales or any(not s > 0 for s in self.redetect_scales):
             raise ConfigError(f"tracker.redetect_scales: positive factors, got {self.redetect_scales}")
 
@@ -79,11 +85,20 @@ class LossCounter:
         self.settings = settings
         self.frames = 0
         self.tries = 0
+        #: running score of the frames where the target was found (exponential average, rate 0.1)
+        self.reference: float | None = None
 
-    def found(self) -> None:
-        """The target was found: the loss (if any) is over."""
+    def found(self, score: float = float("nan")) -> None:
+        """The target was found (with ``score``): the loss (if any) is over."""
         self.frames = 0
         self.tries = 0
+        if np.isfinite(score):
+            self.reference = score if self.reference is None else self.reference + 0.1 * (score - self.reference)
+
+    def passes(self, score: float) -> bool:
+        """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
+        ratio = self.settings.redetect_ratio
+        return not ratio or self.reference is None or score >= ratio * self.reference
 
     def lost(self) -> bool:
         """One more frame without the target; whether to search wider on it."""

@@ -322,7 +322,7 @@ class AdaptiveTracker(Tracker):
         wider (:mod:`.redetect`): the frame's box, moved where the best passing candidate is, if any."""
         loss = self._loss_counter
         if self.target_found:
-            loss.found()
+            loss.found(self.confidence)
             return box
         if not loss.lost():
             return box
@@ -342,7 +342,7 @@ class AdaptiveTracker(Tracker):
             found = self._best_candidate(image, request, features[k:k + 1])
             if found is not None and (best is None or found[0] > best[0]):
                 best = (found[0], found[1], scale)
-        if best is None:
+        if best is None or not loss.passes(best[0]):
             return box
         loss.found()
         self.target_found = True
