@@ -134,3 +134,56 @@ def test_a_model_without_online_step_sizes_has_none(tmp_path):
     tensors, _ = load_model(path, "metacrest")
     _, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
     assert online_parameters(tensors, alpha, path) == {}
+
+
+def online_model(path, online=1e-3):
+    """A MetaCREST model file with online step sizes (untrained theta0, hand-set step sizes)."""
+    task = build_task({"canonical_filter_size": [7, 7]}, meta_training={"alpha_init": 1e-4, "online_init": online})
+    return export_model(task, path)
+
+
+def test_the_tracker_takes_the_learned_step_with_the_same_function(tmp_path, monkeypatch):
+    from test_crest_tracker import moving_square
+
+    import metatrack.trackers.crest.tracker as crest_tracker
+    from metatrack.trackers.crest import MetaCREST
+
+    frames, boxes = moving_square(12)
+    calls = []
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return online_update(*args, **kwargs)
+
+    monkeypatch.setattr(crest_tracker, "online_update", recording)
+    t = MetaCREST(model=online_model(tmp_path / "m.safetensors"), online_update="meta", update_interval=3)
+    assert set(t.online) == {"reduce.weight", "reduce.bias", "filter", "filter_bias"}
+    t.init(frames[0], boxes[0])
+    filters = [t.params["filter"].detach().clone()]
+    for f in frames[1:]:
+        t.update(f)
+        filters.append(t.params["filter"].detach().clone())
+    # every update_interval frames (once frames were kept) one step of crest/online.py, no graph
+    assert len(calls) >= 2 and all(c["create_graph"] is False for c in calls)
+    changed = [i for i in range(1, len(filters)) if not torch.equal(filters[i], filters[i - 1])]
+    assert changed and all(i % 3 == 0 for i in changed)
+    # Adam (the paper's later updates) leaves the learned step sizes unused
+    calls.clear()
+    adam = MetaCREST(model=tmp_path / "m.safetensors", update_interval=3)
+    adam.init(frames[0], boxes[0])
+    for f in frames[1:]:
+        adam.update(f)
+    assert calls == []
+
+
+def test_meta_updates_need_a_model_that_learned_them(tmp_path):
+    from metatrack.trackers.crest import CRESTN, MetaCREST
+
+    plain = build_task({"canonical_filter_size": [7, 7]}, meta_training={"alpha_init": 1e-4})
+    path = export_model(plain, tmp_path / "plain.safetensors")
+    with pytest.raises(CheckpointError, match="online_update 'meta'"):
+        MetaCREST(model=path, online_update="meta")
+    with pytest.raises(ConfigError, match="CREST-N has none"):
+        CRESTN(online_update="meta")
+    with pytest.raises((CheckpointError, ConfigError), match="online_update must be"):
+        MetaCREST(model=path, online_update="sgd")

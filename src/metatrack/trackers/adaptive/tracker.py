@@ -39,7 +39,7 @@ import torch
 from ...errors import CheckpointError, ConfigError
 from ...geometry import check_first_box
 from ...image import as_rgb, image_size
-from ...modelfile import check_backbone, load_model, meta_parameters
+from ...modelfile import check_backbone, load_model, meta_parameters, online_parameters
 from ..base import Tracker, register_tracker
 from .config import TrackerConfig
 from .redetect import LossCounter, RedetectSettings, grid_centres
@@ -84,6 +84,8 @@ class MetaModel:
     theta0: Params
     alpha: Params
     path: Path
+    #: learned step sizes of the later updates (empty unless meta-training went through them)
+    online: Params = field(default_factory=dict)
 
 
 @dataclass
@@ -416,7 +418,7 @@ def read_meta_model(
     """
     tensors, config, p = open_model(model, path, config_class, base, overrides, backbone_checksum)
     theta0, alpha = meta_parameters(tensors, head_state(config), p)
-    return MetaModel(config, theta0, alpha, p)
+    return MetaModel(config, theta0, alpha, p, online_parameters(tensors, alpha, p))
 
 
 def open_model(

@@ -105,6 +105,10 @@ class CRESTConfig(RedetectSettings, TrackerConfig):
     # CREST's online rule (release code): stop an update's iterations once the buffer's loss (the
     # data term of equation 6) is below this; None: always take update_iterations steps (MetaCREST)
     update_until_loss: float | None = None
+    # "adam": the later updates above (the paper's MetaCREST, CREST-N); "meta" (ours, beyond the paper):
+    # one step of the step sizes meta-learned through the later update (meta_training.online_frames,
+    # crest/online.py) on the last update_interval frames of the buffer, for a model that has them
+    online_update: str = "adam"
 
     # ---------------------------------------------------------------- CREST's residual modules
     # Used by the full CREST tracker only (crest/residual.py: `crest`); the others have no residuals.
@@ -152,6 +156,7 @@ class CRESTConfig(RedetectSettings, TrackerConfig):
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
             (self.update_until_loss is None or self.update_until_loss >= 0, "update_until_loss must be >= 0"),
+            (self.online_update in ("adam", "meta"), "online_update must be 'adam' or 'meta'"),
             (self.residual_channels >= 1, "residual_channels must be >= 1"),
             (self.residual_weight_decay_factor >= 0 and self.residual_lr_factor >= 0 and self.residual_init_scale >= 0,
              "residual_weight_decay_factor, residual_lr_factor and residual_init_scale must be >= 0"),

@@ -39,9 +39,10 @@ from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
-from .first_frame import first_frame_update
+from .first_frame import FILTER_PARAMS, first_frame_update
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
+from .online import online_update
 from .pca import fit_pca_reduction
 from .window import cell_to_offset, subpixel_peak, target_cells, window_side
 
@@ -106,6 +107,8 @@ class CRESTTracker(AdaptiveTracker):
                                          str(self.device))
         self.map_size = self.features.map_size(config.crop_size)
         self.params: Params = {}
+        #: learned step sizes of the later update (online_update: meta; MetaCREST's model file)
+        self.online: Params = {}
 
     # ------------------------------------------------------------------ first frame
     def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
@@ -316,8 +319,12 @@ class CRESTTracker(AdaptiveTracker):
         return self.box.copy()
 
     def _online_update(self) -> None:
-        """``update_iterations`` Adam steps on random batches of the buffer (official model_update)."""
+        """``update_iterations`` Adam steps on random batches of the buffer (official model_update), or
+        with ``online_update: meta`` the learned step."""
         cfg, p = self.config, self.params
+        if cfg.online_update == "meta":
+            self._learned_update()
+            return
         n = len(self.buffer)
         total = cfg.update_iterations * cfg.update_batch
         order = self.rng.permutation(n)
@@ -343,6 +350,23 @@ class CRESTTracker(AdaptiveTracker):
             with torch.no_grad():  # a diverged update is undone
                 for k, v in saved.items():
                     p[k].copy_(v)
+
+    def _learned_update(self) -> None:
+        """One step of the meta-learned online step sizes on the buffer's last ``update_interval``
+        frames: crest/online.py, the update meta-training went through."""
+        cfg, p = self.config, self.params
+        recent = list(self.buffer)[-cfg.update_interval:]
+        feats = torch.stack([f for f, _ in recent]).float()
+        labels = torch.stack([label for _, label in recent])
+        if cfg.update_reduction:  # the buffer holds backbone features
+            feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
+        size = tuple(p["filter"].shape[-2:])
+        new = online_update({k: v.detach() for k, v in p.items()}, self.online, lambda q: self._response(feats, q),
+                            labels, cfg, size, create_graph=False)
+        if all(torch.isfinite(new[k]).all() for k in FILTER_PARAMS):  # a diverged step is not taken
+            with torch.no_grad():
+                for k in FILTER_PARAMS:
+                    p[k].copy_(new[k])
 
     def feature_extractor(self) -> tuple[torch.nn.Module, int]:
         return _CropFeatures(self.features).eval(), self.config.crop_size
@@ -389,6 +413,10 @@ class MetaCREST(CRESTTracker):
             head.load_state_dict(found.theta0)
             for name, a in self.learner.alphas().items():
                 a.copy_(found.alpha[name])
+        self.online = {k: v.to(self.device) for k, v in found.online.items()}
+        if cfg.online_update == "meta" and not self.online:
+            raise CheckpointError(f"{found.path}: online_update 'meta' needs a model meta-trained through the later "
+                                  "update (meta_training.online_frames); this one has no online.* step sizes")
         self.model_path = found.path
 
     def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
@@ -409,6 +437,9 @@ class CRESTN(CRESTTracker):
     def __init__(self, device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
                  **overrides: Any):
         super().__init__(CRESTConfig.build(config, overrides), device)
+        if self.config.online_update == "meta":
+            raise ConfigError("online_update 'meta' is MetaCREST's (learned step sizes from its model file); "
+                              "CREST-N has none")
         self.seed(self.config.init_seed)
 
     def _random_start(self, batch: ResponseBatch) -> tuple[torch.Tensor, ...]:
