@@ -187,3 +187,20 @@ def test_the_frozen_backbone_tracker_gives_the_boxes_it_gave_before_the_block_ex
     tracker.init(seq.frame(0), seq.boxes[0])
     boxes = [tracker.update(seq.frame(i)) for i in range(1, golden["frames"])]
     np.testing.assert_allclose(np.array(boxes), np.array(golden["boxes"]), atol=1e-3)
+
+
+def test_the_shipped_block_model_loads_checked_and_holds_the_block():
+    from metatrack.modelfile import listed_sha256
+    from metatrack.trackers import create_tracker
+    from metatrack.trackers.adaptive.tracker import shipped_model
+    from metatrack.weights import sha256_file
+
+    path = shipped_model("metasdnet_features")
+    assert listed_sha256(path) == sha256_file(path)  # listed in models/SHA256SUMS, as the other shipped files
+    tracker = create_tracker("metasdnet-features")
+    assert tracker.model_path == path and tracker.config.trainable_blocks == 1
+    block = _block(tracker.theta0)
+    assert block and _block(tracker.alpha).keys() == block.keys()
+    # meta-training moved the block's theta0 away from its ImageNet weights
+    imagenet = {f"block.{k}": v for k, v in tracker.block.state_dict().items()}
+    assert any(not torch.allclose(block[k], imagenet[k]) for k in block)
