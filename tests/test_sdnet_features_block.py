@@ -204,3 +204,16 @@ def test_the_shipped_block_model_loads_checked_and_holds_the_block():
     # meta-training moved the block's theta0 away from its ImageNet weights
     imagenet = {f"block.{k}": v for k, v in tracker.block.state_dict().items()}
     assert any(not torch.allclose(block[k], imagenet[k]) for k in block)
+
+
+def test_re_detection_scores_its_windows_through_the_adapted_block(trained):
+    _, path = trained
+    tracker = MetaSDNet(model=path, config=TINY, redetect_after=1)
+    frames, boxes = moving_square(n=3, size=(160, 120), side=24, seed=5)
+    tracker.init(frames[0], boxes[0])
+    seen = []
+    tracker.block.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape)))
+    request = tracker._window_at(frames[1], boxes[1][:2] + boxes[1][2:] / 2, 1.0)
+    stem = tracker.crop_features([request.crop])
+    tracker._best_candidate(frames[1], request, stem)
+    assert seen == [tuple(stem.shape)]  # the stem's map went through the block before pooling

@@ -188,6 +188,7 @@ class _SDNetTracker(AdaptiveTracker):
         cands = sampling.candidates(box, window, cfg, cfg.trans_limit, self.rng)
         if _is_blank(image, cands, cfg.blank_std):
             return None
+        fmap = self._block_map(fmap)  # the stem's map of the window: the (adapted) block first, as in _finish
         with torch.no_grad():
             scores = target_scores(self.head(self.extractor.pool(fmap, window, cands)), cfg.score)
         s = np.nan_to_num(scores.cpu().numpy().astype(np.float64), nan=-np.inf)
