@@ -13,7 +13,12 @@ from metatrack.errors import CheckpointError
 from metatrack.modelfile import SUMS_FILE, listed_sha256, load_model
 
 MODELS = Path(metatrack.__file__).parent / "models"
-SHIPPED = {"metasdnet.safetensors": "metasdnet", "metacrest.safetensors": "metacrest", "mdnet.safetensors": "mdnet"}
+SHIPPED = {"metasdnet.safetensors": "metasdnet", "metacrest.safetensors": "metacrest", "mdnet.safetensors": "mdnet",
+           "metasdnet_features.safetensors": "metasdnet", "metacrest_online.safetensors": "metacrest"}
+
+
+def test_every_model_file_in_the_package_is_one_of_these():
+    assert {p.name for p in MODELS.glob("*.safetensors")} == set(SHIPPED)
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

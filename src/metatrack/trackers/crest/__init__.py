@@ -12,6 +12,7 @@ its ablation ``crest-base`` and the meta-trainable model ``metacrest``.
 from functools import partial
 
 from ..adaptive import register_counts
+from ..adaptive.tracker import shipped_model
 from ..base import register_tracker, register_trainable
 from .config import CREST_SCHEDULE, CRESTConfig
 from .residual import CREST, crest_base
@@ -22,6 +23,10 @@ from .tracker import CRESTN, CRESTTracker, MetaCREST
 CREST_CONVERGED_LOSS = 0.02
 
 register_tracker("metacrest", partial(MetaCREST, init_steps=1))
+#: MetaCREST meta-trained through its later update too, and taking the learned step there
+#: (configs/metacrest_online.yaml; ours, beyond the paper)
+register_tracker("metacrest-online", partial(MetaCREST, init_steps=1, model=shipped_model("metacrest_online"),
+                                             online_update="meta"))
 register_counts("metacrest", MetaCREST, "init_steps", (1, 3))
 register_counts("crest", CRESTN, "init_iterations", (1, 3, 5, 10, 20))
 register_tracker("crest-converged", partial(CRESTN, init_until_loss=CREST_CONVERGED_LOSS))
