@@ -4,7 +4,7 @@ Modules: ``config`` (every setting and its source), ``features`` (frozen backbon
 window), ``window`` (pixels <-> cells), ``head`` (1x1 reduction + correlation filter, warping),
 ``loss`` (labels and the paper's eq. 6), ``pca`` (CREST's reduction), ``first_frame`` (the
 meta-learned first step), ``tracker`` (the trackers) and ``task`` (meta-training). The family's
-registration: ``metacrest``, ``metacrest-01``, ``metacrest-03``, ``crest-01`` ... ``crest-20``,
+registration: ``metacrest``, ``metacrest-01``, ``metacrest-03``, ``metacrest-online``, ``crest-01`` ... ``crest-20``,
 ``crest-converged``, the full CREST (``crest``, module ``residual``: residual modules and CREST's schedule),
 its ablation ``crest-base`` and the meta-trainable model ``metacrest``.
 """
