@@ -187,3 +187,22 @@ def test_meta_updates_need_a_model_that_learned_them(tmp_path):
         CRESTN(online_update="meta")
     with pytest.raises((CheckpointError, ConfigError), match="online_update must be"):
         MetaCREST(model=path, online_update="sgd")
+
+
+def test_metacrest_declared_deterministic_gives_the_same_boxes_for_every_seed(tmp_path):
+    """Its Adam updates draw their batches' order: the same draw for every seed, as benchmarks run it once."""
+    from test_crest_tracker import metacrest_model, moving_square
+
+    from metatrack.trackers.crest import MetaCREST
+
+    frames, boxes = moving_square(16)
+    path = metacrest_model(tmp_path / "m.safetensors", alpha=2e-4)
+    runs = []
+    for seed in (0, 1):
+        t = MetaCREST(model=path, update_interval=2, buffer_size=6, update_batch=2, update_iterations=3,
+                      update_lr=1e-2)
+        assert t.stochastic is False
+        t.seed(seed)
+        t.init(frames[0], boxes[0])
+        runs.append(np.array([t.update(f) for f in frames[1:]]))
+    assert np.array_equal(runs[0], runs[1])
