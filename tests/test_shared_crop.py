@@ -8,7 +8,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import metatrack
 from metatrack.cli import main
@@ -36,14 +35,6 @@ def scene(frames: int = 8, seed: int = 0) -> list[np.ndarray]:
             img[y:y + 40, x:x + 40] = patch
         images.append(img)
     return images
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -39,14 +39,6 @@ def scene(frames: int = 12, seed: int = 0) -> list[np.ndarray]:
 
 
 @pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def onnx_home(tmp_path, monkeypatch):
     monkeypatch.setenv("METATRACK_HOME", str(tmp_path / "home"))
     return tmp_path / "home" / "onnx"
