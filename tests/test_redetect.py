@@ -20,6 +20,11 @@ from metatrack.trackers.adaptive.redetect import LossCounter, RedetectSettings, 
 from metatrack.trackers.crest.config import CRESTConfig  # noqa: E402
 from metatrack.trackers.sdnet.config import SDNetConfig  # noqa: E402
 
+# one torch thread, as the runs that set these floors: the re-detected target's boxes
+# depend on a convolution's summation order (metacrest, sequence seed 1, strict acceptance: 0.79 on one
+# thread, 0.54 on two)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
 
 def test_grid_covers_the_frame_nearest_first_without_the_searched_window():
     centre, side, size, stride = np.array([50.0, 60.0]), 80.0, (320, 240), 0.5
