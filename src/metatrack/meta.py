@@ -42,18 +42,17 @@ class MetaSGD(nn.Module):
         unknown = set(self.adapted) - set(names)
         if unknown:
             raise ValueError(f"no such parameters in the head: {sorted(unknown)}")
-        self.alpha = nn.ParameterDict(
-            {_key(n): nn.Parameter(torch.full_like(p, alpha_init)) for n, p in head.named_parameters()
-             if n in self.adapted}
-        )
+        self.alpha = self._step_sizes(alpha_init)
         # step sizes of the tracker's later (online) updates, learned when meta-training goes through
         # them (``online_init`` given); None: the tracker's own searched rate serves instead
-        self.online: nn.ParameterDict | None = None
-        if online_init is not None:
-            self.online = nn.ParameterDict(
-                {_key(n): nn.Parameter(torch.full_like(p, online_init)) for n, p in head.named_parameters()
-                 if n in self.adapted}
-            )
+        self.online: nn.ParameterDict | None = None if online_init is None else self._step_sizes(online_init)
+
+    def _step_sizes(self, value: float) -> nn.ParameterDict:
+        """One step size per element of every adapted parameter, all ``value``."""
+        return nn.ParameterDict(
+            {_key(n): nn.Parameter(torch.full_like(p, value)) for n, p in self.head.named_parameters()
+             if n in self.adapted}
+        )
 
     def theta0(self) -> Params:
         """The head's parameters by name (the meta-learned starting point)."""
