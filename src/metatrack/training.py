@@ -161,11 +161,15 @@ def select(names: list[str], patterns: list[str]) -> list[str]:
     return [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
 
 
+def _world_size() -> int:
+    """Processes of this run: torchrun's WORLD_SIZE, 1 outside it."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def _distributed(device: torch.device) -> tuple[int, int, bool]:
     """(rank, world size, whether this call made the process group); initialises torch.distributed under
     torchrun (NCCL on GPUs, gloo on CPUs)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if _world_size() <= 1:
         return 0, 1, False
     import torch.distributed as dist
 
@@ -202,7 +206,7 @@ def leave_rank(code: int = 0) -> None:
     interpreter shut down, after every file was written (SIGABRT, "terminate called without an active
     exception"; torch 2.14.1 on this CPU; a bare all-reduce script did not); torchrun then reports the run
     failed. Outside torchrun this returns and nothing happens."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if _world_size() <= 1:
         return
     import sys
 
