@@ -302,9 +302,7 @@ class CRESTTracker(AdaptiveTracker):
         cfg, p, m = self.config, self.params, self.map_size
         centre, side = request.context
         with torch.no_grad():
-            x = F.conv2d(feat, p["reduce.weight"]) + p["reduce.bias"].view(1, -1, 1, 1)
-            x = x * hann_window(x.shape[-2], x.shape[-1]).to(x.device)
-            r = self._response(x, p)[0, 0].cpu().numpy()
+            r = self._response(reduce_features(feat, p["reduce.weight"], p["reduce.bias"]), p)[0, 0].cpu().numpy()
         score = float(r.max()) if np.all(np.isfinite(r)) else float("nan")
         if not (np.isfinite(score) and self.reference is not None and score >= cfg.occlusion_ratio * self.reference):
             return None
@@ -364,8 +362,7 @@ class CRESTTracker(AdaptiveTracker):
         if cfg.update_reduction:  # the buffer holds backbone features
             feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
         size = tuple(p["filter"].shape[-2:])
-        new = online_update({k: v.detach() for k, v in p.items()}, self.online, lambda q: self._response(feats, q),
-                            labels, cfg, size, create_graph=False)
+        new = online_update(p, self.online, lambda q: self._response(feats, q), labels, cfg, size, create_graph=False)
         if all(torch.isfinite(new[k]).all() for k in FILTER_PARAMS):  # a diverged step is not taken
             with torch.no_grad():
                 for k in FILTER_PARAMS:
