@@ -34,3 +34,65 @@ def comes_back_elsewhere(seed: int = 0, size: tuple[int, int] = (320, 240), side
         frames.append(frame)
         boxes.append([x, y, side, side])
     return Sequence("comes-back-elsewhere", ListFrames(frames), np.array(boxes, dtype=np.float64))
+
+
+def leaves_and_returns(seed: int = 0, size: tuple[int, int] = (320, 240), side: int = 32, before: int = 36,
+                       gone: int = 8, after: int = 25, speed: int = 2, contrast: float = 0.1) -> Sequence:
+    """The target walks out of the view over the left edge (``speed`` px a frame, partly out for its
+    last frames; ground truth clipped to the view, NaN once it is gone), stays out for ``gone`` frames,
+    then comes back in over the right edge, far from where it left: a departure, which a search around
+    the last box never sees again."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    background = (texture(rng, h, w, 5) * contrast + 70).astype(np.uint8)
+    target = texture(rng, side, side, 8)
+    frames, boxes = [], []
+    for i in range(before + gone + after):
+        frame = background.copy()
+        if i < before:
+            x, y = side + 8 - speed * i, 100 + (i % 3)  # at the edge from frame 20, out from frame 36
+        elif i < before + gone:
+            x, y = None, 0
+        else:
+            k = i - before - gone
+            x, y = w - side // 2 - speed * k, 40 + (k % 3)  # half in at its first frame, then all in
+        if x is None or x <= -side or x >= w:
+            frames.append(frame)
+            boxes.append([np.nan] * 4)
+            continue
+        x0, x1 = max(x, 0), min(x + side, w)
+        frame[y:y + side, x0:x1] = target[:, x0 - x:x1 - x]
+        frames.append(frame)
+        boxes.append([x0, y, x1 - x0, side])
+    return Sequence("leaves-and-returns", ListFrames(frames), np.array(boxes, dtype=np.float64))
+
+
+def hidden_beside_a_lookalike(seed: int = 0, size: tuple[int, int] = (320, 240), side: int = 32, before: int = 20,
+                              hidden: int = 16, after: int = 20, contrast: float = 0.1) -> Sequence:
+    """The target sits in the frame's interior (a small jitter) and a look-alike (the same texture,
+    slightly brighter) sits still far to its right, out of any window around the target; an occluder
+    (a plain grey sign, larger than the target) covers the target for ``hidden`` frames (ground truth
+    NaN), then the target is there again. A tracker that searches the whole frame while the target is
+    hidden takes the look-alike and stays on it. ``meta["lookalike"]``: the look-alike's box."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    background = (texture(rng, h, w, 5) * contrast + 70).astype(np.uint8)
+    target = texture(rng, side, side, 8)
+    occluder = (texture(rng, side * 2, side * 2, 12) * 0.05 + 110).astype(np.uint8)  # a plain sign
+    lookalike = np.clip(target.astype(np.int16) + 12, 0, 255).astype(np.uint8)
+    lx, ly = w - side - 20, 60
+    frames, boxes = [], []
+    for i in range(before + hidden + after):
+        frame = background.copy()
+        frame[ly:ly + side, lx:lx + side] = lookalike
+        x, y = 60 + (i % 3), 110 + (i % 2)
+        frame[y:y + side, x:x + side] = target
+        if before <= i < before + hidden:
+            frame[y - side // 2:y + side + side // 2, x - side // 2:x + side + side // 2] = occluder
+            boxes.append([np.nan] * 4)
+        else:
+            boxes.append([x, y, side, side])
+        frames.append(frame)
+    seq = Sequence("hidden-beside-a-lookalike", ListFrames(frames), np.array(boxes, dtype=np.float64))
+    seq.meta["lookalike"] = [lx, ly, side, side]
+    return seq

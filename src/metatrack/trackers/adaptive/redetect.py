@@ -12,10 +12,24 @@ grid over the whole frame (``redetect_stride`` x the window's side apart), the n
 position first and the next ones on the next try, so that a long loss sweeps the frame. The best
 candidate over them is taken only if it passes the family's own success test; else the family keeps
 what it did. The windows go through the backbone in one batched call, on lost frames only.
+
+Departed or hidden: a loss that starts with the last found box at the frame's border (or moved out
+of it by its velocity) is a target that LEFT the view (:func:`loss_kind`): the wide search starts
+after ``redetect_after`` frames. A loss that starts in the interior is a target HIDDEN by an occluder:
+the family keeps its own local search (MDNet widens its candidate spread, CREST holds) and the wide
+search waits ``redetect_hidden_after`` frames, so that it does not jump to a look-alike elsewhere
+while the occluder is still in front of the target (the failure of the first, indiscriminate version
+on the validation composites).
+
+Constant velocity: after every found frame the search centre can move on by the damped mean
+displacement of the last few found frames (:meth:`LossCounter.search_offset`), so that a fast target
+(a head crossing at 13-34 px a frame) stays inside the family's window and near the middle of its
+candidates or its motion prior; the history restarts after a loss.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +57,18 @@ class RedetectSettings:
     # where the target was found (0: the family's success test alone); a search over the whole frame
     # meets far more look-alikes than the tracker's own window does
     redetect_ratio: float = 0.0
+    # a loss that starts in the frame's interior (the target hidden, not gone: loss_kind) searches wide
+    # only after this many frames; 0: never (the family's own local search alone). Equal to
+    # redetect_after: no difference between the two kinds (the first version's behaviour)
+    redetect_hidden_after: int = 0
+    # "at the border": the last found box, as it is or moved on by its velocity for redetect_after
+    # frames, comes within this share of its own width (height) of the left or right (top or bottom) edge
+    redetect_border: float = 0.25
+    # the search centre moves on by this share of the mean displacement of the last found frames
+    # after each found frame (0: off, centred on the last box as pyMDNet and CREST do)
+    velocity_damping: float = 0.0
+    # found frames the velocity is the mean displacement over (consecutive found frames only)
+    velocity_frames: int = 3
 
     def validate_redetect(self) -> None:
         """Raise :class:`ConfigError` naming the first re-detection setting out of range."""
@@ -54,6 +80,14 @@ class RedetectSettings:
             raise ConfigError(f"tracker.redetect_ratio: in [0, 1], got {self.redetect_ratio}")
         if not self.redetect_scales or any(not s > 0 for s in self.redetect_scales):
             raise ConfigError(f"tracker.redetect_scales: positive factors, got {self.redetect_scales}")
+        if self.redetect_hidden_after < 0:
+            raise ConfigError(f"tracker.redetect_hidden_after: >= 0, got {self.redetect_hidden_after}")
+        if not self.redetect_border >= 0.0:
+            raise ConfigError(f"tracker.redetect_border: >= 0, got {self.redetect_border}")
+        if not 0.0 <= self.velocity_damping <= 1.0:
+            raise ConfigError(f"tracker.velocity_damping: in [0, 1], got {self.velocity_damping}")
+        if self.velocity_frames < 1:
+            raise ConfigError(f"tracker.velocity_frames: >= 1, got {self.velocity_frames}")
 
 
 def grid_centres(centre: np.ndarray, side: float, image_size: tuple[int, int], stride: float) -> np.ndarray:
@@ -78,8 +112,30 @@ def grid_centres(centre: np.ndarray, side: float, image_size: tuple[int, int], s
     return pts[d > 1e-6]
 
 
+DEPARTED, HIDDEN = "departed", "hidden"
+
+
+def loss_kind(box: np.ndarray, velocity: np.ndarray, image_size: tuple[int, int], border: float,
+              frames: int) -> str:
+    """Whether a loss whose last found box is ``box`` (x, y, w, h) is a target that left the view
+    (:data:`DEPARTED`) or one hidden in the frame's interior (:data:`HIDDEN`).
+
+    Departed: ``box``, or ``box`` moved on by ``velocity`` (px a frame) for ``frames`` frames, comes
+    within ``border`` times its own width (height) of the left or right (top or bottom) edge, or crosses it.
+    """
+    w_img, h_img = image_size
+    x, y, w, h = (float(v) for v in box)
+
+    def near(x: float, y: float) -> bool:
+        return x < border * w or x + w > w_img - border * w or y < border * h or y + h > h_img - border * h
+
+    moved = near(x + float(velocity[0]) * frames, y + float(velocity[1]) * frames)
+    return DEPARTED if near(x, y) or moved else HIDDEN
+
+
 class LossCounter:
-    """Counts a loss's frames and tries, and says when to search and which grid windows come next."""
+    """Counts a loss's frames and tries, says when to search and which grid windows come next, and
+    keeps the found frames' centres for the velocity (:meth:`search_offset`) and the loss's kind."""
 
     def __init__(self, settings: RedetectSettings):
         self.settings = settings
@@ -87,25 +143,62 @@ class LossCounter:
         self.tries = 0
         #: running score of the frames where the target was found (exponential average, rate 0.1)
         self.reference: float | None = None
+        #: the last found box (x, y, w, h), and the centres of the last consecutive found frames
+        self.last_box: np.ndarray | None = None
+        self.centres: deque[np.ndarray] = deque(maxlen=settings.velocity_frames + 1)
+        #: the current loss's kind (:func:`loss_kind`), set on its first frame; None while found
+        self.kind: str | None = None
 
-    def found(self, score: float = float("nan")) -> None:
-        """The target was found (with ``score``): the loss (if any) is over."""
+    def found(self, score: float = float("nan"), box: np.ndarray | None = None) -> None:
+        """The target was found (with ``score``, at ``box``): the loss (if any) is over. Without a box
+        (a re-detection's jump) the velocity's history starts again."""
         self.frames = 0
         self.tries = 0
+        self.kind = None
         if np.isfinite(score):
             self.reference = score if self.reference is None else self.reference + 0.1 * (score - self.reference)
+        if box is None or not np.all(np.isfinite(box)):
+            self.centres.clear()
+            return
+        box = np.asarray(box, dtype=np.float64)
+        self.last_box = box.copy()
+        self.centres.append(box[:2] + box[2:] / 2)
+
+    def velocity(self) -> np.ndarray:
+        """Mean displacement (x, y) per frame over the kept consecutive found frames; zero without two."""
+        if len(self.centres) < 2:
+            return np.zeros(2)
+        return (self.centres[-1] - self.centres[0]) / (len(self.centres) - 1)
+
+    def search_offset(self) -> np.ndarray:
+        """How far to move the search centre for the next frame: ``velocity_damping`` x the velocity."""
+        d = self.settings.velocity_damping
+        return d * self.velocity() if d else np.zeros(2)
 
     def passes(self, score: float) -> bool:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
         ratio = self.settings.redetect_ratio
         return not ratio or self.reference is None or score >= ratio * self.reference
 
-    def lost(self) -> bool:
-        """One more frame without the target; whether to search wider on it."""
+    def lost(self, image_size: tuple[int, int] | None = None, box: np.ndarray | None = None) -> bool:
+        """One more frame without the target; whether to search wider on it. The loss's first frame
+        names its kind from the last found box and the velocity (without ``image_size``: departed); a
+        hidden loss becomes a departure when the family's own ``box`` of a lost frame reaches the border
+        (a fast target it still follows past its success test until the edge)."""
         s = self.settings
         self.frames += 1
-        k = self.frames - s.redetect_after
-        return s.redetect_after > 0 and k >= 0 and k % s.redetect_interval == 0
+        if self.frames == 1:
+            if image_size is None or self.last_box is None:
+                self.kind = DEPARTED
+            else:
+                self.kind = loss_kind(self.last_box, self.velocity(), image_size, s.redetect_border,
+                                      s.redetect_after)
+            self.centres.clear()  # the velocity restarts after a loss
+        if self.kind == HIDDEN and image_size is not None and box is not None and np.all(np.isfinite(box)):
+            self.kind = loss_kind(box, np.zeros(2), image_size, s.redetect_border, 0)
+        after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after
+        k = self.frames - after
+        return s.redetect_after > 0 and after > 0 and k >= 0 and k % s.redetect_interval == 0
 
     def next_centres(self, centres: np.ndarray) -> np.ndarray:
         """This try's ``redetect_crops`` of ``centres`` (nearest first): try ``tries`` takes the next ones,

@@ -320,17 +320,21 @@ class AdaptiveTracker(Tracker):
 
     # ------------------------------------------------------------------ re-detection after a loss
     def _after_finish(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
-        """Count the loss (:attr:`target_found`) and, when :class:`~.redetect.LossCounter` says so, search
-        wider (:mod:`.redetect`): the frame's box, moved where the best passing candidate is, if any."""
+        """Count the loss (:attr:`target_found`) and, when :class:`~.redetect.LossCounter` says so (a
+        departed target, or one hidden for long), search wider (:mod:`.redetect`): the frame's box, moved
+        where the best passing candidate is, if any. On a found frame: the velocity's search shift."""
         loss = self._loss_counter
+        size = image_size(image)
         if self.target_found:
-            loss.found(self.confidence)
+            loss.found(self.confidence, box)
+            offset = loss.search_offset()
+            if offset.any():  # constant velocity: the next frame's search centred where the target goes
+                self._shift_search(offset, size)
             return box
-        if not loss.lost():
+        if not loss.lost(size, box):
             return box
         cfg = self.config
         centre, side = self._search_geometry()
-        size = image_size(image)
         requests = []
         for scale in cfg.redetect_scales:
             grid = grid_centres(centre, side * scale, size, cfg.redetect_stride)
@@ -352,6 +356,11 @@ class AdaptiveTracker(Tracker):
 
     def _search_geometry(self) -> tuple[np.ndarray, float]:
         """Centre (x, y) and side (image pixels) of the window the family searches now."""
+        raise NotImplementedError
+
+    def _shift_search(self, offset: np.ndarray, image_size: tuple[int, int]) -> None:
+        """Move where the next frame's search is centred by ``offset`` (x, y pixels), inside the frame
+        (``velocity_damping``); the box reported for this frame stays as it is."""
         raise NotImplementedError
 
     def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:

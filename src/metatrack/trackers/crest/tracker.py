@@ -290,6 +290,10 @@ class CRESTTracker(AdaptiveTracker):
     def _search_geometry(self) -> tuple[np.ndarray, float]:
         return self.center.copy(), self.base_side * self.scale
 
+    def _shift_search(self, offset: np.ndarray, image_size: tuple[int, int]) -> None:
+        # the window and its motion prior are centred on self.center: the next peak is read around there
+        self.center = np.clip(self.center + offset, [0.0, 0.0], [float(image_size[0]), float(image_size[1])])
+
     def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
         side = self.base_side * self.scale * scale
         crop = crop_square(image, (float(centre[0]), float(centre[1])), side, self.config.crop_size)

@@ -173,6 +173,12 @@ class _SDNetTracker(AdaptiveTracker):
         t = self.target
         return t[:2] + t[2:] / 2, self.config.crop_context * float(np.sqrt(max(t[2] * t[3], 1e-6)))
 
+    def _shift_search(self, offset: np.ndarray, image_size: tuple[int, int]) -> None:
+        # the crop and the candidates are centred on self.target: move it, its size kept inside the frame
+        t = self.target
+        hi = np.maximum(np.asarray(image_size, dtype=np.float64) - t[2:], 0.0)
+        self.target = np.r_[np.clip(t[:2] + offset, 0.0, hi), t[2:]]
+
     def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
         size = self.target[2:] * scale
         box = np.r_[np.asarray(centre, dtype=np.float64) - size / 2, size]

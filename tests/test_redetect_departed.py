@@ -1,0 +1,176 @@
+"""Departed or hidden (trackers/adaptive/redetect.py): a target that left the view is searched for over the
+frame, one hidden in the interior is not; and the constant-velocity search centre for fast targets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from redetect_synth import hidden_beside_a_lookalike, leaves_and_returns  # noqa: E402
+from sdnet_synth import ListFrames, texture  # noqa: E402
+
+from metatrack.data.sequence import Sequence  # noqa: E402
+from metatrack.errors import ConfigError  # noqa: E402
+from metatrack.evaluation.runner import track_ope  # noqa: E402
+from metatrack.geometry import iou  # noqa: E402
+from metatrack.trackers import create_tracker  # noqa: E402
+from metatrack.trackers.adaptive.redetect import DEPARTED, HIDDEN, LossCounter, RedetectSettings, loss_kind  # noqa: E402
+from metatrack.trackers.crest.config import CRESTConfig  # noqa: E402
+from metatrack.trackers.sdnet.config import SDNetConfig  # noqa: E402
+
+# one torch thread, as the runs that set these floors (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SIZE = (320, 240)
+
+
+# ---------------------------------------------------------------- the rule
+@pytest.mark.parametrize("box, kind", [
+    ([0, 100, 30, 30], DEPARTED),       # on the left edge
+    ([5, 100, 30, 30], DEPARTED),       # within a quarter of its width of it
+    ([150, 214, 30, 30], DEPARTED),     # within a quarter of its height of the bottom
+    ([300, 100, 30, 30], DEPARTED),     # over the right edge
+    ([20, 100, 30, 30], HIDDEN),        # near, but not within a quarter of its width
+    ([140, 100, 30, 30], HIDDEN),       # the interior
+])
+def test_loss_kind_from_the_last_found_box(box, kind):
+    assert loss_kind(np.array(box, float), np.zeros(2), SIZE, 0.25, 5) == kind
+
+
+def test_loss_kind_follows_the_velocity_out_of_the_view():
+    box = np.array([40.0, 100, 30, 30])
+    assert loss_kind(box, np.zeros(2), SIZE, 0.25, 5) == HIDDEN
+    assert loss_kind(box, np.array([-7.0, 0]), SIZE, 0.25, 5) == DEPARTED  # 5 frames at 7 px: over the edge
+    assert loss_kind(box, np.array([7.0, 0]), SIZE, 0.25, 5) == HIDDEN     # moving inwards
+    # a box at the edge moving inwards (the box growing back as it re-enters): still at the edge now
+    assert loss_kind(np.array([0.0, 100, 20, 30]), np.array([2.0, 0]), SIZE, 0.25, 5) == DEPARTED
+
+
+def _lost_frames(counter: LossCounter, last: list[float], n: int, boxes=None) -> list[bool]:
+    counter.found(1.0, np.array(last, float))
+    return [counter.lost(SIZE, None if boxes is None else np.array(boxes[i], float)) for i in range(n)]
+
+
+def test_a_departed_loss_searches_after_redetect_after_a_hidden_one_after_redetect_hidden_after():
+    s = RedetectSettings(redetect_after=2, redetect_hidden_after=6)
+    c = LossCounter(s)
+    assert _lost_frames(c, [0, 100, 30, 30], 4) == [False, True, True, True] and c.kind == DEPARTED
+    c = LossCounter(s)
+    assert _lost_frames(c, [140, 100, 30, 30], 7) == [False] * 5 + [True, True] and c.kind == HIDDEN
+    never = LossCounter(RedetectSettings(redetect_after=2, redetect_hidden_after=0))
+    assert not any(_lost_frames(never, [140, 100, 30, 30], 40))
+
+
+def test_a_hidden_loss_becomes_a_departure_when_the_box_reaches_the_border():
+    c = LossCounter(RedetectSettings(redetect_after=2))
+    boxes = [[140, 200, 12, 12], [140, 215, 12, 12], [140, 226, 12, 12], [140, 228, 12, 12]]
+    assert _lost_frames(c, [140, 190, 12, 12], 4, boxes) == [False, False, True, True]
+    assert c.kind == DEPARTED
+
+
+def test_velocity_is_the_mean_displacement_damped_and_restarts_after_a_loss():
+    c = LossCounter(RedetectSettings(velocity_damping=0.5, velocity_frames=3))
+    for k in range(6):
+        c.found(1.0, np.array([10.0 + 4 * k, 50.0 - 2 * k, 20, 20]))
+    np.testing.assert_allclose(c.velocity(), [4.0, -2.0])
+    np.testing.assert_allclose(c.search_offset(), [2.0, -1.0])
+    c.lost(SIZE)
+    np.testing.assert_allclose(c.velocity(), [0.0, 0.0])
+    c.found(1.0, np.array([0.0, 0, 20, 20]))
+    np.testing.assert_allclose(c.velocity(), [0.0, 0.0])  # one frame since the loss: no velocity yet
+    c.found()  # a re-detection's jump: no displacement to learn from
+    assert len(c.centres) == 0
+    assert not LossCounter(RedetectSettings(velocity_damping=0.0)).search_offset().any()
+
+
+@pytest.mark.parametrize("config", [SDNetConfig, CRESTConfig])
+@pytest.mark.parametrize("bad", [{"redetect_hidden_after": -1}, {"redetect_border": -0.1},
+                                 {"velocity_damping": 1.5}, {"velocity_frames": 0}])
+def test_bad_settings_are_config_errors_naming_them(config, bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        config.from_dict(bad)
+
+
+# ---------------------------------------------------------------- the two sequences
+def _mean_iou(name: str, seq: Sequence, start: int, box=None, **overrides) -> float:
+    t = create_tracker(name, **overrides)
+    t.seed(0)
+    boxes, _ = track_ope(t, seq, [])
+    ref = seq.boxes[start:] if box is None else np.tile(np.asarray(box, float), (len(seq) - start, 1))
+    return float(np.mean(iou(boxes[start:], ref)))
+
+
+@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_target_that_leaves_at_one_border_is_found_where_it_comes_back(name, seed):
+    seq = leaves_and_returns(seed)
+    back = 36 + 8 + 10  # ten frames after it came back at the other border
+    assert _mean_iou(name, seq, back) < 0.1  # re-detection off: it searches only where the target left
+    assert _mean_iou(name, seq, back, redetect_after=5) > 0.6  # departed: the frame is searched
+
+
+@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewhere(name, seed):
+    seq = hidden_beside_a_lookalike(seed)
+    back = 20 + 16 + 3  # from three frames after the occluder went
+    lookalike = seq.meta["lookalike"]
+    # the first version (no difference between the kinds): the wide search takes the look-alike and stays
+    assert _mean_iou(name, seq, back, lookalike, redetect_after=5, redetect_hidden_after=5) > 0.6
+    # hidden: the family's own search only, and it is on the target when the occluder goes
+    assert _mean_iou(name, seq, back, redetect_after=5) > 0.6
+    assert _mean_iou(name, seq, back, lookalike, redetect_after=5) < 0.1
+
+
+# ---------------------------------------------------------------- fast motion
+def crossing(seed: int, speed: int, side: int = 24, size: tuple[int, int] = (640, 200)) -> Sequence:
+    """A textured square crossing the frame at ``speed`` px a frame (two thirds of its side and more)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    background = (texture(rng, h, w, 5) * 0.3 + 60).astype(np.uint8)
+    target = texture(rng, side, side, 6)
+    frames, boxes = [], []
+    for i in range((w - side - 10) // speed + 1):
+        x, y = 10 + speed * i, 80 + (i % 3)
+        frame = background.copy()
+        frame[y:y + side, x:x + side] = target
+        frames.append(frame)
+        boxes.append([x, y, side, side])
+    return Sequence("crossing", ListFrames(frames), np.array(boxes, dtype=np.float64))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_velocity_keeps_a_fast_target_in_metasdnets_candidates(seed):
+    seq = crossing(seed, 16)  # 16 px a frame: two thirds of the target's side
+    assert _mean_iou("metasdnet", seq, 1) < 0.2  # candidates around the last box: left behind
+    assert _mean_iou("metasdnet", seq, 1, velocity_damping=0.5) > 0.7
+
+
+@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+def test_the_search_centre_moves_on_by_the_damped_velocity(name):
+    seq = crossing(0, 4)
+    t = create_tracker(name, velocity_damping=0.5)
+    t.seed(0)
+    t.init(seq.frame(0), seq.boxes[0])
+    moves = []
+    shift = t._shift_search
+
+    def recorded(offset, size):
+        before = t.crop_square(seq.frame(0))
+        shift(offset, size)
+        after = t.crop_square(seq.frame(0))
+        moves.append((np.asarray(offset), np.array([after.cx - before.cx, after.cy - before.cy]),
+                      0.5 * t._loss_counter.velocity()))
+
+    t._shift_search = recorded
+    for i in range(1, 8):
+        t.update(seq.frame(i))
+    assert len(moves) >= 5  # every found frame after the second (the first has no displacement yet)
+    for offset, moved, expected in moves:
+        np.testing.assert_allclose(offset, expected, atol=1e-9)  # half the mean displacement
+        np.testing.assert_allclose(moved, offset, atol=1e-6)     # the next crop moved by it
+    assert moves[-1][0][0] > 1.0  # moving right at about 4 px a frame
