@@ -85,7 +85,8 @@ def test_shared_backbone_gives_the_boxes_of_independent_trackers(name, one_threa
 def test_a_group_shares_only_between_trackers_of_the_same_features(one_thread, monkeypatch):
     frames = scene(4)
     trackers = create_trackers("metasdnet", 2) + create_trackers("metacrest", 2) + create_trackers("opencv-kcf", 1)
-    assert tracker_group(trackers, merge=False) is None  # CPU trackers: not batched unless asked
+    default = tracker_group(trackers, merge=False)  # CPU trackers: not batched unless asked (heads together)
+    assert default is not None and not default.batch and tracker_group(trackers, merge=False, heads=False) is None
     group = tracker_group(trackers, batch=True, merge=False)
     assert isinstance(group, TrackerGroup)
     group.init(frames[0], [np.array(BOXES[k % 3], float) for k in range(5)])

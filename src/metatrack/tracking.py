@@ -254,20 +254,23 @@ def create_trackers(tracker: str, count: int, seed: int = 0, **tracker_kwargs: A
     return trackers
 
 
-def tracker_group(trackers: list[Tracker], batch: bool | None = None, merge: bool | None = None):
+def tracker_group(trackers: list[Tracker], batch: bool | None = None, merge: bool | None = None,
+                  heads: bool | None = None):
     """A :class:`~metatrack.trackers.adaptive.TrackerGroup` of ``trackers`` when two or more of them can
     share the backbone's work over a frame (the adaptive trackers) and it would share it, else None
     (each tracker updates alone). ``batch``: one batched backbone call (None: on a GPU); ``merge``:
-    targets whose crops overlap share one crop (None: the group's default for the device and family).
-    ``batch=False`` alone turns merging off too: every target then runs as a single run."""
+    targets whose crops overlap share one crop (None: the group's default for the device and family);
+    ``heads``: a family's work after the backbone done for its targets together (None: on, the same
+    boxes). ``batch=False`` alone turns merging and heads off too: every target then runs as a single run."""
     if batch is False and merge is None:
         merge = False
-    if (batch is False and merge is False) or sum(bool(getattr(trk, "shares_features", False))
+        heads = False if heads is None else heads
+    if (batch is False and merge is False and not heads) or sum(bool(getattr(trk, "shares_features", False))
                                                   for trk in trackers) < 2:
         return None  # the peers alone: no torch import
     from .trackers.adaptive import TrackerGroup
 
-    group = TrackerGroup(trackers, batch, merge)
+    group = TrackerGroup(trackers, batch, merge, heads=heads)
     return group if group.active else None
 
 

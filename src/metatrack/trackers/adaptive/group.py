@@ -24,9 +24,19 @@ Only the frozen backbone's work is pooled, in two ways:
   convolution. Batching pays where a call costs more than its arithmetic (a GPU); on this project's
   CPU it does not (a tie to 20 % slower, ``bench/multi_target.py``).
 
+- **Heads together** (``heads``). After the backbone, the trackers of one
+  :meth:`AdaptiveTracker.head_batch_key` run the rest of the frame through their family's
+  :meth:`AdaptiveTracker._finish_many`: MetaSDNet's and SDNet-N's pool every target's candidates in
+  one RoIAlign call, score them with each target's own head in one batched product and run the
+  online updates due on the same frame as one optimisation (``sdnet/batched.py``); each target's
+  boxes, state and random draws are its own, to the bit on this CPU. A family without the hook
+  (MetaCREST, the peers) runs as alone.
+
 Defaults (``None``): merge as :data:`SHARED_CROP` and each family's ``shared_crop_on_cpu`` say for
-the device (on a CPU: MetaSDNet's and MetaCREST's families), batch on an accelerator only.
-Trackers that cannot share (the peers, a family that overrides ``_track`` whole) run as alone.
+the device (on a CPU: MetaSDNet's and MetaCREST's families), batch on an accelerator only, heads
+together everywhere (on this CPU the same boxes, faster: docs/results.md#several-targets-shared-crops;
+unmeasured on a GPU). Trackers that cannot share (the peers, a family that overrides ``_track``
+whole) run as alone.
 """
 
 from __future__ import annotations
@@ -63,6 +73,12 @@ class SharedCropConfig:
 
 #: the defaults of every :class:`TrackerGroup`
 SHARED_CROP = SharedCropConfig()
+
+
+def _static_head_key(tracker: AdaptiveTracker) -> Hashable | None:
+    """Whether a tracker not started yet will have a head key: its family defines the hook."""
+    has_hook = type(tracker).head_batch_key is not AdaptiveTracker.head_batch_key
+    return (type(tracker)._finish_many, str(getattr(tracker, "device", ""))) if has_hook else None
 
 
 def _extent(squares: Sequence[CropSquare]) -> tuple[float, float, float, float]:
@@ -139,13 +155,14 @@ class TrackerGroup:
 
     ``profile`` adds up the seconds of the shared parts (``crop``: every crop cut, ``features``: the
     shared and batched backbone calls and the windows read out of shared maps) and counts
-    ``frames``, ``batches`` (batched calls), ``shared`` (shared-crop passes) and ``merged`` (targets
-    served by them); each tracker's own ``profile`` holds its ``finish`` (head, localisation,
-    update) and ``update`` (online learning) seconds.
+    ``frames``, ``batches`` (batched calls), ``shared`` (shared-crop passes), ``merged`` (targets
+    served by them), ``together`` (calls of a family's :meth:`AdaptiveTracker._finish_many`) and
+    ``heads`` (targets served by them); each tracker's own ``profile`` holds its ``finish`` (head,
+    localisation, update) and ``update`` (online learning) seconds.
     """
 
     def __init__(self, trackers: Sequence[Tracker], batch: bool | None = None, merge: bool | None = None,
-                 config: SharedCropConfig = SHARED_CROP):
+                 config: SharedCropConfig = SHARED_CROP, heads: bool | None = None):
         self.trackers = list(trackers)
         devices = {getattr(t, "device", None) for t in self.trackers if isinstance(t, AdaptiveTracker)}
         accelerated = any(d is not None and d.type != "cpu" for d in devices)
@@ -161,15 +178,30 @@ class TrackerGroup:
         #: whether any targets may share one crop
         self.merge = len(self.mergeable) > 1
         self.config = config
+        #: the trackers that run the work after the backbone together, by :meth:`AdaptiveTracker.head_batch_key`
+        #: (``heads=False``: none; each key's trackers once they have started, two or more)
+        self.heads = bool(heads is None or heads)
         self.profile: dict[str, float] = {"crop": 0.0, "features": 0.0, "frames": 0, "batches": 0, "shared": 0,
-                                          "merged": 0}
+                                          "merged": 0, "together": 0, "heads": 0}
         #: the last frame's shared crops: each one's members as indices into ``trackers``
         self.last_sets: list[list[int]] = []
 
     @property
     def active(self) -> bool:
         """Whether the group does anything that the trackers alone would not."""
-        return self.batch or self.merge
+        return self.batch or self.merge or (self.heads and any(len(m) > 1 for m in self._head_sets(started=False)))
+
+    def _head_sets(self, started: bool = True) -> list[list[int]]:
+        """Indices of the trackers of each :meth:`AdaptiveTracker.head_batch_key` (only those that have
+        started, unless ``started`` is False)."""
+        sets: dict[Hashable, list[int]] = {}
+        for k, tracker in enumerate(self.trackers):
+            if not isinstance(tracker, AdaptiveTracker) or (started and tracker.first_frame is None):
+                continue
+            key = tracker.head_batch_key() if tracker.first_frame is not None else _static_head_key(tracker)
+            if key is not None:
+                sets.setdefault(key, []).append(k)
+        return list(sets.values())
 
     def init(self, image: np.ndarray, boxes: Sequence[np.ndarray]) -> None:
         """Every tracker's first frame (one target each, in order)."""
@@ -193,7 +225,19 @@ class TrackerGroup:
             if self.batch and len(rest) > 1:
                 self._batch(image, rest)
         self.profile["frames"] += 1
-        return [tracker.update(image) for tracker in self.trackers]
+        boxes: list[np.ndarray | None] = [None] * len(self.trackers)
+        if self.heads:
+            for members in self._head_sets():
+                if len(members) < 2:
+                    continue
+                together = [self.trackers[k] for k in members]
+                found = type(together[0]).update_together(image, together)
+                for k, box in zip(members, found, strict=True):
+                    boxes[k] = box
+                self.profile["together"] += 1
+                self.profile["heads"] += len(members)
+        return [box if box is not None else tracker.update(image)
+                for tracker, box in zip(self.trackers, boxes, strict=True)]
 
     def _merge(self, image: np.ndarray, group: list[AdaptiveTracker]) -> list[AdaptiveTracker]:
         """Share a crop among the trackers whose squares merge; return the others."""

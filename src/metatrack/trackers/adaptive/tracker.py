@@ -381,6 +381,51 @@ class AdaptiveTracker(Tracker):
         """Hand the next :meth:`update` the features of ``request`` computed elsewhere."""
         self._pending = (request, features)
 
+    # ------------------------------------------------------------------ several targets' heads at once
+    def head_batch_key(self) -> Hashable | None:
+        """Trackers with equal keys can run a later frame's work after the backbone together
+        (:meth:`_finish_many`, called by a :class:`~.group.TrackerGroup`); None (the default): alone."""
+        return None
+
+    @classmethod
+    def _finish_many(cls, image: np.ndarray, trackers: list[AdaptiveTracker], requests: list[CropRequest],
+                     features: list[torch.Tensor]) -> list[np.ndarray]:
+        """:meth:`_finish` of ``trackers`` (one :meth:`head_batch_key`) on one frame, done together: each
+        tracker's boxes, state and random draws as its own :meth:`_finish` would leave them."""
+        raise NotImplementedError
+
+    @classmethod
+    def update_together(cls, image: np.ndarray, trackers: list[AdaptiveTracker]) -> list[np.ndarray]:
+        """:meth:`update` of ``trackers`` (one :meth:`head_batch_key`) through the family's
+        :meth:`_finish_many`; each one's profile gets an equal share of the time spent together."""
+        image = as_rgb(image)
+        requests, features = [], []
+        for tracker in trackers:
+            if tracker.first_frame is None:
+                raise ConfigError(f"{type(tracker).__name__}.update() called before init()")
+            pending, tracker._pending = tracker._pending, None
+            if pending is None:
+                start = time.perf_counter()
+                pending = tracker._crop_request(image)
+                cropped = time.perf_counter()
+                pending = (pending, tracker.crop_features([pending.crop]))
+                tracker.profile["crop"] += cropped - start
+                tracker.profile["features"] += time.perf_counter() - cropped
+            requests.append(pending[0])
+            features.append(pending[1])
+        start = time.perf_counter()
+        boxes = type(trackers[0])._finish_many(image, trackers, requests, features)
+        share = (time.perf_counter() - start) / len(trackers)
+        out = []
+        for tracker, box in zip(trackers, boxes, strict=True):
+            start = time.perf_counter()
+            if tracker._loss_counter is not None:
+                box = tracker._after_finish(image, box)
+            tracker.profile["finish"] += share + time.perf_counter() - start
+            tracker.profile["frames"] += 1
+            out.append(box)
+        return out
+
     @contextmanager
     def _timed(self, part: str) -> Iterator[None]:
         """Add the block's seconds to ``profile[part]``."""

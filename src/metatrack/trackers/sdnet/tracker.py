@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from ...errors import CheckpointError
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
-from . import sampling
+from . import batched, sampling
 from .bbreg import BoxRegressor
 from .config import SDNetConfig
 from .features import FeatureExtractor, SharedCropWindow, crop_rect
@@ -128,16 +130,34 @@ class _SDNetTracker(AdaptiveTracker):
         return backbone_checksum(self.config)
 
     def _finish(self, image: np.ndarray, request: CropRequest, fmap: torch.Tensor) -> np.ndarray:
+        step = self._begin_frame(image, request, fmap)
+        feats = self.extractor.pool(step.fmap, step.window, step.cands)
+        with torch.no_grad():
+            scores = target_scores(self.head(feats), self.config.score)
+        self._locate(image, step, feats, scores)
+        if step.samples is not None:
+            self._store(self.extractor.pool(step.fmap, step.window, step.samples), step.n_pos)
+        update = self._end_frame(step)
+        if update is not None:
+            self._online_update(*update)
+        return step.result
+
+    # the parts of _finish, in order; _finish_many runs each part for all its trackers before the next
+    def _begin_frame(self, image: np.ndarray, request: CropRequest, fmap: torch.Tensor) -> _Step:
+        """The frame's candidates (drawn with the tracker's generator) and the map they are pooled from."""
         size = image_size(image)
-        cfg = self.config
         self.frame_index += 1
         target = clip_box(self.target, size)
         window = request.context
-        fmap = self._block_map(fmap)
-        cands = sampling.candidates(target, window, cfg, self.trans, self.rng)
-        feats = self.extractor.pool(fmap, window, cands)
-        with torch.no_grad():
-            scores = target_scores(self.head(feats), cfg.score).cpu().numpy().astype(np.float64)
+        cands = sampling.candidates(target, window, self.config, self.trans, self.rng)
+        return _Step(size, target, window, self._block_map(fmap), cands)
+
+    def _locate(self, image: np.ndarray, step: _Step, feats: torch.Tensor, scores: torch.Tensor) -> None:
+        """The target from the candidates' ``scores``: pyMDNet's top-k mean, success test and box
+        regression; on success the update samples around it are drawn (``step.samples``)."""
+        cfg = self.config
+        cands, target, size = step.cands, step.target, step.size
+        scores = scores.cpu().numpy().astype(np.float64)
         blank = _is_blank(image, cands, cfg.blank_std)
         finite = np.isfinite(scores) & (not blank)  # a blank region: the NaN path (hold, failure)
         if finite.any():
@@ -156,17 +176,67 @@ class _SDNetTracker(AdaptiveTracker):
         if success and self.bbreg.fitted:
             result = self.bbreg.predict(feats[top].cpu().numpy(), cands[top]).mean(axis=0)
         new_target = clip_box(new_target, size)
-        result = clip_box(result, size) if is_valid_box(result) else new_target
+        step.result = clip_box(result, size) if is_valid_box(result) else new_target
+        step.new_target, step.success = new_target, success
+        step.confidence = cfg.blank_confidence if blank else target_score
         if success:
-            self._collect(fmap, window, new_target)
-            if self.frame_index % cfg.long_interval == 0 and self.store:
-                self._online_update(*self.store.long_term())
-        elif self.store:
-            self._online_update(*self.store.short_term())
-        self.target = new_target
-        self.confidence = cfg.blank_confidence if blank else target_score
-        self.target_found = success
-        return result
+            step.samples, step.n_pos = self._update_samples(step.window, new_target)
+
+    def _end_frame(self, step: _Step) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The tracker's state after the frame; the samples of the online update due now, if any."""
+        self.target = step.new_target
+        self.confidence = step.confidence
+        self.target_found = step.success
+        if step.success:
+            if self.frame_index % self.config.long_interval == 0 and self.store:
+                return self.store.long_term()
+            return None
+        return self.store.short_term() if self.store else None
+
+    def head_batch_key(self) -> Hashable | None:
+        # trackers alike in these pool, score and update together (batched.py); a head with a block does not
+        cfg, head = self.config, self.head
+        if not isinstance(head, SDNetHead) or hasattr(head, "block"):
+            return None
+        return ("sdnet", str(self.device), self.extractor.feature_dim, self.extractor.backbone.stride, cfg.roi_bins,
+                cfg.roi_sampling_ratio, cfg.hidden, cfg.score)
+
+    @classmethod
+    def _finish_many(cls, image: np.ndarray, trackers: Sequence[AdaptiveTracker], requests: Sequence[CropRequest],
+                     features: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        """:meth:`_finish` of several trackers of one :meth:`head_batch_key`, each part done for all at once
+        (batched.py): the boxes, states and random draws of each tracker's own :meth:`_finish`."""
+        members: list[_SDNetTracker] = list(trackers)  # type: ignore[arg-type]
+        extractor = members[0].extractor
+        steps = [t._begin_frame(image, r, f) for t, r, f in zip(members, requests, features, strict=True)]
+        feats = batched.pool_many(extractor, [(s.fmap, s.window, s.cands) for s in steps])
+        scores = batched.score_many([t.head for t in members], feats, members[0].config.score)
+        for t, s, f, sc in zip(members, steps, feats, scores, strict=True):
+            t._locate(image, s, f, sc)
+        storing = [(t, s) for t, s in zip(members, steps, strict=True) if s.samples is not None]
+        pooled = batched.pool_many(extractor, [(s.fmap, s.window, s.samples) for _, s in storing])
+        for (t, s), f in zip(storing, pooled, strict=True):
+            t._store(f, s.n_pos)
+        jobs: dict[Hashable, list[tuple[_SDNetTracker, batched.UpdateJob]]] = {}
+        for t, s in zip(members, steps, strict=True):
+            update = t._end_frame(s)
+            if update is None:
+                continue
+            job = batched.UpdateJob(t.head, t.update_optimizer, update[0], update[1], t.rng)
+            key = batched.update_key(job, t.config.maxiter_update, t.config)
+            jobs.setdefault(key if key is not None else id(t), []).append((t, job))
+        for together in jobs.values():
+            if len(together) == 1:
+                t, job = together[0]
+                t._online_update(job.pos, job.neg)
+                continue
+            start = time.perf_counter()
+            batched.train_many([j for _, j in together], together[0][0].config.maxiter_update,
+                               together[0][0].config)
+            share = (time.perf_counter() - start) / len(together)
+            for t, _ in together:
+                t.profile["update"] += share
+        return [s.result for s in steps]
 
     # ------------------------------------------------------------------ re-detection (adaptive/redetect.py)
     def _search_geometry(self) -> tuple[np.ndarray, float]:
@@ -249,12 +319,20 @@ class _SDNetTracker(AdaptiveTracker):
 
     def _collect(self, fmap: torch.Tensor, window, box: np.ndarray) -> None:
         """Store pyMDNet's update samples around ``box`` (positives and negatives) as features."""
+        boxes, n_pos = self._update_samples(window, box)
+        self._store(self.extractor.pool(fmap, window, boxes), n_pos)  # one RoIAlign call
+
+    def _update_samples(self, window, box: np.ndarray) -> tuple[np.ndarray, int]:
+        """pyMDNet's update boxes around ``box``: positives then negatives, and the positives' count."""
         cfg = self.config
         pos = sampling.positives(box, cfg.n_pos_update, window, cfg, self.rng, cfg.overlap_pos_update)
         neg = sampling.update_negatives(box, cfg.n_neg_update, window, cfg, self.rng)
-        feats = self.extractor.pool(fmap, window, np.concatenate([pos, neg]))  # one RoIAlign call
+        return np.concatenate([pos, neg]), len(pos)
+
+    def _store(self, feats: torch.Tensor, n_pos: int) -> None:
+        """Keep the pooled update samples (positives first), unless any is not finite."""
         if bool(torch.isfinite(feats).all()):
-            self.store.add(feats[: len(pos)], feats[len(pos):])
+            self.store.add(feats[:n_pos], feats[n_pos:])
 
     def _online_update(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
         with self._timed("update"):
@@ -277,6 +355,24 @@ class _SDNetTracker(AdaptiveTracker):
         else:
             x = self.extractor.pool(self._block_map(fmap), window, boxes)
         return SampleBatch(x, torch.from_numpy(labels).to(self.device))
+
+
+@dataclass
+class _Step:
+    """One later frame of one tracker between the parts of :meth:`_SDNetTracker._finish`."""
+
+    size: tuple[int, int]
+    target: np.ndarray
+    window: Any
+    fmap: torch.Tensor
+    cands: np.ndarray
+    result: np.ndarray | None = None
+    new_target: np.ndarray | None = None
+    success: bool = False
+    confidence: float = float("nan")
+    #: the update samples drawn on success (positives first) and the positives' count
+    samples: np.ndarray | None = None
+    n_pos: int = 0
 
 
 def _is_blank(image: np.ndarray, boxes: np.ndarray, min_std: float) -> bool:
