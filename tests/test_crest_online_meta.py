@@ -34,6 +34,11 @@ def test_online_settings_are_checked():
     with pytest.raises(ConfigError, match="delta_range"):
         MetaTrainConfig.from_dict({"online_frames": 3, "online_init": 1e-4, "delta_range": [1, 10]})
     assert MetaTrainConfig.from_dict({}).online_frames == 0  # the paper's episodes by default
+    with pytest.raises(ConfigError, match="first_step_delta_range"):
+        MetaTrainConfig.from_dict({"first_step_delta_range": [1, 10]})  # only with online episodes
+    with pytest.raises(ConfigError, match="first_step_delta_range"):
+        online_config(first_step_delta_range=[0, 10])
+    assert online_config(first_step_delta_range=[1, 10]).first_step_delta_range == (1, 10)
 
 
 def test_a_task_without_online_step_sizes_is_refused(tmp_path):
@@ -125,6 +130,31 @@ def test_meta_training_through_the_online_update_learns_its_step_sizes(tmp_path)
     assert set(got) == set(alpha) and torch.equal(got["filter"], after["filter"].detach())
     with pytest.raises(CheckpointError, match="online step sizes"):
         online_parameters({"online.filter": got["filter"]}, alpha, path)
+
+
+def test_the_first_steps_look_ahead_loss_is_added_to_the_loss_after_the_online_update(tmp_path, monkeypatch):
+    """first_step_delta_range: the meta-loss also holds theta1's loss on a frame j + delta' within it."""
+    seqs = synthetic_sequences(2, n=14)
+    runs = {}
+    for name, extra in (("online only", {}), ("with look-ahead", {"first_step_delta_range": [1, 2]})):
+        cfg = online_config(iterations=1, **extra)
+        task = build_task({}, meta_training=cfg, sequences=seqs)
+        seen = []
+        batches = task.episode_batches
+
+        def recording(episode, rng, batches=batches, seen=seen):
+            seen.append(episode.delta)
+            return batches(episode, rng)
+
+        monkeypatch.setattr(task, "episode_batches", recording)
+        trainer = MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / name)
+        trainer.train(progress=False)
+        runs[name] = (seen, json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[0]))
+    plain, extra = runs["online only"], runs["with look-ahead"]
+    assert len(plain[0]) == 2  # one batch pair per episode
+    # each episode adds one batch of a frame 1..2 after j, drawn after the episode's own
+    assert len(extra[0]) == 4 and all(d in (1, 2) for d in extra[0][1::2]) and extra[0][0::2] == plain[0]
+    assert extra[1]["meta_loss"] > plain[1]["meta_loss"]  # a second loss term, both positive
 
 
 def test_a_model_without_online_step_sizes_has_none(tmp_path):

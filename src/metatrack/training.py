@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ import torch
 from .checkpoints import read_checkpoint, truncate_log
 from .data.episodes import Episode, EpisodeSampler
 from .errors import CheckpointError, ConfigError, MetatrackError
+from .geometry import is_valid_box
 from .io import atomic_write, atomic_write_text
 from .meta import MetaSGD, Params
 from .modelfile import save_meta_model
@@ -78,6 +79,10 @@ class MetaTrainConfig:
     # meta-loss on frame j + delta after it (delta > online_frames); 0: the paper's episodes
     online_frames: int = 0
     online_init: float | None = None
+    # ours, with online_frames: also the paper's meta-loss of the FIRST step, theta1 on frame j + delta'
+    # with delta' uniform in this range (the paper's 1..10), added to the loss after the online update,
+    # so that theta0 and alpha keep the paper's objective; None: the loss after the online update alone
+    first_step_delta_range: tuple[int, int] | None = None
     # episode sources: [{"dataset": "embedded:train", "weight": 1.0}, ...]
     sources: list[dict] = field(default_factory=lambda: [{"dataset": "embedded:train", "weight": 1.0}])
 
@@ -86,8 +91,9 @@ class MetaTrainConfig:
         d = known_keys_only(cls, d, "meta_training")
         if "schedule" in d:
             d["schedule"] = [s if isinstance(s, ScheduleStep) else ScheduleStep(**s) for s in d["schedule"]]
-        if "delta_range" in d:
-            d["delta_range"] = tuple(d["delta_range"])
+        for key in ("delta_range", "first_step_delta_range"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         cfg = cls(**d)
         if not isinstance(cfg.lr_theta_factors, dict) or any(
             not isinstance(v, (int, float)) or v < 0 for v in cfg.lr_theta_factors.values()
@@ -102,6 +108,11 @@ class MetaTrainConfig:
             raise ConfigError(f"meta_training.delta_range starts at {cfg.delta_range[0]}: with online_frames "
                               f"{cfg.online_frames} the future frame must come after the tracked ones "
                               f"(delta_range >= {cfg.online_frames + 1})")
+        if cfg.first_step_delta_range is not None:
+            lo, hi = cfg.first_step_delta_range
+            if not cfg.online_frames or not 1 <= lo <= hi:
+                raise ConfigError("meta_training.first_step_delta_range: [low, high] with 1 <= low <= high, "
+                                  f"and only with online_frames > 0; got {list(cfg.first_step_delta_range)}")
         return cfg
 
     def lr_theta_factor(self, name: str) -> float:
@@ -358,11 +369,23 @@ class MetaTrainer:
             tracked, test = self.task.tracked_batches(theta1, episode, cfg.online_frames)
             theta = self.task.online_adapt(theta1, online, tracked, first_order=cfg.first_order)
         meta_loss = self.task.loss(theta, test)
+        if cfg.first_step_delta_range is not None:
+            meta_loss = meta_loss + self.task.loss(theta1, self._first_step_test(episode, rng))
         meta_loss.backward()
         with torch.no_grad():
             numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}
             numbers.update({f"test_{key}": v for key, v in self.task.metrics(theta, test).items()})
         return numbers
+
+    def _first_step_test(self, episode: Episode, rng: np.random.Generator) -> Any:
+        """The test batch of frame j + delta' for the first step's look-ahead loss: delta' uniform in
+        ``first_step_delta_range``, cut to the last valid frame within it (nearest to j if none is)."""
+        lo, hi = self.cfg.first_step_delta_range
+        seq = episode.sequence
+        deltas = [d for d in range(lo, hi + 1)
+                  if episode.j + d < len(seq) and is_valid_box(np.asarray(seq.boxes[episode.j + d], dtype=np.float64))]
+        delta = int(rng.choice(deltas)) if deltas else episode.delta
+        return self.task.episode_batches(replace(episode, delta=delta), rng)[1]
 
     def _gather(self, sums: dict[str, float], count: int, iteration: int) -> dict[str, float]:
         """Sum gradients and logged numbers over processes; the means, or TrainingDiverged."""
