@@ -70,6 +70,7 @@ def test_a_hidden_loss_becomes_a_departure_when_the_box_reaches_the_border():
     boxes = [[140, 200, 12, 12], [140, 215, 12, 12], [140, 226, 12, 12], [140, 228, 12, 12]]
     assert _lost_frames(c, [140, 190, 12, 12], 4, boxes) == [False, False, True, True]
     assert c.kind == DEPARTED
+    assert c.losses == {DEPARTED: 1, HIDDEN: 0} and c.searched == 2  # what bench/redetect_search.py counts
 
 
 def test_velocity_is_the_mean_displacement_damped_and_restarts_after_a_loss():

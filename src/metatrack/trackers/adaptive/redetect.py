@@ -148,6 +148,10 @@ class LossCounter:
         self.centres: deque[np.ndarray] = deque(maxlen=settings.velocity_frames + 1)
         #: the current loss's kind (:func:`loss_kind`), set on its first frame; None while found
         self.kind: str | None = None
+        #: what this run did, for benchmarks: losses by kind (a hidden one that became a departure counts
+        #: as a departure) and frames searched wide
+        self.losses = {DEPARTED: 0, HIDDEN: 0}
+        self.searched = 0
 
     def found(self, score: float = float("nan"), box: np.ndarray | None = None) -> None:
         """The target was found (with ``score``, at ``box``): the loss (if any) is over. Without a box
@@ -194,11 +198,17 @@ class LossCounter:
                 self.kind = loss_kind(self.last_box, self.velocity(), image_size, s.redetect_border,
                                       s.redetect_after)
             self.centres.clear()  # the velocity restarts after a loss
+            self.losses[self.kind] += 1
         if self.kind == HIDDEN and image_size is not None and box is not None and np.all(np.isfinite(box)):
             self.kind = loss_kind(box, np.zeros(2), image_size, s.redetect_border, 0)
+            if self.kind == DEPARTED:
+                self.losses[HIDDEN] -= 1
+                self.losses[DEPARTED] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after
         k = self.frames - after
-        return s.redetect_after > 0 and after > 0 and k >= 0 and k % s.redetect_interval == 0
+        search = s.redetect_after > 0 and after > 0 and k >= 0 and k % s.redetect_interval == 0
+        self.searched += search
+        return search
 
     def next_centres(self, centres: np.ndarray) -> np.ndarray:
         """This try's ``redetect_crops`` of ``centres`` (nearest first): try ``tries`` takes the next ones,
