@@ -51,7 +51,14 @@ ANCHORS = [(110, 80), (530, 80), (320, 180), (110, 280), (530, 280)]
 #: ``nearby``: offsets from the group's centre, about a target's width apart
 OFFSETS = [(0, 0), (52, 8), (-50, 14), (6, -50), (10, 54)]
 PARTS = ("crop", "features", "finish", "update")
-MODES = ("independent", "group", "shared")
+#: independent trackers; groups: ``group`` one batched backbone call, ``shared`` shared crops, ``heads``
+#: the heads' work together (sdnet/batched.py), ``default`` what TrackerGroup does by default on this
+#: device (on a CPU: shared crops and heads together)
+MODES = ("independent", "group", "shared", "heads", "default")
+GROUP_SETTINGS = {"group": {"batch": True, "merge": False, "heads": False},
+                  "shared": {"batch": False, "merge": True, "heads": False},
+                  "heads": {"batch": False, "merge": False, "heads": True},
+                  "default": {}}
 #: the data role of each validation split, as the docs print it
 ROLES = {"embedded:eval": "validation: choices were made on it",
          "real:validation": "validation: choices were made on these clips"}
@@ -116,13 +123,30 @@ def decode_ms(images: list[np.ndarray]) -> float:
     return 1000 * (time.perf_counter() - start) / max(n, 1)
 
 
-def time_modes(tracker: str, images: list[np.ndarray], truth: np.ndarray, seed: int = 0) -> dict:
-    """Independent, group (batched) and shared-crop trackers of ``len(truth)`` targets in lockstep."""
+def time_modes(tracker: str, images: list[np.ndarray], truth: np.ndarray, seed: int = 0, repeats: int = 1) -> dict:
+    """:func:`time_run` ``repeats`` times; each mode's fastest run (the least disturbed by other load),
+    with the 1-minute load average before and after every run."""
+    best: dict = {}
+    loads = []
+    for _ in range(repeats):
+        before = os.getloadavg()[0]
+        run = time_run(tracker, images, truth, seed)
+        loads.append([round(before, 2), round(os.getloadavg()[0], 2)])
+        for mode in MODES:
+            if mode not in best or run[mode]["ms_per_frame"] < best[mode]["ms_per_frame"]:
+                best[mode] = run[mode]
+        best.update({k: v for k, v in run.items() if k not in MODES})
+    best["repeats"] = repeats
+    best["load_average"] = loads
+    return best
+
+
+def time_run(tracker: str, images: list[np.ndarray], truth: np.ndarray, seed: int = 0) -> dict:
+    """Independent trackers and the groups of :data:`GROUP_SETTINGS` of ``len(truth)`` targets in lockstep."""
     from metatrack.trackers.adaptive import TrackerGroup
 
     sets = {mode: create_trackers(tracker, len(truth), seed=seed) for mode in MODES}
-    groups = {"group": TrackerGroup(sets["group"], batch=True, merge=False),
-              "shared": TrackerGroup(sets["shared"], batch=False, merge=True)}
+    groups = {mode: TrackerGroup(sets[mode], **GROUP_SETTINGS[mode]) for mode in MODES if mode in GROUP_SETTINGS}
     first = [b[0] for b in truth]
     boxes = {mode: [first] for mode in sets}
     seconds = dict.fromkeys(sets, 0.0)
@@ -155,7 +179,78 @@ def time_modes(tracker: str, images: list[np.ndarray], truth: np.ndarray, seed: 
     out["merged_targets_per_frame"] = groups["shared"].profile["merged"] / later
     out["shared_crops_per_frame"] = groups["shared"].profile["shared"] / later
     out["batches_per_frame"] = groups["group"].profile["batches"] / later
+    out["heads_together_per_frame"] = groups["heads"].profile["heads"] / later
+    out["default_settings"] = {"merge": groups["default"].merge, "batch": groups["default"].batch,
+                               "heads": groups["default"].heads}
     return out
+
+
+def _best_ms(fn, repeats: int = 7, inner: int = 5) -> float:
+    """Milliseconds of one call of ``fn``: the best of ``repeats`` means over ``inner`` calls."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        best = min(best, (time.perf_counter() - start) / inner)
+    return 1000 * best
+
+
+def profile_metasdnet(images: list[np.ndarray], truth: np.ndarray, seed: int = 0, warm: int = 20) -> dict:
+    """What in one MetaSDNet target's head and online update is per-call cost and what arithmetic.
+
+    After ``warm`` frames (its sample store filled), each part is timed as the tracker runs it and
+    again with the same calls on one-row inputs (one box, one sample per batch): the latter is the
+    part's per-call cost (Python, dispatch, allocation), which doing several targets' calls at once can
+    save; the difference is arithmetic, which it cannot.
+    """
+    import copy
+    from dataclasses import replace
+
+    import torch
+
+    from metatrack.trackers.sdnet import sampling
+    from metatrack.trackers.sdnet.online import make_optimizer, train_head
+
+    warm = min(warm, len(images) - 1)
+    trk, = create_trackers("metasdnet", 1, seed=seed)
+    trk.init(images[0], truth[0].copy())
+    for image in images[1:warm]:
+        trk.update(image)
+    cfg, image = trk.config, images[warm]
+    request = trk._crop_request(image)
+    fmap = trk._block_map(trk.crop_features([request.crop]))
+    window, rng = request.context, np.random.default_rng(seed)
+    cands = sampling.candidates(trk.target, window, cfg, trk.trans, rng)
+    feats = trk.extractor.pool(fmap, window, cands)
+    pos, neg = trk.store.long_term()
+
+    def score(x):
+        with torch.no_grad():
+            return trk.head(x)
+
+    def update(c, p, n):
+        head = copy.deepcopy(trk.head)
+        opt = make_optimizer(head, trk.online_lr, c)
+        return lambda: train_head(head, opt, p, n, c.maxiter_update, c, np.random.default_rng(seed))
+
+    one = replace(cfg, batch_pos=1, batch_neg=1, batch_neg_cand=2)
+    parts = {
+        "draw candidates (numpy)": (_best_ms(lambda: sampling.candidates(trk.target, window, cfg, trk.trans, rng)),
+                                    None),
+        "pool candidates (RoIAlign)": (_best_ms(lambda: trk.extractor.pool(fmap, window, cands)),
+                                       _best_ms(lambda: trk.extractor.pool(fmap, window, cands[:1]))),
+        "score candidates (fc4-fc6)": (_best_ms(lambda: score(feats)), _best_ms(lambda: score(feats[:1]))),
+        "draw update samples (numpy)": (_best_ms(lambda: trk._update_samples(window, trk.target)), None),
+        "online update (15 SGD steps)": (_best_ms(update(cfg, pos, neg), 3, 2),
+                                         _best_ms(update(one, pos[:2], neg[:2]))),
+    }
+    return {"tracker": "metasdnet", "frame": warm, "samples": {"pos": len(pos), "neg": len(neg)},
+            "parts_ms": {k: {"as_run": round(v, 3), "one_row_calls": None if c is None else round(c, 3)}
+                         for k, (v, c) in parts.items()},
+            "note": "one_row_calls: the same calls on one box / one sample per batch (the per-call cost); "
+                    "as_run minus it is arithmetic; numpy draws are each target's own generator's and stay per target"}
 
 
 # ------------------------------------------------------------------------------------ accuracy
@@ -209,6 +304,77 @@ def accuracy_runs(tracker: str, sequences: list, seed: int, config=None) -> dict
     return out
 
 
+def heads_runs(tracker: str, sequences: list, seed: int) -> dict:
+    """Per sequence: its target and the two :func:`companions` as three single runs and as one group
+    running their heads together (nothing merged); the target's AUC in both, the largest box difference
+    over all three targets and frames, and how many online updates ran together."""
+    from metatrack.evaluation.otb import sequence_curves
+    from metatrack.trackers.adaptive import TrackerGroup
+    from metatrack.trackers.sdnet import batched
+
+    counted = {"updates": 0}
+    train_many = batched.train_many
+
+    def counting(jobs, iterations, cfg):
+        counted["updates"] += len(jobs)
+        return train_many(jobs, iterations, cfg)
+
+    batched.train_many = counting
+    out = {}
+    try:
+        for seq in sequences:
+            frames = [seq.frame(i) for i in range(len(seq))]
+            first = np.asarray(seq.boxes[0], dtype=np.float64)
+            extra = companions(first, seq.image_size)
+            if extra is None:
+                continue
+            starts = [first, *extra]
+            singles = create_trackers(tracker, 3, seed=seed)
+            members = create_trackers(tracker, 3, seed=seed)
+            group = TrackerGroup(members, batch=False, merge=False, heads=True)
+            for trk, box in zip(singles, starts, strict=True):
+                trk.init(frames[0], box.copy())
+            group.init(frames[0], [b.copy() for b in starts])
+            counted["updates"] = 0
+            boxes = {"single": [starts], "heads": [starts]}
+            for image in frames[1:]:
+                boxes["single"].append([np.asarray(t.update(image), dtype=np.float64) for t in singles])
+                boxes["heads"].append([np.asarray(b, dtype=np.float64) for b in group.update(image)])
+            b = {mode: np.array(v) for mode, v in boxes.items()}
+            res = {mode: float(np.mean(sequence_curves(v[:, 0], seq.boxes)[0])) for mode, v in b.items()}
+            res.update(frames=len(frames), updates_together=counted["updates"],
+                       max_box_difference_px=float(np.abs(b["single"] - b["heads"]).max()))
+            out[seq.name] = res
+    finally:
+        batched.train_many = train_many
+    return out
+
+
+def heads_check(trackers: list[str], splits: list[str], seeds: list[int]) -> dict:
+    from metatrack.data import open_dataset
+
+    results: dict = {}
+    rows = []
+    for tracker in trackers:
+        for split in splits:
+            sequences = open_dataset(split)
+            per_seed = {str(s): heads_runs(tracker, sequences, s) for s in seeds}
+            results.setdefault(tracker, {})[split] = per_seed
+            auc = {mode: [float(np.mean([r[mode] for r in runs.values()])) for runs in per_seed.values()]
+                   for mode in ("single", "heads")}
+            runs = [r for p in per_seed.values() for r in p.values()]
+            diff = max(r["max_box_difference_px"] for r in runs)
+            spread = max(max(v) - min(v) for v in auc.values()) / 2
+            delta = float(np.mean(auc["heads"]) - np.mean(auc["single"]))
+            verdict = ("identical" if diff == 0 else "tie" if abs(delta) <= spread
+                       else "together better" if delta > 0 else "single runs better")
+            rows.append([tracker, split, str(len(next(iter(per_seed.values())))),
+                         " / ".join(f"{a:.3f}" for a in auc["single"]), " / ".join(f"{a:.3f}" for a in auc["heads"]),
+                         f"{delta:+.3f}", f"{diff:.2g}", str(sum(r["updates_together"] for r in runs)), verdict])
+            print(" | ".join(rows[-1]), flush=True)
+    return {"rows": rows, "results": results}
+
+
 def accuracy(trackers: list[str], splits: list[str], seeds: list[int], config=None) -> dict:
     from metatrack.data import open_dataset
 
@@ -256,13 +422,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic video and the trackers")
     parser.add_argument("--accuracy", action="store_true",
                         help="measure the shared crop's accuracy on validation data instead of the times")
-    parser.add_argument("--splits", default="embedded:eval,real:validation", help="--accuracy: comma-separated splits")
-    parser.add_argument("--seeds", default="0,1,2,3", help="--accuracy: comma-separated tracker seeds")
+    parser.add_argument("--heads-check", action="store_true",
+                        help="check on validation data that heads together give the boxes of single runs instead")
+    parser.add_argument("--splits", default="embedded:eval,real:validation",
+                        help="--accuracy, --heads-check: comma-separated splits")
+    parser.add_argument("--seeds", default="0,1,2,3", help="--accuracy, --heads-check: comma-separated tracker seeds")
     parser.add_argument("--min-overlap", type=float, default=None,
                         help="--accuracy: SharedCropConfig.min_overlap to try (default: the shipped value)")
     parser.add_argument("--scale-tolerance", type=float, default=None,
                         help="--accuracy: SharedCropConfig.scale_tolerance to try (default: the shipped value)")
     parser.add_argument("--threads", type=int, default=1, help="torch's and OpenCV's threads")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each tracker, layout and count; each mode's fastest is kept (default 3)")
     parser.add_argument("--json", default=None, help="write the measurements here (default: "
                         "bench/results/multi_target.json, with --accuracy multi_target_accuracy.json)")
     args = parser.parse_args(argv)
@@ -274,6 +445,34 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]
     started = time.perf_counter()
+    if args.heads_check:
+        path = args.json or "bench/results/multi_target_heads.json"
+        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+        seeds = [int(s) for s in args.seeds.split(",")]
+        found = heads_check(trackers, splits, seeds)
+        out = {
+            "kind": "table",
+            "columns": ["tracker", "split", "sequences", "target AUC, single runs (per seed)",
+                        "target AUC, heads together (per seed)", "difference", "max box difference (px)",
+                        "online updates run together", "verdict"],
+            "rows": found["rows"],
+            "split": ", ".join(f"{s} ({ROLES.get(s, 'validation')})" for s in splits)
+                     + ": whether heads together stay on by default was decided on them; each sequence's target and "
+                     "two companions (0.9 and 1.1 times its size, a width beside it) as three single runs and as one "
+                     "group running their heads together (crops not merged); success AUC of the target; box "
+                     "difference over all three targets and every frame; updates: targets' online updates done in "
+                     "a batched optimisation",
+            "seeds": ",".join(str(s) for s in seeds),
+            "date": date.today().isoformat(),
+            "machine": machine(args.threads),
+            "seconds": round(time.perf_counter() - started, 1),
+            "command": f"OMP_NUM_THREADS={args.threads} .venv/bin/python bench/multi_target.py --heads-check "
+                       f"--trackers {args.trackers} --splits {args.splits} --seeds {args.seeds} --json {path}",
+            "results": found["results"],
+        }
+        atomic_write_text(path, json.dumps(out, indent=1) + "\n")
+        print(f"written: {path}")
+        return 0
     if args.accuracy:
         path = args.json or "bench/results/multi_target_accuracy.json"
         splits = [s.strip() for s in args.splits.split(",") if s.strip()]
@@ -317,12 +516,15 @@ def main(argv: list[str] | None = None) -> int:
     if not set(layouts) <= {"nearby", "apart"}:
         parser.error("--layouts: nearby, apart")
     results: dict[str, dict] = {}
-    columns = ["tracker", "layout", "targets", "independent (ms/frame)", "group (ms/frame)", "shared crop (ms/frame)",
-               "independent / shared crop", "crops: ind. / shared (ms)", "backbone: ind. / shared (ms)",
-               "head: ind. / shared (ms)", "update: ind. / shared (ms)", "other: ind. / shared (ms)",
-               "targets merged", "decode (ms/frame)", "single runs / shared crop, decoding included",
-               "max box difference: group / shared (px)", "mean IoU: ind. / shared"]
+    columns = ["tracker", "layout", "targets", "independent (ms/frame)", "batched backbone (ms/frame)",
+               "shared crop (ms/frame)", "heads together (ms/frame)", "default: shared crop + heads (ms/frame)",
+               "independent / heads together", "independent / default", "crops: ind. / default (ms)",
+               "backbone: ind. / default (ms)", "head: ind. / default (ms)", "update: ind. / default (ms)",
+               "other: ind. / default (ms)", "targets merged", "decode (ms/frame)",
+               "single runs / default, decoding included",
+               "max box difference: batched / shared / heads / default (px)", "mean IoU: ind. / default"]
     rows = []
+    loads = []
     for layout in layouts:
         images, truth = synthetic_scene(frames, args.seed, layout=layout)
         decode = decode_ms(images)
@@ -331,36 +533,50 @@ def main(argv: list[str] | None = None) -> int:
             create_trackers(tracker, 1)  # loads the model once
             results.setdefault(tracker, {})[layout] = {}
             for count in counts:
-                r = time_modes(tracker, images, truth[:count], args.seed)
+                r = time_modes(tracker, images, truth[:count], args.seed, args.repeats)
                 results[tracker][layout][str(count)] = r
-                ind, grp, sh = r["independent"], r["group"], r["shared"]
+                loads += [v for pair_ in r["load_average"] for v in pair_]
+                ind, dft = r["independent"], r["default"]
 
-                def pair(part: str, ind=ind, sh=sh) -> str:
-                    return f"{ind[part]:.1f} / {sh[part]:.1f}"
+                def pair(part: str, ind=ind, dft=dft) -> str:
+                    return f"{ind[part]:.1f} / {dft[part]:.1f}"
 
-                rows.append([tracker, layout, str(count), f"{ind['ms_per_frame']:.1f}", f"{grp['ms_per_frame']:.1f}",
-                             f"{sh['ms_per_frame']:.1f}", f"{ind['ms_per_frame'] / sh['ms_per_frame']:.2f}x",
+                diffs = " / ".join(f"{r[m]['max_box_difference_px']:.2g}"
+                                   for m in ("group", "shared", "heads", "default"))
+                rows.append([tracker, layout, str(count), f"{ind['ms_per_frame']:.1f}",
+                             f"{r['group']['ms_per_frame']:.1f}", f"{r['shared']['ms_per_frame']:.1f}",
+                             f"{r['heads']['ms_per_frame']:.1f}", f"{dft['ms_per_frame']:.1f}",
+                             f"{ind['ms_per_frame'] / r['heads']['ms_per_frame']:.2f}x",
+                             f"{ind['ms_per_frame'] / dft['ms_per_frame']:.2f}x",
                              pair("crop_ms"), pair("backbone_ms"), pair("head_ms"), pair("update_ms"),
                              pair("other_ms"), f"{r['merged_targets_per_frame']:.1f}", f"{decode:.1f}",
-                             f"{(ind['ms_per_frame'] + count * decode) / (sh['ms_per_frame'] + decode):.2f}x",
-                             f"{grp['max_box_difference_px']:.2g} / {sh['max_box_difference_px']:.2g}",
-                             f"{np.mean(ind['mean_iou']):.3f} / {np.mean(sh['mean_iou']):.3f}"])
+                             f"{(ind['ms_per_frame'] + count * decode) / (dft['ms_per_frame'] + decode):.2f}x",
+                             diffs, f"{np.mean(ind['mean_iou']):.3f} / {np.mean(dft['mean_iou']):.3f}"])
                 print(" | ".join(rows[-1]), flush=True)
+    if "metasdnet" in trackers:
+        images, truth = synthetic_scene(frames, args.seed, layout="apart")
+        results["profile"] = profile_metasdnet(images, truth[0], args.seed)
+        print(json.dumps(results["profile"], indent=1), flush=True)
     out = {
         "kind": "table",
         "columns": columns,
         "rows": rows,
         "split": f"a synthetic {SIZE[0]}x{SIZE[1]} video of {frames} frames drawn in memory (no data split; "
-                 "nothing chosen on it); milliseconds per frame after the first, all targets; independent, batched "
-                 "(group) and shared-crop trackers in lockstep, torch; targets merged: per frame, those sharing a "
-                 "crop; single runs: each target's own run decoding the video (independent + targets x decode) against "
-                 "one shared-crop run decoding it once",
+                 "nothing chosen on it); milliseconds per frame after the first, all targets; independent trackers "
+                 "and four groups in lockstep, torch: one batched backbone call, shared crops, heads together, and "
+                 "the CPU default (shared crops and heads together); each mode's fastest of "
+                 f"{args.repeats} runs; parts of a frame (crops, backbone, head, update, other) of the independent "
+                 "trackers and the default group; targets merged: per frame, those sharing a crop; single runs: each "
+                 "target's own run decoding the video (independent + targets x decode) against one default group "
+                 "run decoding it once",
         "seeds": str(args.seed),
         "date": date.today().isoformat(),
-        "machine": machine(args.threads),
+        "machine": machine(args.threads) + (f", 1-minute load average {min(loads):.1f} to {max(loads):.1f} while it "
+                                            "ran (other jobs beside it)" if loads else ""),
         "seconds": round(time.perf_counter() - started, 1),
         "command": f"OMP_NUM_THREADS={args.threads} .venv/bin/python bench/multi_target.py --frames {args.frames} "
-                   f"--trackers {args.trackers} --targets {args.targets} --layouts {args.layouts} --json {path}",
+                   f"--trackers {args.trackers} --targets {args.targets} --layouts {args.layouts} "
+                   f"--repeats {args.repeats} --json {path}",
         "video": {"frames": frames, "size": list(SIZE), "seed": args.seed, "synthetic": True},
         "results": results,
     }

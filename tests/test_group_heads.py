@@ -140,6 +140,24 @@ def test_a_mixed_group_runs_the_sdnet_pair_together_and_the_others_alone(one_thr
     assert group.profile["heads"] == 2 * (len(frames) - 1)
 
 
+def test_sdnet_n_and_metasdnet_score_together_and_update_with_their_own_kind(one_thread, counted):
+    frames = scene(12)  # every target's long-term update on frame 10
+    names = ["sdnet-05", "metasdnet", "sdnet-05"]
+
+    def make():
+        return [create_trackers(n, 1, seed=2)[0] for n in names]
+
+    alone, members = make(), make()
+    expected = run(alone, frames, None)
+    found = run(members, frames, TrackerGroup(members, batch=False, merge=False))
+    assert np.array_equal(found, expected)
+    for a, b in zip(alone, members, strict=True):
+        assert_same_state(a, b)
+    assert counted["finish"] == [3] * (len(frames) - 1)  # one head key for both kinds
+    # their learning rates differ: SDNet-N's pair updates together, MetaSDNet never with them
+    assert counted["train"] and set(counted["train"]) == {2}
+
+
 def test_heads_follow_the_users_switches(one_thread):
     trackers = create_trackers("metasdnet", 2)
     assert tracker_group(trackers, batch=False) is None  # shared=False: every target a single run
