@@ -105,6 +105,20 @@ def test_heads_together_give_each_target_its_single_run_to_the_bit(one_thread, c
     assert all(t.profile["frames"] == later for t in members)
 
 
+def test_re_detection_after_heads_together_searches_as_alone(one_thread, counted):
+    frames = scene(16, blank=tuple(range(6, 12)))  # every target lost for six frames, then back
+    settings = {"redetect_after": 3, "redetect_hidden_after": 3}
+    alone = create_trackers("metasdnet", 3, seed=0, **settings)
+    expected = run(alone, frames, None)
+    members = create_trackers("metasdnet", 3, seed=0, **settings)
+    found = run(members, frames, TrackerGroup(members, batch=False, merge=False))
+    assert np.array_equal(found, expected)
+    for a, b in zip(alone, members, strict=True):
+        assert_same_state(a, b)
+        assert a._loss_counter.searched == b._loss_counter.searched > 0  # the wider search ran, in both
+    assert counted["finish"] == [3] * (len(frames) - 1)
+
+
 def test_heads_together_on_top_of_a_shared_crop_change_nothing(one_thread, counted):
     frames = scene(6)
     near = [create_trackers("metasdnet", 2, seed=0) for _ in range(2)]
