@@ -78,7 +78,7 @@ SHARED_CROP = SharedCropConfig()
 def _static_head_key(tracker: AdaptiveTracker) -> Hashable | None:
     """Whether a tracker not started yet will have a head key: its family defines the hook."""
     has_hook = type(tracker).head_batch_key is not AdaptiveTracker.head_batch_key
-    return (type(tracker)._finish_many, str(getattr(tracker, "device", ""))) if has_hook else None
+    return (type(tracker)._finish_many.__func__, str(getattr(tracker, "device", ""))) if has_hook else None
 
 
 def _extent(squares: Sequence[CropSquare]) -> tuple[float, float, float, float]:
