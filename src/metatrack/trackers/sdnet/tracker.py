@@ -198,8 +198,9 @@ class _SDNetTracker(AdaptiveTracker):
         cfg, head = self.config, self.head
         if not isinstance(head, SDNetHead) or hasattr(head, "block"):
             return None
-        return ("sdnet", str(self.device), self.extractor.feature_dim, self.extractor.backbone.stride, cfg.roi_bins,
-                cfg.roi_sampling_ratio, cfg.hidden, cfg.score)
+        backbone = self.extractor.backbone
+        return ("sdnet", str(self.device), cfg.backbone, self.extractor.feature_dim, backbone.stride, backbone.shift,
+                cfg.roi_bins, cfg.roi_sampling_ratio, cfg.hidden, cfg.score)
 
     @classmethod
     def _finish_many(cls, image: np.ndarray, trackers: Sequence[AdaptiveTracker], requests: Sequence[CropRequest],
