@@ -22,7 +22,7 @@ Only the frozen backbone's work is pooled, in two ways:
 - **Batching** (``batch``). The crops of the other trackers with the same key go through the backbone
   in one batched call; boxes are those of each tracker alone, up to the rounding of a batched
   convolution. Batching pays where a call costs more than its arithmetic (a GPU); on this project's
-  CPU it does not (a tie to 20 % slower, ``bench/multi_target.py``).
+  CPU it does not (a tie to 15-20 % slower, ``bench/multi_target.py``).
 
 - **Heads together** (``heads``). After the backbone, the trackers of one
   :meth:`AdaptiveTracker.head_batch_key` run the rest of the frame through their family's

@@ -47,7 +47,7 @@ class _SDNetTracker(AdaptiveTracker):
     measure = "accuracy"
     stochastic = True
     # ours: MetaSDNet's target AUC with its crop shared was a tie on embedded:eval and real:validation
-    # (4 seeds), and three nearby targets ran 1.14x faster (bench/results/multi_target*.json)
+    # (4 seeds), and three nearby targets ran 1.14x (now 1.18x) faster (bench/results/multi_target*.json)
     shared_crop_on_cpu = True
 
     def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu"):
