@@ -172,6 +172,28 @@ def test_sdnet_n_and_metasdnet_score_together_and_update_with_their_own_kind(one
     assert counted["train"] and set(counted["train"]) == {2}
 
 
+def test_metatrack_track_and_track_many_run_heads_together(one_thread, counted, tmp_path, capsys):
+    from metatrack.cli import main
+
+    frames = scene(5)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, image in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    boxes = ["40,40,36,30", "230,50,30,40"]
+    assert main(["track", str(folder), "--box", boxes[0], "--box", boxes[1], "--tracker", "metasdnet",
+                 "--boxes", str(tmp_path / "boxes.txt"), "--no-progress"]) == 0
+    assert counted["finish"] == [2] * (len(frames) - 1)
+    counted["finish"].clear()
+    import metatrack
+
+    steps = list(metatrack.track_many(frames, [(40, 40, 36, 30), (230, 50, 30, 40)], tracker="metasdnet"))
+    assert len(steps) == len(frames) and counted["finish"] == [2] * (len(frames) - 1)
+    counted["finish"].clear()
+    list(metatrack.track_many(frames, [(40, 40, 36, 30), (230, 50, 30, 40)], tracker="metasdnet", shared=False))
+    assert counted["finish"] == []  # shared=False: single runs
+
+
 def test_heads_follow_the_users_switches(one_thread):
     trackers = create_trackers("metasdnet", 2)
     assert tracker_group(trackers, batch=False) is None  # shared=False: every target a single run
