@@ -139,6 +139,10 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     long_interval: int = 10  # pyMDNet: 10
     n_frames_long: int = 100  # pyMDNet: 100
     n_frames_short: int = 20  # pyMDNet: 20
+    # "sgd": the updates above (pyMDNet's rule, the paper's MetaSDNet, SDNet-N); "meta" (ours, beyond
+    # the paper, issue 13): each update is instead one step of the step sizes meta-learned through a
+    # later update (meta_training.online_frames; online.learned_update), for a model file that has them
+    online_update: str = "sgd"
 
     # ---- meta-training feature cache (backbone frozen: one pass per training frame)
     cache_max_frames: int = 50000  # ~27 KB a frame at the defaults (float16)
@@ -181,6 +185,8 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
         if self.meta_hard_negatives < 0 or 0 < self.meta_hard_negatives < self.n_neg_meta:
             raise ConfigError(f"tracker.meta_hard_negatives: 0 or at least n_neg_meta ({self.n_neg_meta}), "
                               f"got {self.meta_hard_negatives}")
+        if self.online_update not in ("sgd", "meta"):
+            raise ConfigError(f"tracker.online_update: {self.online_update!r}; use sgd or meta")
         if not 0.0 <= self.label_shuffle <= 1.0:
             raise ConfigError(f"tracker.label_shuffle: a probability, got {self.label_shuffle}")
         self.validate_redetect()

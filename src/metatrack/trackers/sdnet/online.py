@@ -4,19 +4,29 @@ The same training routine serves SDNet-N's first frame (``lr_init``) and the lat
 trackers (``update_lr``): mini-batches of ``batch_pos`` positives and ``batch_neg`` negatives, the
 negatives being the top scored among ``batch_neg_cand`` candidates (hard negative mining), SGD with
 momentum, weight decay, a 10x learning rate on fc6 and gradient-norm clipping.
+
+Beyond the paper (issue 13): :func:`learned_update` is one step of per-parameter step sizes that
+meta-training learned THROUGH a later update (``meta_training.online_frames``, sdnet/task.py); the
+tracker with ``online_update: meta`` takes it instead of the SGD iterations, and meta-training's
+episodes call the same function.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
+from ...meta import adapt
 from .config import SDNetConfig
 from .head import classification_loss, target_scores
+
+Params = dict[str, torch.Tensor]
+Forward = Callable[[Mapping[str, torch.Tensor], torch.Tensor], torch.Tensor]
 
 
 class SampleStore:
@@ -108,3 +118,38 @@ def train_head(
                 p.copy_(b)
         optimizer.state.clear()
     return loss_value
+
+
+def store_loss(logits_pos: torch.Tensor, logits_neg: torch.Tensor, cfg: SDNetConfig, target: int = 1) -> torch.Tensor:
+    """The expected loss of one pyMDNet mini-batch over the whole store: the positives' mean and the
+    mean of the hardest ``batch_neg / batch_neg_cand`` share of the negatives (hard negative mining:
+    the negatives the head scores most like the target, chosen without gradient), weighted
+    ``batch_pos : batch_neg`` as in a pyMDNet batch. ``target`` is the target's class index (0 in a
+    label-shuffled meta-training episode)."""
+    n_cand = max(cfg.batch_neg_cand, cfg.batch_neg)
+    keep = max(1, min(len(logits_neg), math.ceil(len(logits_neg) * cfg.batch_neg / n_cand)))
+    with torch.no_grad():
+        flipped = logits_neg.detach()[:, [1 - target, target]]  # the tracker's score reads the target class
+        scores = torch.nan_to_num(target_scores(flipped, cfg.score), nan=-float("inf"))
+        hardest = scores.topk(keep).indices
+    pos_loss = nn.functional.cross_entropy(logits_pos, torch.full((len(logits_pos),), target, dtype=torch.long,
+                                                                  device=logits_pos.device))
+    neg = logits_neg[hardest]
+    neg_loss = nn.functional.cross_entropy(neg, torch.full((len(neg),), 1 - target, dtype=torch.long,
+                                                           device=neg.device))
+    return (cfg.batch_pos * pos_loss + cfg.batch_neg * neg_loss) / (cfg.batch_pos + cfg.batch_neg)
+
+
+def learned_update(forward: Forward, params: Mapping[str, torch.Tensor], online: Mapping[str, torch.Tensor],
+                   pos: torch.Tensor, neg: torch.Tensor, cfg: SDNetConfig, *, create_graph: bool,
+                   first_order: bool = False, target: int = 1) -> Params:
+    """theta after one step of the learned online step sizes ``online`` (by parameter name) on the
+    stored positives ``pos`` and negatives ``neg`` (pooled features): ``theta - online * grad``
+    of :func:`store_loss`, no momentum, decay or clipping (the step sizes are learned for the step
+    as it is). One step on the whole store rather than ``maxiter_update`` mini-batches, since the
+    step sizes were meta-learned for exactly this step. ``forward(params, x)`` gives the logits."""
+
+    def loss(p: Params) -> torch.Tensor:
+        return store_loss(forward(p, pos), forward(p, neg), cfg, target)
+
+    return adapt(dict(params), online, loss, 1, create_graph=create_graph, first_order=first_order)

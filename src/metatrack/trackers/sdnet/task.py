@@ -8,12 +8,20 @@ the head's own block first, when there is one), so that an iteration costs only 
 is centred on the ground-truth box moved by a small jitter that is fixed per frame (seeded),
 standing in for the tracker's previous estimate.
 Label shuffling (paper, section 4.2): in half the episodes the labels of both batches are swapped.
+
+Beyond the paper (issue 13, ``meta_training.online_frames``): after the first step the episode
+tracks the next frames with theta1 as the tracker does, stores the tracker's own update samples
+around each tracked box (right or wrong), takes one step of learned online step sizes on them
+(online.learned_update, the tracker's ``online_update: meta``) and puts the meta-loss on frame
+``j + delta`` after them. In a label-shuffled episode the target is class 0 throughout (tracking
+reads class 0's score, the stored samples and every test batch are labelled so).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +30,7 @@ import torch.nn.functional as F
 
 from ...data.episodes import Episode
 from ...data.sequence import Sequence
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ...geometry import clip_box, is_valid_box
 from ...image import as_rgb
 from ..adaptive import AdaptiveTask, FeatureCache, meta_training_value
@@ -30,8 +38,9 @@ from . import sampling
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
 from .first_frame import first_frame_update
-from .head import SampleBatch, accuracy, classification_loss
+from .head import SampleBatch, accuracy, classification_loss, target_scores
 from .network import MODEL_NAME, backbone_checksum, new_head, shared_backbone
+from .online import learned_update
 
 #: alpha's starting value for the averaged loss: the paper's 1e-4 was set for pyMDNet (2017)'s loss
 #: summed over a 128-sample batch, i.e. about 1e-4 * 128 = 0.0128 per averaged loss
@@ -101,6 +110,18 @@ class TrainingFrames:
         return SampleBatch(x, torch.from_numpy(labels).to(self.device))
 
 
+@dataclass
+class TrackedSamples:
+    """The tracker's sample store after an episode's tracked frames: pooled positives and negatives
+    (frame j's around its true box, each tracked frame's around the tracked box), the target's class
+    index (0 in a label-shuffled episode) and the tracked boxes (frame j's first)."""
+
+    pos: torch.Tensor
+    neg: torch.Tensor
+    target: int
+    boxes: np.ndarray
+
+
 class SDNetTask(TrainingFrames, AdaptiveTask):
     """MetaSDNet's head (fc4-fc6, and the backbone's last ``trainable_blocks`` blocks as ``block.*``)
     and alpha, trained by :class:`metatrack.training.MetaTrainer`; the schedule says from which
@@ -110,14 +131,20 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
     first_step = staticmethod(first_frame_update)
 
     def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
-                 alpha_init: float = DEFAULT_ALPHA_INIT):
+                 alpha_init: float = DEFAULT_ALPHA_INIT, online_init: float | None = None):
+        if online_init is not None and config.trainable_blocks:
+            raise ConfigError("meta_training.online_frames: MetaSDNet's online episodes need trainable_blocks 0 "
+                              "(the online updates train fc4-fc6 on pooled features)")
         self.extractor = FeatureExtractor(config, torch.device(device),
                                           shared_backbone(config, torch.device(device)))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             head = new_head(config, self.extractor)
-        super().__init__(config, head, alpha_init, device)
+        super().__init__(config, head, alpha_init, device, online_init)
         self.cache = FeatureCache(max_items=config.cache_max_frames)
+        #: online episodes: the last episode_batches call's (episode, test batch, shuffled), so that the
+        #: tracked frames, the test batch and the look-ahead's batch of the same j share its shuffling
+        self._last: tuple[Episode, SampleBatch, bool] | None = None
 
     # ------------------------------------------------------------------ the MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
@@ -127,9 +154,75 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
         test = self.frame_batch(episode.sequence, episode.future, rng, cfg.meta_hard_negatives or None)
         if cfg.meta_hard_negatives:
             test = SampleBatch(test.features, test.labels, test.labels == 0, cfg.n_neg_meta)
-        if rng.random() < self.config.label_shuffle:
+        shuffled = bool(rng.random() < self.config.label_shuffle)
+        last = self._last
+        if self.learner.online is not None and last is not None and last[0].sequence is episode.sequence \
+                and last[0].j == episode.j:
+            shuffled = last[2]  # the look-ahead of an online episode: frame j's shuffling
+        if shuffled:
             train, test = train.flipped(), test.flipped()
+        if self.learner.online is not None:
+            self._last = (episode, test, shuffled)
         return train, test
+
+    def tracked_batches(self, theta1: dict[str, torch.Tensor], episode: Episode,
+                        frames: int) -> tuple[TrackedSamples, SampleBatch]:
+        """Track frames j + 1 .. j + ``frames`` (all before j + delta, up to a frame without a box)
+        with ``theta1`` as the tracker does: ``n_samples`` candidates around the last box (the tracker's
+        rule, widening after a failure), the top-k mean; on success pyMDNet's update samples around the
+        tracked box (positives by IoU to it, right or wrong) join the store, which starts with frame
+        j's around its true box (as the tracker's). Then frame j + delta's test batch: episode_batches'
+        own for this episode (or a fresh one). Candidates are pooled from each frame's cached crop,
+        which is centred on its (jittered) true box rather than on the tracked one: boxes beyond it
+        read the border's features."""
+        cfg, seq = self.config, episode.sequence
+        last = self._last
+        same = last is not None and last[0] is episode
+        target = 0 if same and last[2] else 1
+        rng = np.random.default_rng([cfg.seed, zlib.crc32(seq.name.encode()), episode.j, episode.delta, 2])
+        fmap, window = self.frame_features(seq, episode.j)
+        box = clip_box(seq.boxes[episode.j], window.image_size)
+        pos, neg = self._update_samples(fmap, window, box, rng)
+        store_pos, store_neg, boxes = [pos], [neg], [box]
+        trans = cfg.trans
+        for index in range(episode.j + 1, min(episode.j + frames, episode.future - 1) + 1):
+            if not is_valid_box(seq.boxes[index]):
+                break  # the cached crops sit on the true boxes: an unannotated frame ends the run
+            fmap, window = self.frame_features(seq, index)
+            box = clip_box(box, window.image_size)
+            cands = sampling.candidates(box, window, cfg, trans, rng)
+            with torch.no_grad():
+                logits = self.learner.forward_with(theta1, self.extractor.pool(fmap, window, cands))
+                scores = target_scores(logits[:, [1 - target, target]], cfg.score).cpu().numpy()
+            scores = np.nan_to_num(scores.astype(np.float64), nan=-np.inf)
+            k = int(min(cfg.top_k, len(scores)))
+            top = np.argpartition(-scores, k - 1)[:k]
+            success = bool(np.isfinite(scores[top].mean()) and scores[top].mean() > cfg.success_threshold)
+            trans = cfg.trans if success else min(trans * cfg.trans_growth, cfg.trans_limit)
+            box = clip_box(cands[top].mean(axis=0), window.image_size)
+            boxes.append(box)
+            if success:  # the tracker stores samples only on success
+                pos, neg = self._update_samples(fmap, window, box, rng)
+                store_pos.append(pos)
+                store_neg.append(neg)
+        tracked = TrackedSamples(torch.cat(store_pos), torch.cat(store_neg), target, np.stack(boxes))
+        test = last[1] if same else self.frame_batch(seq, episode.future, rng)
+        return tracked, test
+
+    def _update_samples(self, fmap: torch.Tensor, window, box: np.ndarray,
+                        rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """pyMDNet's update samples around ``box`` (the tracker's rule), pooled: positives, negatives."""
+        cfg = self.config
+        pos = sampling.positives(box, cfg.n_pos_update, window, cfg, rng, cfg.overlap_pos_update)
+        neg = sampling.update_negatives(box, cfg.n_neg_update, window, cfg, rng)
+        feats = self.extractor.pool(fmap, window, np.concatenate([pos, neg]))
+        return feats[:len(pos)], feats[len(pos):]
+
+    def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor],
+                     tracked: TrackedSamples, first_order: bool = False) -> dict[str, torch.Tensor]:
+        """The tracker's learned later update (online.learned_update) on the tracked store, graph kept."""
+        return learned_update(self.learner.forward_with, theta1, online, tracked.pos.float(), tracked.neg.float(),
+                              self.config, create_graph=True, first_order=first_order, target=tracked.target)
 
     def loss(self, params: dict[str, torch.Tensor], batch: SampleBatch) -> torch.Tensor:
         """The meta-loss on frame j + delta: pyMDNet's averaged loss (over the hardest negatives
@@ -155,7 +248,10 @@ def build_task(tracker_config: dict | None, meta_training: Any = None, sequences
     """The meta-training task for the ``tracker:`` section of a config (``metatrack train``).
 
     ``meta_training`` (a dict or :class:`~metatrack.training.MetaTrainConfig`) gives alpha's start
-    (default :data:`DEFAULT_ALPHA_INIT`); the training ``sequences`` are not needed.
+    (default :data:`DEFAULT_ALPHA_INIT`) and, for online episodes, the online step sizes' start
+    (``online_init``); the training ``sequences`` are not needed.
     """
     alpha_init = meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT)
-    return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=float(alpha_init))
+    online_init = meta_training_value(meta_training, "online_init", None)
+    return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=float(alpha_init),
+                     online_init=None if online_init is None else float(online_init))

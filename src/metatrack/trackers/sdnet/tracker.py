@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, ConfigError
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
@@ -35,7 +35,7 @@ from .features import FeatureExtractor, SharedCropWindow, crop_rect
 from .first_frame import first_frame_update
 from .head import SampleBatch, SDNetHead, accuracy_at_1_to_3, balance_layers, target_scores
 from .network import MODEL_NAME, backbone_checksum, feature_settings, new_head, shared_backbone
-from .online import SampleStore, make_optimizer, train_head
+from .online import SampleStore, learned_update, make_optimizer, train_head
 
 Params = dict[str, torch.Tensor]
 
@@ -59,6 +59,8 @@ class _SDNetTracker(AdaptiveTracker):
         #: then it runs after the stem on every frame, fixed (the online updates train fc4-fc6 only)
         block = self.extractor.backbone.block
         self.block: torch.nn.Module | None = copy.deepcopy(block) if block is not None else None
+        #: learned step sizes of the later updates (online_update: meta; MetaSDNet's model file)
+        self.online: Params = {}
 
     @property
     def online_lr(self) -> float:
@@ -224,7 +226,9 @@ class _SDNetTracker(AdaptiveTracker):
             if update is None:
                 continue
             job = batched.UpdateJob(t.head, t.update_optimizer, update[0], update[1], t.rng)
-            key = batched.update_key(job, t.config.maxiter_update, t.config)
+            # a learned update (online_update: meta) is no SGD job: it runs alone, as in a single run
+            key = (batched.update_key(job, t.config.maxiter_update, t.config)
+                   if t.config.online_update == "sgd" else None)
             jobs.setdefault(key if key is not None else id(t), []).append((t, job))
         for together in jobs.values():
             if len(together) == 1:
@@ -337,8 +341,23 @@ class _SDNetTracker(AdaptiveTracker):
 
     def _online_update(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
         with self._timed("update"):
+            if self.config.online_update == "meta":
+                self._learned_update(pos, neg)
+                return
             train_head(self.head, self.update_optimizer, pos, neg, self.config.maxiter_update, self.config,
                        self.rng)
+
+    def _learned_update(self, pos: torch.Tensor, neg: torch.Tensor) -> None:
+        """One step of the meta-learned online step sizes on the stored samples (online.learned_update,
+        the step meta-training went through); a step that turns a parameter non-finite is not taken."""
+        head = self.head
+        params = {n: p.detach() for n, p in head.named_parameters()}
+        new = learned_update(lambda q, x: torch.func.functional_call(head, q, (x,)), params, self.online,
+                             pos, neg, self.config, create_graph=False)
+        if all(bool(torch.isfinite(v).all()) for v in new.values()):
+            with torch.no_grad():
+                for n, p in head.named_parameters():
+                    p.copy_(new[n])
 
     def _new_head(self) -> SDNetHead:
         """A randomly initialised head, seeded by the tracker's seed (the global RNG is left alone)."""
@@ -420,6 +439,10 @@ class MetaSDNet(_SDNetTracker):
         self.model_path = found.path
         self.theta0 = {k: v.to(self.device) for k, v in found.theta0.items()}
         self.alpha = {k: v.to(self.device) for k, v in found.alpha.items()}
+        self.online = {k: v.to(self.device) for k, v in found.online.items()}
+        if self.config.online_update == "meta" and not self.online:
+            raise CheckpointError(f"{found.path}: online_update 'meta' needs a model meta-trained through the later "
+                                  "update (meta_training.online_frames); this one has no online.* step sizes")
 
     @property
     def online_lr(self) -> float:
@@ -443,7 +466,7 @@ class MetaSDNet(_SDNetTracker):
             del net.block
             net.pool = None
         self.head = net
-        if cfg.balance_head:
+        if cfg.balance_head and cfg.online_update == "sgd":  # the learned steps were meta-learned unbalanced
             balance_layers(self.head)
         seconds = time.perf_counter() - start
         after = _state(self.head)
@@ -459,6 +482,9 @@ class SDNet(_SDNetTracker):
     def __init__(self, iterations: int = 30, config: SDNetConfig | dict | None = None,
                  device: str | torch.device = "cpu", **overrides: Any):
         super().__init__(SDNetConfig.build(config, overrides), device)
+        if self.config.online_update == "meta":
+            raise ConfigError("online_update 'meta' is MetaSDNet's (learned step sizes from its model file); "
+                              "SDNet-N has none")
         self.iterations = int(iterations)
 
     def _initial_training(self, fmap, window, box) -> FirstFrame:
