@@ -245,3 +245,12 @@ def test_several_targets_with_learned_updates_give_their_single_runs_boxes(onlin
     assert counted["train"] == []  # learned steps are no SGD jobs: each ran as alone
     assert steps and len(steps) % 2 == 0  # the same learned steps in the single runs and in the group
     assert len(BOXES) == 3
+
+
+def test_metasdnet_online_is_registered_with_the_learned_update(online_model):
+    from metatrack.trackers import available_trackers, create_tracker
+
+    assert "metasdnet-online" in available_trackers()
+    t = create_tracker("metasdnet-online", model=online_model)
+    assert t.config.online_update == "meta" and set(t.online) == set(t.alpha)
+    assert create_tracker("metasdnet", model=online_model).config.online_update == "sgd"
