@@ -148,8 +148,7 @@ class LossCounter:
         self.centres: deque[np.ndarray] = deque(maxlen=settings.velocity_frames + 1)
         #: the current loss's kind (:func:`loss_kind`), set on its first frame; None while found
         self.kind: str | None = None
-        #: what this run did, for benchmarks: losses by kind (a hidden one that became a departure counts
-        #: as a departure) and frames searched wide
+        #: what this run did, for benchmarks: losses by kind and frames searched wide
         self.losses = {DEPARTED: 0, HIDDEN: 0}
         self.searched = 0
 
@@ -184,11 +183,11 @@ class LossCounter:
         ratio = self.settings.redetect_ratio
         return not ratio or self.reference is None or score >= ratio * self.reference
 
-    def lost(self, image_size: tuple[int, int] | None = None, box: np.ndarray | None = None) -> bool:
+    def lost(self, image_size: tuple[int, int] | None = None) -> bool:
         """One more frame without the target; whether to search wider on it. The loss's first frame
-        names its kind from the last found box and the velocity (without ``image_size``: departed); a
-        hidden loss becomes a departure when the family's own ``box`` of a lost frame reaches the border
-        (a fast target it still follows past its success test until the edge)."""
+        names its kind from the last found box and the velocity (without ``image_size``: departed). The
+        kind stays for the whole loss: the family's boxes while lost wander (MDNet widens its spread) and
+        reach the border of a frame where a large target hides in the interior."""
         s = self.settings
         self.frames += 1
         if self.frames == 1:
@@ -199,11 +198,6 @@ class LossCounter:
                                       s.redetect_after)
             self.centres.clear()  # the velocity restarts after a loss
             self.losses[self.kind] += 1
-        if self.kind == HIDDEN and image_size is not None and box is not None and np.all(np.isfinite(box)):
-            self.kind = loss_kind(box, np.zeros(2), image_size, s.redetect_border, 0)
-            if self.kind == DEPARTED:
-                self.losses[HIDDEN] -= 1
-                self.losses[DEPARTED] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after
         k = self.frames - after
         search = s.redetect_after > 0 and after > 0 and k >= 0 and k % s.redetect_interval == 0

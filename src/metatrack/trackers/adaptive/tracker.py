@@ -331,7 +331,7 @@ class AdaptiveTracker(Tracker):
             if offset.any():  # constant velocity: the next frame's search centred where the target goes
                 self._shift_search(offset, size)
             return box
-        if not loss.lost(size, box):
+        if not loss.lost(size):
             return box
         cfg = self.config
         centre, side = self._search_geometry()
