@@ -90,6 +90,13 @@ EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
     ("metasdnet-features", "bikes-pannier"): 0.7,
     ("metasdnet-features", "bikes-brake-light"): 0.75,
     ("metasdnet-features", "carphone-head"): 0.75,
+    # metasdnet-online (its learned later update; measured 2026-12-05, seed 0, by bench/split_bench.py on
+    # real:validation: 0.90, 0.91, 0.82, 0.86, 0.85)
+    ("metasdnet-online", "bikes-man-in-suit"): 0.75,
+    ("metasdnet-online", "bikes-cyclist"): 0.8,
+    ("metasdnet-online", "bikes-pannier"): 0.7,
+    ("metasdnet-online", "bikes-brake-light"): 0.75,
+    ("metasdnet-online", "carphone-head"): 0.75,
     ("metacrest-online", "bikes-man-in-suit"): 0.7,
     ("metacrest-online", "bikes-cyclist"): 0.6,
     ("metacrest-online", "bikes-pannier"): 0.7,
