@@ -19,7 +19,7 @@ from .tracker import MetaSDNet, SDNet
 register_tracker("metasdnet", partial(MetaSDNet, init_steps=1))
 #: MetaSDNet with its backbone's last block meta-trained too (configs/metasdnet_features.yaml)
 register_tracker("metasdnet-features", partial(MetaSDNet, init_steps=1, model=shipped_model("metasdnet_features")))
-#: MetaSDNet whose later updates are the step meta-learned through them (bench/configs/metasdnet_online.yaml)
+#: MetaSDNet whose later updates are the step meta-learned through them (src/metatrack/configs/metasdnet_online.yaml)
 register_tracker("metasdnet-online", partial(MetaSDNet, init_steps=1, online_update="meta",
                                              model=shipped_model("metasdnet_online")))
 register_counts("metasdnet", MetaSDNet, "init_steps", (1, 3, 5))
