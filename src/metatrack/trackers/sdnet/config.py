@@ -148,9 +148,8 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     # a loss that starts at the frame's border searches the frame's grid after 5 lost frames, on every
     # 8th lost frame, at sizes 1 and 0.6, and takes a candidate passing the success test that also
     # reaches 0.8 of the running score; a loss in the interior (an occluder) is never searched wide.
-    # Chosen on validation: MetaSDNet embedded:eval 0.652/0.642 -> 0.670/0.657 (seeds 0/1),
-    # real:validation 0.838/0.857 unchanged, 2-3 % slower (docs/results.md#departed-or-hidden-and-a-
-    # search-that-follows-the-velocity)
+    # Chosen on validation (embedded:eval, real:validation; docs/results.md#departed-or-hidden-and-a-
+    # search-that-follows-the-velocity has the measurements)
     redetect_after: int = 5
     redetect_interval: int = 8
     redetect_scales: tuple[float, ...] = (1.0, 0.6)
