@@ -259,22 +259,33 @@ class AdaptiveTracker(Tracker):
         The crop's features come from a :class:`~.group.TrackerGroup`'s batched call when it left
         them (:meth:`_prefetch`), else from :meth:`crop_features` here.
         """
-        profile, start = self.profile, time.perf_counter()
-        pending, self._pending = self._pending, None
-        if pending is None:
-            request = self._crop_request(image)
-            cropped = time.perf_counter()
-            features = self.crop_features([request.crop])
-            profile["crop"] += cropped - start
-            start = time.perf_counter()
-            profile["features"] += start - cropped
-        else:
-            request, features = pending
+        request, features = self._request_and_features(image)
+        start = time.perf_counter()
         box = self._finish(image, request, features)
+        return self._close_frame(image, box, time.perf_counter() - start)
+
+    def _request_and_features(self, image: np.ndarray) -> tuple[CropRequest, torch.Tensor]:
+        """The frame's crop request and its features: those a group left (:meth:`_prefetch`), else cut
+        and computed here (timed as ``crop`` and ``features``)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            return pending
+        start = time.perf_counter()
+        request = self._crop_request(image)
+        cropped = time.perf_counter()
+        features = self.crop_features([request.crop])
+        self.profile["crop"] += cropped - start
+        self.profile["features"] += time.perf_counter() - cropped
+        return request, features
+
+    def _close_frame(self, image: np.ndarray, box: np.ndarray, finish_seconds: float) -> np.ndarray:
+        """After :meth:`_finish` (which took ``finish_seconds``): re-detection if the family has it, the
+        frame counted; the box to report."""
+        start = time.perf_counter()
         if self._loss_counter is not None:
             box = self._after_finish(image, box)
-        profile["finish"] += time.perf_counter() - start
-        profile["frames"] += 1
+        self.profile["finish"] += finish_seconds + time.perf_counter() - start
+        self.profile["frames"] += 1
         return box
 
     def _crop_request(self, image: np.ndarray) -> CropRequest:
@@ -377,6 +388,22 @@ class AdaptiveTracker(Tracker):
         """Move the tracker's state to the re-detected ``box``; the box to report."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ learned later updates
+    def _online_step_sizes(self, found: MetaModel) -> Params:
+        """The model file's learned online step sizes on this device; ``online_update: meta`` with a
+        model that has none is a clear error (meta_training.online_frames makes them)."""
+        online = {k: v.to(self.device) for k, v in found.online.items()}
+        if getattr(self.config, "online_update", None) == "meta" and not online:
+            raise CheckpointError(f"{found.path}: online_update 'meta' needs a model meta-trained through the later "
+                                  "update (meta_training.online_frames); this one has no online.* step sizes")
+        return online
+
+    def _refuse_learned_update(self, meta_name: str, name: str) -> None:
+        """A family's baseline (no model file) has no learned online step sizes to take."""
+        if getattr(self.config, "online_update", None) == "meta":
+            raise ConfigError(f"online_update 'meta' is {meta_name}'s (learned step sizes from its model file); "
+                              f"{name} has none")
+
     def _prefetch(self, request: CropRequest, features: torch.Tensor) -> None:
         """Hand the next :meth:`update` the features of ``request`` computed elsewhere."""
         self._pending = (request, features)
@@ -403,28 +430,13 @@ class AdaptiveTracker(Tracker):
         for tracker in trackers:
             if tracker.first_frame is None:
                 raise ConfigError(f"{type(tracker).__name__}.update() called before init()")
-            pending, tracker._pending = tracker._pending, None
-            if pending is None:
-                start = time.perf_counter()
-                pending = tracker._crop_request(image)
-                cropped = time.perf_counter()
-                pending = (pending, tracker.crop_features([pending.crop]))
-                tracker.profile["crop"] += cropped - start
-                tracker.profile["features"] += time.perf_counter() - cropped
-            requests.append(pending[0])
-            features.append(pending[1])
+            request, feature = tracker._request_and_features(image)
+            requests.append(request)
+            features.append(feature)
         start = time.perf_counter()
         boxes = type(trackers[0])._finish_many(image, trackers, requests, features)
         share = (time.perf_counter() - start) / len(trackers)
-        out = []
-        for tracker, box in zip(trackers, boxes, strict=True):
-            start = time.perf_counter()
-            if tracker._loss_counter is not None:
-                box = tracker._after_finish(image, box)
-            tracker.profile["finish"] += share + time.perf_counter() - start
-            tracker.profile["frames"] += 1
-            out.append(box)
-        return out
+        return [tracker._close_frame(image, box, share) for tracker, box in zip(trackers, boxes, strict=True)]
 
     @contextmanager
     def _timed(self, part: str) -> Iterator[None]:
