@@ -417,10 +417,7 @@ class MetaCREST(CRESTTracker):
             head.load_state_dict(found.theta0)
             for name, a in self.learner.alphas().items():
                 a.copy_(found.alpha[name])
-        self.online = {k: v.to(self.device) for k, v in found.online.items()}
-        if cfg.online_update == "meta" and not self.online:
-            raise CheckpointError(f"{found.path}: online_update 'meta' needs a model meta-trained through the later "
-                                  "update (meta_training.online_frames); this one has no online.* step sizes")
+        self.online = self._online_step_sizes(found)
         self.model_path = found.path
 
     def _fit_first_frame(self, batch: ResponseBatch) -> tuple[Params, Params, dict[str, float]]:
@@ -441,9 +438,7 @@ class CRESTN(CRESTTracker):
     def __init__(self, device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
                  **overrides: Any):
         super().__init__(CRESTConfig.build(config, overrides), device)
-        if self.config.online_update == "meta":
-            raise ConfigError("online_update 'meta' is MetaCREST's (learned step sizes from its model file); "
-                              "CREST-N has none")
+        self._refuse_learned_update("MetaCREST", "CREST-N")
         self.seed(self.config.init_seed)
 
     def _random_start(self, batch: ResponseBatch) -> tuple[torch.Tensor, ...]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import CheckpointError, ConfigError
+from ...errors import CheckpointError
 from ...geometry import clip_box, is_valid_box
 from ...image import image_size
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
@@ -439,10 +439,7 @@ class MetaSDNet(_SDNetTracker):
         self.model_path = found.path
         self.theta0 = {k: v.to(self.device) for k, v in found.theta0.items()}
         self.alpha = {k: v.to(self.device) for k, v in found.alpha.items()}
-        self.online = {k: v.to(self.device) for k, v in found.online.items()}
-        if self.config.online_update == "meta" and not self.online:
-            raise CheckpointError(f"{found.path}: online_update 'meta' needs a model meta-trained through the later "
-                                  "update (meta_training.online_frames); this one has no online.* step sizes")
+        self.online = self._online_step_sizes(found)
 
     @property
     def online_lr(self) -> float:
@@ -482,9 +479,7 @@ class SDNet(_SDNetTracker):
     def __init__(self, iterations: int = 30, config: SDNetConfig | dict | None = None,
                  device: str | torch.device = "cpu", **overrides: Any):
         super().__init__(SDNetConfig.build(config, overrides), device)
-        if self.config.online_update == "meta":
-            raise ConfigError("online_update 'meta' is MetaSDNet's (learned step sizes from its model file); "
-                              "SDNet-N has none")
+        self._refuse_learned_update("MetaSDNet", "SDNet-N")
         self.iterations = int(iterations)
 
     def _initial_training(self, fmap, window, box) -> FirstFrame:
