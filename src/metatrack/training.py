@@ -378,8 +378,9 @@ class MetaTrainer:
         return numbers
 
     def _first_step_test(self, episode: Episode, rng: np.random.Generator) -> Any:
-        """The test batch of frame j + delta' for the first step's look-ahead loss: delta' uniform in
-        ``first_step_delta_range``, cut to the last valid frame within it (nearest to j if none is)."""
+        """The test batch of frame j + delta' for the first step's look-ahead loss: delta' uniform over
+        the deltas of ``first_step_delta_range`` whose frame has a valid box (the episode's own delta
+        if none has)."""
         lo, hi = self.cfg.first_step_delta_range
         seq = episode.sequence
         deltas = [d for d in range(lo, hi + 1)

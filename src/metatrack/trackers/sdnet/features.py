@@ -48,12 +48,7 @@ class CropWindow:
 
     def to_crop(self, boxes) -> np.ndarray:
         """Boxes (x, y, w, h) in image pixels -> the same boxes in crop pixels."""
-        b = as_boxes(boxes).copy()
-        s = self.scale
-        b[:, 0] = (b[:, 0] - self.x0) * s
-        b[:, 1] = (b[:, 1] - self.y0) * s
-        b[:, 2:] *= s
-        return b
+        return _rescaled(boxes, self.x0, self.y0, self.scale)
 
     def region(self) -> tuple[float, float, float, float]:
         """The part of the crop inside the image as x1, y1, x2, y2 (image pixels)."""
@@ -76,12 +71,17 @@ class SharedCropWindow(CropWindow):
 
     def to_crop(self, boxes) -> np.ndarray:
         """Boxes (x, y, w, h) in image pixels -> the same boxes in the shared crop's pixels."""
-        b = as_boxes(boxes).copy()
-        s = self.map_scale
-        b[:, 0] = (b[:, 0] - self.map_x0) * s
-        b[:, 1] = (b[:, 1] - self.map_y0) * s
-        b[:, 2:] *= s
-        return b
+        return _rescaled(boxes, self.map_x0, self.map_y0, self.map_scale)
+
+
+def _rescaled(boxes, x0: float, y0: float, scale: float) -> np.ndarray:
+    """Boxes (x, y, w, h) in image pixels -> in the pixels of a crop with corner ``x0, y0`` and
+    ``scale`` crop pixels per image pixel."""
+    b = as_boxes(boxes).copy()
+    b[:, 0] = (b[:, 0] - x0) * scale
+    b[:, 1] = (b[:, 1] - y0) * scale
+    b[:, 2:] *= scale
+    return b
 
 
 def crop_image(image: np.ndarray, window: CropWindow) -> np.ndarray:
