@@ -82,6 +82,14 @@ def update_negatives(box, n: int, window: CropWindow, cfg: SDNetConfig, rng) -> 
                 iou_range=cfg.overlap_neg_update)
 
 
+def update_samples(box, window: CropWindow, cfg: SDNetConfig, rng) -> tuple[np.ndarray, int]:
+    """pyMDNet's update samples around ``box``, positives then negatives, and the positives' count:
+    the tracker's rule, and that of meta-training's tracked frames."""
+    pos = positives(box, cfg.n_pos_update, window, cfg, rng, cfg.overlap_pos_update)
+    neg = update_negatives(box, cfg.n_neg_update, window, cfg, rng)
+    return np.concatenate([pos, neg]), len(pos)
+
+
 def labelled_set(box, n_pos: int, n_neg: int, window: CropWindow, cfg: SDNetConfig,
                  rng) -> tuple[np.ndarray, np.ndarray]:
     """A first-frame training set (boxes, labels 1/0): the rule of MetaSDNet's first frame, of

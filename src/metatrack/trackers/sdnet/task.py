@@ -212,11 +212,9 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
     def _update_samples(self, fmap: torch.Tensor, window, box: np.ndarray,
                         rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """pyMDNet's update samples around ``box`` (the tracker's rule), pooled: positives, negatives."""
-        cfg = self.config
-        pos = sampling.positives(box, cfg.n_pos_update, window, cfg, rng, cfg.overlap_pos_update)
-        neg = sampling.update_negatives(box, cfg.n_neg_update, window, cfg, rng)
-        feats = self.extractor.pool(fmap, window, np.concatenate([pos, neg]))
-        return feats[:len(pos)], feats[len(pos):]
+        boxes, n_pos = sampling.update_samples(box, window, self.config, rng)
+        feats = self.extractor.pool(fmap, window, boxes)
+        return feats[:n_pos], feats[n_pos:]
 
     def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor],
                      tracked: TrackedSamples, first_order: bool = False) -> dict[str, torch.Tensor]:

@@ -328,11 +328,9 @@ class _SDNetTracker(AdaptiveTracker):
         self._store(self.extractor.pool(fmap, window, boxes), n_pos)  # one RoIAlign call
 
     def _update_samples(self, window, box: np.ndarray) -> tuple[np.ndarray, int]:
-        """pyMDNet's update boxes around ``box``: positives then negatives, and the positives' count."""
-        cfg = self.config
-        pos = sampling.positives(box, cfg.n_pos_update, window, cfg, self.rng, cfg.overlap_pos_update)
-        neg = sampling.update_negatives(box, cfg.n_neg_update, window, cfg, self.rng)
-        return np.concatenate([pos, neg]), len(pos)
+        """pyMDNet's update boxes around ``box`` (the tracker's generator): positives then negatives,
+        and the positives' count."""
+        return sampling.update_samples(box, window, self.config, self.rng)
 
     def _store(self, feats: torch.Tensor, n_pos: int) -> None:
         """Keep the pooled update samples (positives first), unless any is not finite."""
