@@ -28,11 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
 
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
-from .head import SDNetHead
+from .head import SDNetHead, target_scores
 from .online import _index_stream
 
 #: the head's parameters in ``SDNetHead.parameters()`` order
@@ -50,7 +49,6 @@ def pool_many(extractor: FeatureExtractor,
             out[k] = torch.zeros(0, extractor.feature_dim, device=extractor.device)
         else:
             shapes.setdefault(tuple((fmap if fmap.dim() == 4 else fmap[None]).shape[1:]), []).append(k)
-    cfg = extractor.config
     for members in shapes.values():
         maps: list[torch.Tensor] = []
         slot: dict[int, int] = {}
@@ -64,9 +62,7 @@ def pool_many(extractor: FeatureExtractor,
             r[:, 0] = slot[id(fmap)]
             rois.append(r.to(maps[0].device))
         stacked = maps[0] if len(maps) == 1 else torch.cat(maps)
-        pooled = roi_align(stacked.float(), torch.cat(rois), output_size=cfg.roi_bins,
-                           spatial_scale=1.0 / extractor.backbone.stride, sampling_ratio=cfg.roi_sampling_ratio,
-                           aligned=True).flatten(1)
+        pooled = extractor.roi_pool(stacked, torch.cat(rois))
         for k, part in zip(members, pooled.split([len(r) for r in rois]), strict=True):
             out[k] = part
     return out  # type: ignore[return-value]
@@ -87,13 +83,6 @@ def stacked_logits(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Ten
     return torch.baddbmm(b6[:, None], h, w6.transpose(1, 2))
 
 
-def stacked_scores(logits: torch.Tensor, kind: str) -> torch.Tensor:
-    """:func:`~.head.target_scores` of (T, N, 2) logits: (T, N)."""
-    if kind == "log_odds":
-        return logits[..., 1] - logits[..., 0]
-    return logits[..., 1]
-
-
 @torch.no_grad()
 def score_many(heads: Sequence[SDNetHead], feats: Sequence[torch.Tensor], kind: str) -> list[torch.Tensor]:
     """Each head's target scores of its own features; one batched pass where the counts agree."""
@@ -104,11 +93,11 @@ def score_many(heads: Sequence[SDNetHead], feats: Sequence[torch.Tensor], kind: 
     for n, members in counts.items():
         if n == 0 or len(members) == 1:
             for k in members:
-                out[k] = stacked_scores(heads[k](feats[k])[None], kind)[0]
+                out[k] = target_scores(heads[k](feats[k])[None], kind)[0]
             continue
         logits = stacked_logits(stacked_parameters([heads[k] for k in members]),
                                 torch.stack([feats[k] for k in members]))
-        for k, s in zip(members, stacked_scores(logits, kind), strict=True):
+        for k, s in zip(members, target_scores(logits, kind), strict=True):
             out[k] = s
     return out  # type: ignore[return-value]
 
@@ -191,7 +180,7 @@ def train_many(jobs: Sequence[UpdateJob], iterations: int, cfg: SDNetConfig) -> 
             torch.index_select(jobs[k].neg, 0, s[1][i * n_cand:(i + 1) * n_cand].to(device), out=cand[t])
         if n_cand > cfg.batch_neg:
             with torch.no_grad():
-                scores = stacked_scores(stacked_logits(params, cand), cfg.score)
+                scores = target_scores(stacked_logits(params, cand), cfg.score)
             scores = torch.nan_to_num(scores, nan=-float("inf"))
             batch_neg = cand[rows, scores.topk(cfg.batch_neg, dim=1).indices]
         else:

@@ -246,12 +246,14 @@ class FeatureExtractor:
         if len(as_boxes(boxes)) == 0:
             return torch.zeros(0, self.feature_dim, device=self.device)
         fmap = fmap if fmap.dim() == 4 else fmap[None]
-        out = roi_align(
-            fmap.float(), self.rois(window, boxes).to(fmap.device), output_size=self.config.roi_bins,
-            spatial_scale=1.0 / self.backbone.stride, sampling_ratio=self.config.roi_sampling_ratio,
-            aligned=True,
-        )
-        return out.flatten(1)
+        return self.roi_pool(fmap, self.rois(window, boxes).to(fmap.device))
+
+    def roi_pool(self, maps: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """RoIAlign of (N, 5) ``rois`` rows (batch index, x1 y1 x2 y2 on the crop) on ``maps``
+        (B, C, H, W): (N, feature_dim), float32."""
+        return roi_align(maps.float(), rois, output_size=self.config.roi_bins,
+                         spatial_scale=1.0 / self.backbone.stride, sampling_ratio=self.config.roi_sampling_ratio,
+                         aligned=True).flatten(1)
 
     def pooling(self) -> RoIPooling:
         """The RoIAlign settings of this map, for a head that pools itself (:class:`StemSamples`)."""

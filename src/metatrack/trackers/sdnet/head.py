@@ -132,7 +132,8 @@ def accuracy_at_1_to_3(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def target_scores(logits: torch.Tensor, kind: str = "positive_logit") -> torch.Tensor:
-    """Per-box target score: pyMDNet's fc6 positive output, or the log-odds (target - background)."""
+    """Per-box target score: pyMDNet's fc6 positive output, or the log-odds (target - background);
+    ``logits`` (..., 2): one head's (N, 2) or several heads' stacked (T, N, 2)."""
     if kind == "log_odds":
-        return logits[:, 1] - logits[:, 0]
-    return logits[:, 1]
+        return logits[..., 1] - logits[..., 0]
+    return logits[..., 1]
