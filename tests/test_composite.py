@@ -105,17 +105,22 @@ def test_sequence_k_does_not_depend_on_split_size(small_split: Path, tmp_path: P
 
 
 def test_splits_share_no_photo_video_texture_or_target():
+    """The pools of train, eval and test share nothing; the crossing split (validation, like eval)
+    draws from eval's pool and may share only eval's sources."""
+    from metatrack.data.composite.sources import SPLIT_POOLS
+
     assert set(POOLS) == {"train", "eval", "test"}
+    assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval"}
     for a, b in itertools.combinations(sorted(POOLS), 2):
         assert not POOLS[a].sources() & POOLS[b].sources(), (a, b)
         assert not {t.name for t in POOLS[a].targets} & {t.name for t in POOLS[b].targets}, (a, b)
         assert not {t.photo for t in POOLS[a].targets} & {t.photo for t in POOLS[b].targets}, (a, b)
-    for split in POOLS:
-        others = set().union(*(POOLS[o].sources() for o in POOLS if o != split))
-        for i in range(30):
-            plan = draw_plan(split, 0, i, 10, SMALL)
-            assert set(plan.sources()) <= POOLS[split].sources()
-            assert not set(plan.sources()) & others
+    for split, pool in SPLIT_POOLS.items():
+        others = set().union(*(POOLS[o].sources() for o in POOLS if o != pool))
+        for i in range(30 if split != "crossing" else 12):
+            plan = draw_plan(split, 0, i, 10 if split != "crossing" else 60, SMALL)
+            assert set(plan.sources()) <= POOLS[pool].sources(), split
+            assert not set(plan.sources()) & others, split
 
 
 def test_the_test_split_uses_nothing_a_real_clip_or_a_test_fixture_uses():
@@ -133,10 +138,12 @@ def test_the_test_split_uses_nothing_a_real_clip_or_a_test_fixture_uses():
 
 def test_split_codes_are_fixed_so_a_new_split_leaves_the_others_alone():
     from metatrack.data.composite.motion import SPLIT_CODES
+    from metatrack.data.composite.sources import SPLIT_POOLS
 
-    assert set(SPLIT_CODES) == set(POOLS)
+    assert set(SPLIT_CODES) == set(SPLIT_POOLS)
     assert len(set(SPLIT_CODES.values())) == len(SPLIT_CODES)
-    assert (SPLIT_CODES["eval"], SPLIT_CODES["train"]) == (0, 1)  # the codes they had before test
+    # the codes they had before test, and test's before crossing
+    assert (SPLIT_CODES["eval"], SPLIT_CODES["train"], SPLIT_CODES["test"]) == (0, 1, 2)
 
 
 def test_every_target_is_a_distinct_textured_crop_inside_its_photo():
@@ -438,8 +445,8 @@ def test_read_embedded_rejects_bad_arguments(tmp_path: Path):
 def test_default_splits_are_named_and_sized():
     from metatrack.data.composite import DEFAULT_SPLITS
 
-    assert set(DEFAULT_SPLITS) == {"train", "eval", "test"} == set(composite_dataset.VERSIONS)
-    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 3
+    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing"} == set(composite_dataset.VERSIONS)
+    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 4
     assert DEFAULT_SPLITS["train"]["sequences"] > DEFAULT_SPLITS["eval"]["sequences"]
 
 

@@ -27,14 +27,14 @@ from ...io import atomic_write_json, cache_root
 from ..sequence import Sequence
 from .motion import ATTRIBUTE_RATES, ATTRIBUTES, SPLIT_RATES, draw_plan
 from .render import render
-from .sources import POOLS, pool_for
+from .sources import SPLIT_POOLS, pool_for
 
 # Each split's content version: a sequence folder or cache made under another version is made
 # again. train v2: 27 target objects instead of 7 (sources.POOLS). VERSIONS is the version a split
 # name reads by default; OTHER_VERSIONS the others still generated (``version=`` option): train v4
 # (67 objects, no video of a real clip, static occluders, hand-held camera: sources.VERSION_POOLS,
 # motion.VERSION_FEATURES). Train v3 was a draft (texture patches), not kept, never generated again.
-VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1}
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1}
 OTHER_VERSIONS: dict[str, tuple[int, ...]] = {"train": (4,)}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
@@ -46,7 +46,10 @@ GENERATOR = "metatrack.data.composite"
 # conditions. ``challenge_rates`` replaces shares of motion.ATTRIBUTE_RATES (each challenge also
 # comes in the 1/12 of the sequences whose index forces it; motion.SPLIT_RATES holds them).
 # test's seed is the first after train's whose 16 sequences show every background of its pool,
-# picked before any tracker ran on it.
+# picked before any tracker ran on it. crossing (issue 13) is a second split of the validation role,
+# drawn from eval's pool: surveillance-style sequences (a still camera, small targets, look-alikes
+# crossing the target's path, a static pole or sign hiding it, departures and returns) with
+# conditions of its own (motion.draw_crossing_plan), its own seed and frame size.
 DEFAULT_SPLITS: dict[str, dict] = {
     "eval": {"sequences": 16, "frames": 150, "seed": 0, "image_size": (480, 360)},
     "train": {"sequences": 96, "frames": 120, "seed": 1, "image_size": (480, 360)},
@@ -57,7 +60,10 @@ DEFAULT_SPLITS: dict[str, dict] = {
         "image_size": (320, 240),
         "challenge_rates": SPLIT_RATES["test"],
     },
+    "crossing": {"sequences": 12, "frames": 240, "seed": 5, "image_size": (640, 360)},
 }
+#: the splits whose conditions are their own (no challenge shares, no cut of the targets)
+OWN_CONDITIONS = ("crossing",)
 _BASE_SIZE = (480, 360)  # frame size of a split without one of its own; no suffix on its cache folder
 
 
@@ -69,6 +75,8 @@ def _rates(split: str, challenge_rates: dict | None) -> dict[str, float]:
     """The shares that differ from ATTRIBUTE_RATES, sorted; ``None`` takes the split's own."""
     if challenge_rates is None:
         challenge_rates = DEFAULT_SPLITS.get(split, {}).get("challenge_rates", {})
+    if challenge_rates and split in OWN_CONDITIONS:
+        raise ConfigError(f"challenge_rates: the {split} split draws its own conditions (docs/data.md), no shares")
     unknown = sorted(set(challenge_rates) - set(ATTRIBUTES))
     if unknown:
         raise ConfigError(f"challenge_rates: unknown challenge(s) {', '.join(unknown)}; known: {', '.join(ATTRIBUTES)}")
@@ -84,8 +92,8 @@ def _rates(split: str, challenge_rates: dict | None) -> dict[str, float]:
 
 def _version(split: str, version: int | None) -> int:
     """The version to generate: the split's default, or one of :data:`OTHER_VERSIONS`."""
-    if split not in POOLS:
-        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(POOLS))}")
+    if split not in SPLIT_POOLS:
+        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(SPLIT_POOLS))}")
     if version is None:
         return VERSIONS[split]
     known = (VERSIONS[split], *OTHER_VERSIONS.get(split, ()))
@@ -98,14 +106,16 @@ def _version(split: str, version: int | None) -> int:
 def _check_objects(split: str, version: int, objects: int | None) -> None:
     if objects is None:
         return
+    if split in OWN_CONDITIONS:
+        raise ConfigError(f"objects={objects}: the {split} split takes every target of its pool")
     count = len(pool_for(split, version).targets)
     if not 1 <= int(objects) <= count:
         raise ConfigError(f"objects={objects}: the {split} split (version {version}) has {count} target objects")
 
 
 def _check_args(split: str, sequences: int, frames: int, image_size: tuple[int, int]) -> None:
-    if split not in POOLS:
-        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(POOLS))}")
+    if split not in SPLIT_POOLS:
+        raise ConfigError(f"split {split!r}: expected one of {', '.join(sorted(SPLIT_POOLS))}")
     if int(sequences) < 1:
         raise ConfigError(f"sequences={sequences}: need at least 1")
     if int(frames) < 2:
@@ -249,6 +259,8 @@ def write_sequence(
             "background": {"kind": plan.background.kind, "name": plan.background.name},
             "occluder_source": plan.occluder.source if plan.occluder is not None else None,
             "distractor_source": plan.distractor.source if plan.distractor is not None else None,
+            **({"crowd": [{"source": c.source, "front": f, "tint": [round(g, 4) for g in c.tint]}
+                          for c, f in zip(plan.crowd, plan.crowd_front, strict=True)]} if plan.crowd else {}),
             "sources": plan.sources(),
             "attributes": list(plan.attributes),
             "events": info,

@@ -40,7 +40,7 @@ ATTRIBUTE_RATES = {
 _WEYL_STEPS = tuple(float(np.sqrt(p) % 1) for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37))
 # The number that seeds a split's random streams: fixed per split, so that adding a split leaves
 # the sequences of the others as they were.
-SPLIT_CODES = {"eval": 0, "train": 1, "test": 2}
+SPLIT_CODES = {"eval": 0, "train": 1, "test": 2, "crossing": 3}
 # A split's own challenge shares, replacing ATTRIBUTE_RATES': the held-out test split has more
 # fast motion, occlusion, clutter, look-alikes and small (low-resolution) targets than eval.
 SPLIT_RATES: dict[str, dict[str, float]] = {"test": {"FM": 0.35, "OCC": 0.45, "BC": 0.3, "LR": 0.15, "DIS": 0.35}}
@@ -79,6 +79,7 @@ _STREAMS = (
     "blur",
     "background",
     "handheld",
+    "crowd",
 )
 _TARGET_ORDER_WORD = 1 << 21  # last seed word of the per-split shuffle of the targets' turns
 
@@ -221,13 +222,17 @@ class Plan:
     gain: np.ndarray | None = None  # (N, 4): global gain, slope, light direction cos, sin
     shake: np.ndarray | None = None  # (N, 2) camera-shake blur vector (whole frame)
     info: dict = field(default_factory=dict)
+    # look-alikes walking across the target's path (the crossing split); crowd_front[i] says whether
+    # crowd[i] passes in front of the target (drawn after it) or behind it
+    crowd: list[Layer] = field(default_factory=list)
+    crowd_front: tuple[bool, ...] = ()
 
     def sources(self) -> list[str]:
         """Every photo, video and texture this sequence uses, sorted."""
         names = {self.target.photo, self.background.name}
         if self.target.shade_photo:
             names.add(self.target.shade_photo)
-        for layer in (self.occluder, self.distractor):
+        for layer in (self.occluder, self.distractor, *self.crowd):
             if layer is not None:
                 names.add(layer.photo)
         return sorted(names)
@@ -615,6 +620,22 @@ def _occlusion_frame(rng: np.random.Generator, inside: np.ndarray) -> int:
     return int(choices[int(rng.integers(len(choices)))])
 
 
+def _occluder_photo(rng: np.random.Generator, pool: Pool, crop: TargetCrop, background: str) -> str:
+    """The photo a static occluder is cut from: one of the pool's, not the target's nor the background's."""
+    photos = [p for p in pool.photos if p not in (crop.photo, background)] or list(pool.photos)
+    return photos[int(rng.integers(len(photos)))]
+
+
+def _occluder_rect(rng: np.random.Generator, photo: str, aspect: float) -> tuple[int, int, int, int]:
+    """A patch of ``photo`` of about ``aspect`` (width / height) to paint a static occluder with."""
+    from .sources import load_photo
+
+    ph, pw = load_photo(photo).shape[:2]
+    rh = int(np.clip(rng.uniform(0.3, 0.8) * ph, 16, ph))
+    rw = int(np.clip(rh * aspect, 16, pw))
+    return (int(rng.integers(0, pw - rw + 1)), int(rng.integers(0, ph - rh + 1)), rw, rh)
+
+
 def _static_occluder(
     rng: np.random.Generator,
     pool: Pool,
@@ -631,12 +652,8 @@ def _static_occluder(
     It moves only with the camera: its frame position and size follow the background's window, so
     the target passes behind it as a real target passes behind a post.
     """
-    from .sources import load_photo
-
     n = len(center)
-    photos = [p for p in pool.photos if p not in (crop.photo, background.name)] or list(pool.photos)
-    photo = photos[int(rng.integers(len(photos)))]
-    ph, pw = load_photo(photo).shape[:2]
+    photo = _occluder_photo(rng, pool, crop, background.name)
     t_occ = _occlusion_frame(rng, inside)
     tsize = float(size[t_occ])
     pole = rng.random() < 0.5
@@ -649,10 +666,7 @@ def _static_occluder(
         aspect = rng.uniform(0.7, 1.4)
         ow, oh = side * np.sqrt(aspect), side / np.sqrt(aspect)
         offset = rng.uniform(-0.3, 0.3, 2) * tsize
-    aspect = ow / oh
-    rh = int(np.clip(rng.uniform(0.3, 0.8) * ph, 16, ph))
-    rw = int(np.clip(rh * aspect, 16, pw))
-    rect = (int(rng.integers(0, pw - rw + 1)), int(rng.integers(0, ph - rh + 1)), rw, rh)
+    rect = _occluder_rect(rng, photo, ow / oh)
     # a scene point: frame position u = (P - window centre) / s + frame centre, s = window width / frame width
     mid = np.array(image_size, dtype=np.float64) / 2
     s = background.window[:, 2] / image_size[0]
@@ -953,7 +967,15 @@ def draw_plan(
     split's own, :data:`SPLIT_RATES`). ``version``: a split version with a pool and features of its
     own (:data:`VERSION_FEATURES`; None: the split's pool as before). ``objects``: only the first
     ``objects`` targets of the pool take turns (the object-count curve of docs/results.md).
+    The crossing split draws its own conditions (:func:`draw_crossing_plan`): it takes no
+    ``attributes``, ``rates`` or ``objects``.
     """
+    if split == "crossing":
+        given = [name for name, value in (("attributes", attributes), ("rates", rates), ("objects", objects))
+                 if value]
+        if given:
+            raise ValueError(f"the crossing split draws its own conditions: {', '.join(given)} not taken")
+        return draw_crossing_plan(seed, index, frames, image_size)
     pool = pool_for(split, version)
     if objects is not None:
         if not 1 <= int(objects) <= len(pool.targets):
@@ -1030,4 +1052,438 @@ def draw_plan(
         gain=gain,
         shake=shake,
         info=info,
+    )
+
+
+# ---------------------------------------------------------------- the crossing split (issue 13)
+# Surveillance-style footage: a still camera, a small target (a pedestrian's size at 640x360: 18-45 px
+# wide, under 100 px tall, often of a pedestrian's aspect) walking at a steady pace along straight
+# stretches, a crowd of its look-alikes walking at its pace on paths that cross its path (in front of
+# it and behind it), a static pole or sign on its path that hides it wholly for a while, and on some
+# sequences a walk out of the frame and back in through another place on the border while the crowd
+# stays in view. Sizes and speeds are given at CROSSING_BASE and scale with the frame.
+CROSSING_BASE = (640, 360)
+_CROSS_WIDTH = (18.0, 45.0)  # pixels: the target's width
+_CROSS_TALL_WIDTH = (18.0, 38.0)  # pixels: the width of a target of a pedestrian's aspect
+_CROSS_TALL_CHANCE = 0.5  # chance that the target takes a pedestrian's aspect (when its crop is not wide)
+_CROSS_TALL_ASPECT = (0.35, 0.5)  # width / height of such a target
+_CROSS_WIDE_CROP = 1.3  # crops wider than this (width / height) keep their own aspect
+_CROSS_MAX_HEIGHT = 95.0  # pixels: the tallest target (real small targets are under 100 px tall)
+_CROSS_SPEED = (1.0, 2.2)  # pixels per frame: the walking pace of the target (and of the crowd)
+_CROSS_HEADING = 35.0  # degrees: a stretch of the walk leaves the horizontal by at most this
+_CROSS_STRETCH = (45, 110)  # frames: length of a straight stretch of the walk
+_CROSS_MARGIN = 2.0  # pixels between a walker's box and the frame's border while it is in view
+_CROSS_CROWD = (3, 6)  # look-alikes per sequence (both ends included)
+_CROSS_CROWD_SCALE = (0.85, 1.15)  # a look-alike's size relative to the target's
+_CROSS_CROWD_PACE = (0.85, 1.15)  # a look-alike's speed relative to the target's
+_CROSS_ANGLE = (60.0, 180.0)  # degrees between the look-alike's heading and the target's where they cross
+_CROSS_OFFSET = 0.25  # where they cross, the look-alike's centre is off the target's by at most this share of its size
+_CROSS_CLEAR_START = 1.5  # in frame 1 a look-alike is at least this many target sizes away
+_CROSS_TINT_BRIGHT = (0.7, 1.3)  # a copy's brightness gain (a look-alike that is not a sibling)
+_CROSS_TINT_COLOUR = (0.8, 1.2)  # and each channel's gain on top of it
+_CROSS_SIBLING_TINT = (0.9, 1.1)  # a sibling's per-channel gain (another coin of the photo)
+_CROSS_HIDDEN = (12.0, 29.0)  # frames the static occluder hides the target wholly (about: the mask's edges)
+_CROSS_OCC_WINDOW = (0.15, 0.9)  # share of the sequence within which the target reaches the occluder
+_CROSS_OCC_MARGIN = 3.0  # pixels: the occluder overlaps the hidden target by this on each side
+_CROSS_POLE_CHANCE = 0.6  # chance that the occluder is a pole rather than a sign
+_CROSS_POLE_HEIGHT = (0.45, 0.95)  # a pole's height, as a share of the frame's
+_CROSS_SIGN_EXTRA = (0.1, 0.5)  # a sign's height beyond what hides the target, as a share of its height
+_CROSS_LEAVE_WINDOW = (0.25, 0.4)  # share of the sequence within which the target starts walking out
+_CROSS_WALK_OUT = (25, 45)  # frames of that walk to where it is wholly out (high excluded)
+_CROSS_OUT_FRAMES = (20, 40)  # frames it then stays out (high excluded)
+_CROSS_WALK_IN = (30, 60)  # frames of the walk back in, from just past the border
+_CROSS_CLEARANCE = 4.0  # pixels: out of the frame, the target's box clears the border by this
+_CROSS_RETURN_APART = 0.25  # a return through the exit's border is this share of the border away
+_CROSS_CROSSING_WINDOW = (0.08, 0.95)  # share of the sequence within which the crossings are spread
+_CROSS_QUIET = 5  # frames around the hidden stretch and the time out of view kept free of crossings
+# Shares of the sequences with a static occluder, with a departure, and of each background (video,
+# photo, the rest a texture). Each is balanced over the sequences like the challenges (Weyl sequences).
+_CROSS_OCC_SHARE = 0.85
+_CROSS_OV_SHARE = 0.4
+_CROSS_VIDEO_SHARE = 0.5
+_CROSS_PHOTO_SHARE = 0.35
+_CROSS_SHARE_WORD = 1 << 22  # seed word of the offsets of those shares
+
+
+def _shares(seed: int, split_code: int, index: int, count: int) -> tuple[float, ...]:
+    """``count`` per-sequence draws in [0, 1), each balanced over consecutive indices (a Weyl sequence,
+    as :func:`draw_attributes`): ``u < share`` comes in about ``share`` of any run of sequences."""
+    offsets = np.random.default_rng([int(seed), int(split_code), _CROSS_SHARE_WORD]).random(count)
+    return tuple(float(u) for u in (offsets + index * np.array(_WEYL_STEPS[:count])) % 1.0)
+
+
+def _crossing_size(
+    rng: np.random.Generator, crop: TargetCrop, unit: float
+) -> tuple[float, float, bool]:
+    """The target's on-screen width and height (pixels) and whether it takes a pedestrian's aspect."""
+    aspect = crop.rect[2] / crop.rect[3]
+    tall = aspect < _CROSS_WIDE_CROP and rng.random() < _CROSS_TALL_CHANCE
+    if tall:
+        w = rng.uniform(*_CROSS_TALL_WIDTH) * unit
+        h = w / rng.uniform(*_CROSS_TALL_ASPECT)
+    else:
+        w = rng.uniform(*_CROSS_WIDTH) * unit
+        h = w / aspect
+    h_max = _CROSS_MAX_HEIGHT * unit
+    if h > h_max:  # a tall crop keeps its aspect under the height limit
+        w, h = w * h_max / h, h_max
+    return float(w), float(h), bool(tall)
+
+
+def _still_window(
+    rng: np.random.Generator,
+    n: int,
+    source_size: tuple[int, int],
+    image_size: tuple[int, int],
+    share: tuple[float, float],
+) -> np.ndarray:
+    """A still camera's window (N, 3: cx, cy, width, the same in every frame) over a source image."""
+    sw, sh = source_size
+    full_w = min(sw, sh * image_size[0] / image_size[1])
+    width = full_w * rng.uniform(*share)
+    height = width * image_size[1] / image_size[0]
+    cx = width / 2 + rng.uniform(0, 1) * (sw - width)
+    cy = height / 2 + rng.uniform(0, 1) * (sh - height)
+    return np.tile([cx, cy, width], (n, 1)).astype(np.float64)
+
+
+def _still_background(
+    rng: np.random.Generator, pool: Pool, crop: TargetCrop, n: int, image_size: tuple[int, int], u: float
+) -> Background:
+    """The scene under a still camera: the pool's video playing (real passing traffic, to and fro
+    inside one shot), a still photo other than the target's, or a texture; ``u`` picks which."""
+    from .sources import load_photo, load_video, video_shots
+
+    if u < _CROSS_VIDEO_SHARE and pool.videos:
+        name = pool.videos[int(rng.integers(len(pool.videos)))]
+        video = load_video(name)
+        window = _still_window(rng, n, video.shape[2:0:-1], image_size, (0.85, 1.0))
+        shots = [s for s in video_shots(name) if s[1] - s[0] >= _MIN_SHOT_FRAMES] or list(video_shots(name))
+        first, last = shots[int(rng.integers(len(shots)))]
+        return Background("video", name, window, first + ping_pong(int(rng.integers(last - first)), n, last - first))
+    if u < _CROSS_VIDEO_SHARE + _CROSS_PHOTO_SHARE or not pool.textures:
+        photos = [p for p in pool.photos if p != crop.photo]
+        name = photos[int(rng.integers(len(photos)))]
+        return Background("photo", name, _still_window(rng, n, load_photo(name).shape[1::-1], image_size, (0.6, 0.9)))
+    name = pool.textures[int(rng.integers(len(pool.textures)))]
+    return Background("texture", name, _still_window(rng, n, load_photo(name).shape[1::-1], image_size, (0.6, 0.9)))
+
+
+def walk(p: np.ndarray, q: np.ndarray, speed: float) -> np.ndarray:
+    """Centres (M, 2) walking straight from ``p`` (excluded) to ``q`` (included) at about ``speed`` a frame."""
+    m = max(1, int(np.ceil(np.linalg.norm(q - p) / max(speed, 1e-9))))
+    return p + (q - p) * (np.arange(1, m + 1) / m)[:, None]
+
+
+def bounce(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``points`` (N, 2) folded into ``lo``..``hi`` per axis: a straight walk turning back at the
+    borders, as a walker who stays in the scene."""
+    span = np.maximum(hi - lo, 1e-9)
+    u = np.mod(points - lo, 2 * span)
+    return lo + np.where(u <= span, u, 2 * span - u)
+
+
+def _next_stop(
+    rng: np.random.Generator, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, speed: float
+) -> np.ndarray:
+    """The end of the next straight stretch of a walk from ``p``: mostly sideways, inside ``lo``..``hi``.
+
+    Tries drawn headings and lengths; when none fits, walks to the farther side at the same height.
+    """
+    for _ in range(40):
+        heading = np.radians(rng.uniform(-_CROSS_HEADING, _CROSS_HEADING)) + (np.pi if rng.random() < 0.5 else 0.0)
+        q = p + rng.uniform(*_CROSS_STRETCH) * speed * np.array([np.cos(heading), np.sin(heading)])
+        if np.all(q >= lo) and np.all(q <= hi):
+            return q
+    return np.array([lo[0] if p[0] - lo[0] > hi[0] - p[0] else hi[0], p[1]])
+
+
+def _entry_point(
+    rng: np.random.Generator, exit_point: np.ndarray, image_size: tuple[int, int], half: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Where a walker out of the frame comes back: just past the left or the right border, at a
+    drawn height, at least a quarter of the frame's height from where it left when it is the same
+    border; and that side (0 left, 1 right)."""
+    side = int(rng.integers(2))
+    y = lo[1] + rng.uniform(0, 1) * (hi[1] - lo[1])
+    exit_side = 0 if exit_point[0] < 0 else 1
+    gap = _CROSS_RETURN_APART * image_size[1]
+    if side == exit_side and abs(y - exit_point[1]) < gap:
+        y = exit_point[1] + gap if exit_point[1] + gap <= hi[1] else exit_point[1] - gap
+        y = float(np.clip(y, lo[1], hi[1]))
+    depth = half[0] + _CROSS_CLEARANCE
+    return np.array([-depth if side == 0 else image_size[0] + depth, y]), side
+
+
+def _stretches(
+    rng: np.random.Generator, p: np.ndarray, steps: int, lo: np.ndarray, hi: np.ndarray, speed: float
+) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """``steps`` centres (steps, 2) walking on from ``p`` along straight stretches inside ``lo``..``hi``,
+    and the stretches as (first, last, velocity) with frames counted from 0 after ``p``."""
+    pos: list[np.ndarray] = []
+    stretches = []
+    while len(pos) < steps:
+        q = _next_stop(rng, p, lo, hi, speed)
+        seg = walk(p, q, speed)
+        stretches.append((len(pos), len(pos) + len(seg) - 1, (q - p) / len(seg)))
+        pos.extend(seg)
+        p = seg[-1]
+    return np.array(pos[:steps]).reshape(-1, 2), [(a, min(b, steps - 1), v) for a, b, v in stretches if a < steps]
+
+
+def _crossing_route(
+    rng: np.random.Generator, n: int, image_size: tuple[int, int], half: np.ndarray, speed: float,
+    depart: bool, info: dict,
+) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """The target's walk (N, 2): straight stretches at ``speed`` inside the frame and, when ``depart``,
+    a walk out through the left or right border, a while out of view and a walk back in elsewhere.
+
+    A departure is planned from where the target leaves: the walk up to it is drawn backwards from
+    that point (a walk reversed is a walk), so the target leaves at the drawn frame at its own pace.
+    Returns the centres and the straight stretches inside the frame as (first frame, last frame,
+    velocity); records the departure in ``info["out_of_view"]``.
+    """
+    size = np.array(image_size, dtype=np.float64)
+    lo, hi = half + _CROSS_MARGIN, size - half - _CROSS_MARGIN
+    info["out_of_view"] = []
+    if not depart:
+        p0 = lo + rng.uniform(0.2, 0.8, 2) * (hi - lo)
+        pos, stretches = _stretches(rng, p0, n - 1, lo, hi, speed)
+        return np.concatenate([p0[None], pos]), [(a + 1, b + 1, v) for a, b, v in stretches]
+    leave = int(rng.uniform(*_CROSS_LEAVE_WINDOW) * n)  # the first frame of the walk out
+    side = int(rng.integers(2))  # out through the left (0) or the right (1) border
+    out_frames = int(rng.integers(*_CROSS_WALK_OUT))
+    heading = np.radians(rng.uniform(-_CROSS_HEADING, _CROSS_HEADING))
+    direction = np.array([np.cos(heading) * (-1 if side == 0 else 1), np.sin(heading)])
+    depth = half[0] + _CROSS_CLEARANCE
+    border_x = -depth if side == 0 else size[0] + depth
+    travel = out_frames * speed
+    start = np.clip(np.array([border_x, 0.0]) - direction * travel, lo, hi)
+    start[1] = lo[1] + rng.uniform(0.2, 0.8) * (hi[1] - lo[1])
+    gone = np.array([border_x, start[1] + direction[1] * abs(border_x - start[0]) / max(abs(direction[0]), 1e-9)])
+    gone[1] = np.clip(gone[1], lo[1], hi[1])
+    before, back_stretches = _stretches(rng, start, leave, lo, hi, speed)
+    before = before[::-1]  # walked backwards from where it leaves: reversed, it ends there
+    out = walk(start, gone, speed)
+    hold = int(rng.integers(*_CROSS_OUT_FRAMES))
+    entry, back_side = _entry_point(rng, gone, image_size, half, lo, hi)
+    inward = np.array([1.0 if back_side == 0 else -1.0, 0.0])
+    stop = np.clip(entry + inward * rng.uniform(*_CROSS_WALK_IN) * speed, lo, hi)
+    back = walk(entry, stop, speed)
+    first_back = leave + len(out) + hold + 1  # the frame of the entry point, just past the border
+    pos = np.concatenate([before, start[None], out, np.repeat(gone[None], hold, 0), entry[None], back])
+    stretches = [(leave - 1 - b, leave - 1 - a, -v) for a, b, v in back_stretches]
+    stretches.append((first_back + 1, first_back + len(back), (stop - entry) / len(back)))
+    if len(pos) < n:
+        after, more = _stretches(rng, pos[-1], n - len(pos), lo, hi, speed)
+        stretches += [(a + len(pos), b + len(pos), v) for a, b, v in more]
+        pos = np.concatenate([pos, after])
+    info["out_of_view"].append({"start": leave, "full": True, "side": "LR"[side], "back": first_back,
+                                "return_side": "LR"[back_side]})
+    return pos[:n], [(a, min(b, n - 1), v) for a, b, v in stretches if a < n]
+
+
+def _box_at(center: np.ndarray, w: float, h: float) -> np.ndarray:
+    return np.array([center[0] - w / 2, center[1] - h / 2, center[0] + w / 2, center[1] + h / 2])
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, pad: float = 0.0) -> bool:
+    """Whether corner boxes ``a`` and ``b`` (x0, y0, x1, y1) overlap, ``b`` grown by ``pad``."""
+    return bool(a[0] < b[2] + pad and b[0] - pad < a[2] and a[1] < b[3] + pad and b[1] - pad < a[3])
+
+
+def _crossing_occluder(
+    rng: np.random.Generator, pool: Pool, crop: TargetCrop, background: Background, center: np.ndarray,
+    w: float, h: float, stretches: list[tuple[int, int, np.ndarray]], image_size: tuple[int, int], info: dict,
+) -> Layer | None:
+    """A static pole (the target walks sideways) or sign on the target's path, sized so that it hides
+    the target wholly for a drawn 10-30 frames while it walks past; None when no stretch is long enough.
+
+    Under a still camera a static occluder stands still in the frame.
+    """
+    n = len(center)
+    hidden = rng.uniform(*_CROSS_HIDDEN)
+    first_box = _box_at(center[0], w, h)
+    size = np.array(image_size, dtype=np.float64)
+    half = np.array([w, h]) / 2
+    in_view = np.all((center - half >= 0) & (center + half <= size), axis=1)
+    lead = int(np.ceil(hidden / 2)) + 3  # the hidden frames lie inside a straight stretch, all in view
+    choices = []
+    for a, b, v in stretches:
+        lo_t = max(a + lead, int(_CROSS_OCC_WINDOW[0] * n))
+        hi_t = min(b - lead, int(_CROSS_OCC_WINDOW[1] * n))
+        choices += [(t, v) for t in range(lo_t, hi_t + 1) if in_view[t - lead : t + lead + 1].all()]
+    photo = _occluder_photo(rng, pool, crop, background.name)
+    rng_pick = int(rng.integers(1 << 30))
+    shape = None
+    pole = rng.random() < _CROSS_POLE_CHANCE
+    for t_occ, v in (choices[i] for i in np.random.default_rng(rng_pick).permutation(len(choices))):
+        # the target is wholly behind it while its box is inside the occluder's less the margins: for
+        # `hidden` frames in all, the margins' frames included
+        inner = max(hidden - 2 * _CROSS_OCC_MARGIN / max(float(np.abs(v).max()), 1e-9), 1.0)
+        ow = w + abs(v[0]) * inner + 2 * _CROSS_OCC_MARGIN
+        need = h + abs(v[1]) * inner + 2 * _CROSS_OCC_MARGIN  # the height that hides the walk past it
+        if pole:
+            oh = max(rng.uniform(*_CROSS_POLE_HEIGHT) * image_size[1], need + 4 * _CROSS_OCC_MARGIN)
+        else:
+            oh = need + rng.uniform(*_CROSS_SIGN_EXTRA) * h
+        # its height: covering the target's walk past it, and wholly in the frame
+        low = max(center[t_occ, 1] - (oh - need) / 2, oh / 2)
+        high = min(center[t_occ, 1] + (oh - need) / 2, size[1] - oh / 2)
+        if low > high:
+            continue
+        at = np.array([center[t_occ, 0], low + rng.uniform(0, 1) * (high - low)])
+        box = _box_at(at, ow, oh)
+        behind = np.flatnonzero(np.all(np.abs(center - at) < (np.array([ow, oh]) + [w, h]) / 2, axis=1))
+        once = behind.size > 0 and behind[-1] - behind[0] + 1 == behind.size
+        if once and box[0] >= 0 and box[2] <= size[0] and not _overlaps(box, first_box, pad=_CROSS_OCC_MARGIN):
+            # wholly in the frame, passed behind once, and frame 1 shows the whole target
+            shape = (t_occ, pole, at, ow, oh)
+            break
+    if shape is None:
+        return None
+    t_occ, pole, at, ow, oh = shape
+    rect = _occluder_rect(rng, photo, ow / oh)
+    info["occlusion"] = {"frame": int(t_occ), "full": True, "static": True, "kind": "pole" if pole else "sign",
+                         "hidden_frames": round(float(hidden), 1)}
+    return Layer(
+        source=f"{photo}:{rect}",
+        photo=photo,
+        rect=rect,
+        shape="roundrect",
+        center=np.tile(at, (n, 1)),
+        width=np.full(n, ow),
+        height=np.full(n, oh),
+        angle=np.zeros(n),
+    )
+
+
+def _lookalike(rng: np.random.Generator, crop: TargetCrop) -> tuple[str, tuple[int, int, int, int], tuple]:
+    """A look-alike's photo, rectangle and colour: another object of its kind in the same photo (a
+    sibling: another coin), else a copy of the target with another brightness and colour."""
+    if crop.siblings:
+        rect = crop.siblings[int(rng.integers(len(crop.siblings)))]
+        tint = rng.uniform(*_CROSS_SIBLING_TINT, 3)
+    else:
+        rect = crop.rect
+        tint = rng.uniform(*_CROSS_TINT_BRIGHT) * rng.uniform(*_CROSS_TINT_COLOUR, 3)
+    return crop.photo, rect, tuple(float(g) for g in tint)
+
+
+def _crossing_frames(rng: np.random.Generator, n: int, count: int, busy: np.ndarray) -> list[int]:
+    """``count`` frames spread over the sequence (one in each of ``count`` equal slots) where the
+    target is in view and not behind the occluder (``busy`` False)."""
+    edges = np.linspace(_CROSS_CROSSING_WINDOW[0] * n, _CROSS_CROSSING_WINDOW[1] * n, count + 1).astype(int)
+    frames: list[int] = []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        free = np.flatnonzero(~busy)
+        free = free[~np.isin(free, frames)]
+        slot = free[(free >= a) & (free < max(b, a + 1))]
+        pool = slot if slot.size else free
+        frames.append(int(pool[int(rng.integers(len(pool)))]) if pool.size else int(a))
+    return frames
+
+
+def _crowd(
+    rng: np.random.Generator, crop: TargetCrop, target: Layer, speed: float, busy: np.ndarray,
+    image_size: tuple[int, int], info: dict,
+) -> tuple[list[Layer], tuple[bool, ...]]:
+    """3-6 look-alikes, each walking at about the target's pace on a straight path that crosses the
+    target's at a drawn frame (turning back at the frame's borders, so they stay in view), in front
+    of the target and behind it by turns."""
+    n = len(target.center)
+    w, h = float(target.width[0]), float(target.height[0])
+    size = np.array(image_size, dtype=np.float64)
+    count = int(rng.integers(_CROSS_CROWD[0], _CROSS_CROWD[1] + 1))
+    frames = _crossing_frames(rng, n, count, busy)
+    first_front = rng.random() < 0.5
+    vel = np.diff(target.center, axis=0, prepend=target.center[:1])
+    t = np.arange(n, dtype=np.float64)
+    crowd, front, crossings = [], [], []
+    start = _box_at(target.center[0], w, h)
+    for j, t_j in enumerate(frames):
+        photo, rect, tint = _lookalike(rng, crop)
+        scale = rng.uniform(*_CROSS_CROWD_SCALE)
+        cw, ch = w * scale, h * scale
+        half = np.array([cw, ch]) / 2
+        lo, hi = half + _CROSS_MARGIN, size - half - _CROSS_MARGIN
+        v = vel[min(t_j + 1, n - 1)]
+        heading = np.arctan2(v[1], v[0]) if np.linalg.norm(v) > 1e-6 else 0.0
+        pace = speed * rng.uniform(*_CROSS_CROWD_PACE)
+        for _ in range(20):  # a path that keeps clear of the target in frame 1
+            turn = np.radians(rng.uniform(*_CROSS_ANGLE)) * rng.choice([-1.0, 1.0])
+            direction = np.array([np.cos(heading + turn), np.sin(heading + turn)])
+            meet = np.clip(target.center[t_j] + rng.uniform(-_CROSS_OFFSET, _CROSS_OFFSET, 2) * [w, h], lo, hi)
+            path = bounce(meet + (t - t_j)[:, None] * pace * direction, lo, hi)
+            if not _overlaps(_box_at(path[0], cw, ch), start, pad=_CROSS_CLEAR_START * max(w, h) - max(w, h)):
+                break
+        crowd.append(Layer(source=f"{photo}:{rect}", photo=photo, rect=rect, shape=crop.shape, center=path,
+                           width=np.full(n, cw), height=np.full(n, ch), angle=np.zeros(n), tint=tint))
+        front.append(bool(first_front) ^ bool(j % 2))
+        crossings.append({"frame": t_j, "front": front[-1]})
+    info["crossings"] = crossings
+    return crowd, tuple(front)
+
+
+def draw_crossing_plan(seed: int, index: int, frames: int, image_size: tuple[int, int]) -> Plan:
+    """Sequence ``index`` of the crossing split: fully decided by ``(seed, index, frames, image_size)``.
+
+    Its attributes are what it holds: DIS (always), OCC (a static occluder), OV (a departure), LR
+    (a box under OTB's 400 pixels, scaled to the frame), BC (a texture background).
+    """
+    split, split_code, n = "crossing", SPLIT_CODES["crossing"], int(frames)
+    pool = pool_for(split)
+    unit = float(np.sqrt(image_size[0] * image_size[1] / (CROSSING_BASE[0] * CROSSING_BASE[1])))
+    rngs = _streams(seed, split_code, index)
+    u_occ, u_ov, u_bg = _shares(seed, split_code, index, 3)
+    info: dict = {}
+    crop = _pick_target(pool, seed, split_code, index)
+    w, h, tall = _crossing_size(rngs["scale"], crop, unit)
+    speed = rngs["path"].uniform(*_CROSS_SPEED) * unit
+    info["speed"] = round(float(speed), 2)
+    info["tall"] = tall
+    half = np.array([w, h]) / 2
+    center, stretches = _crossing_route(rngs["path"], n, image_size, half, speed, u_ov < _CROSS_OV_SHARE, info)
+    pose = (center, np.full(n, w), np.full(n, h), np.zeros(n), None, None)
+    target = _target_layer(rngs["target"], pool, crop, pose, _Deformation(np.ones(n)))
+    background = _still_background(rngs["background"], pool, crop, n, image_size, u_bg)
+    occluder = None
+    if u_occ < _CROSS_OCC_SHARE:
+        occluder = _crossing_occluder(rngs["occluder"], pool, crop, background, center, w, h, stretches,
+                                      image_size, info)
+    # crossings are kept away from the frames out of view and behind the occluder, so that each loss
+    # has one cause
+    size = np.array(image_size, dtype=np.float64)
+    away = np.any((center + half < 0) | (center - half > size), axis=1)
+    if occluder is not None:  # the walk past the occluder (other passes behind it are left as they come)
+        o = occluder.center[0]
+        ohalf = np.array([occluder.width[0], occluder.height[0]]) / 2
+        near = np.abs(np.arange(n) - info["occlusion"]["frame"]) <= info["occlusion"]["hidden_frames"]
+        away |= near & np.all(np.abs(center - o) < ohalf + half, axis=1)
+    busy = np.convolve(away.astype(float), np.ones(2 * _CROSS_QUIET + 1), mode="same") > 0
+    crowd, front = _crowd(rngs["crowd"], crop, target, speed, busy, image_size, info)
+    attrs = {"DIS"}
+    if occluder is not None:
+        attrs.add("OCC")
+    if info["out_of_view"]:
+        attrs.add("OV")
+    if w * h < LR_PIXELS * size_factor(image_size) ** 2:
+        attrs.add("LR")
+    if background.kind == "texture":
+        attrs.add("BC")
+    return Plan(
+        name=f"{split}_{index:03d}_{crop.name}",
+        split=split,
+        index=index,
+        frames=n,
+        image_size=(int(image_size[0]), int(image_size[1])),
+        attributes=tuple(a for a in ATTRIBUTES if a in attrs),
+        target_name=crop.name,
+        target=target,
+        background=background,
+        occluder=occluder,
+        info=info,
+        crowd=crowd,
+        crowd_front=front,
     )

@@ -232,12 +232,18 @@ def _light(plan: Plan, grid: tuple[np.ndarray, np.ndarray], t: int) -> np.ndarra
 
 
 def render(plan: Plan) -> Iterator[tuple[np.ndarray, dict]]:
-    """Frames of ``plan`` as uint8 RGB, each with its metadata (box, visible fraction, ...)."""
+    """Frames of ``plan`` as uint8 RGB, each with its metadata (box, visible fraction, ...).
+
+    Layers from the back: background, distractor, the look-alikes walking behind the target, the
+    target, those walking in front of it, the occluder. The visible fraction counts the target's
+    pixels in the frame under neither the occluder nor a look-alike in front.
+    """
     w_img, h_img = plan.image_size
     size = (w_img, h_img)
     target_px = layer_pixels(plan.target)
     occ_px = layer_pixels(plan.occluder) if plan.occluder is not None else None
     dis_px = layer_pixels(plan.distractor) if plan.distractor is not None else None
+    crowd_px = [layer_pixels(c) for c in plan.crowd]
     background = Background(plan, target_px)
     grid = None
     if plan.gain is not None:
@@ -252,13 +258,22 @@ def render(plan: Plan) -> Iterator[tuple[np.ndarray, dict]]:
             d = place(plan.distractor, dis_px, t)
             composite(frame, d)
             meta["distractor_box"] = clipped_box(d, size)
+        crowd = [place(c, px, t) for c, px in zip(plan.crowd, crowd_px, strict=True)]
+        for c, front in zip(crowd, plan.crowd_front, strict=True):
+            if not front:  # the look-alikes walking behind the target
+                composite(frame, c)
         tgt = place(plan.target, target_px, t)
         composite(frame, tgt)
+        for c, front in zip(crowd, plan.crowd_front, strict=True):
+            if front:
+                composite(frame, c)
         occ = None
         if occ_px is not None:
             occ = place(plan.occluder, occ_px, t)
             composite(frame, occ)
             meta["occluder_box"] = clipped_box(occ, size)
+        if crowd:
+            meta["distractor_boxes"] = [clipped_box(c, size) for c in crowd]
 
         # visibility of the target's own mask: inside the frame and not under the occluder
         mask = tgt.sharp > 0.5
@@ -271,13 +286,17 @@ def render(plan: Plan) -> Iterator[tuple[np.ndarray, dict]]:
             in_frame = mask[pr, pc]
             box = mask_box(in_frame, fc.start, fr.start)
             covered = np.zeros_like(in_frame)
-            if occ is not None:
-                # occluder alpha over the frame region the target overlaps
+            covers = ([occ] if occ is not None else []) + [c for c, f in zip(crowd, plan.crowd_front, strict=True)
+                                                           if f]
+            if covers:
+                # the alpha of the occluder and of the look-alikes in front, over the frame region the
+                # target overlaps
                 cov = np.zeros((h_img, w_img), bool)
-                oo = _overlap(occ, size)
-                if oo is not None:
-                    ofr, ofc, opr, opc = oo
-                    cov[ofr, ofc] = occ.sharp[opr, opc] > 0.5
+                for c in covers:
+                    oo = _overlap(c, size)
+                    if oo is not None:
+                        ofr, ofc, opr, opc = oo
+                        cov[ofr, ofc] |= c.sharp[opr, opc] > 0.5
                 covered = cov[fr, fc]
             seen = int((in_frame & ~covered).sum())
             in_view = int(in_frame.sum())

@@ -181,12 +181,17 @@ def _train_v4() -> Pool:
 #: the pool of each split version that is not its split's only one: (split, version) -> Pool
 VERSION_POOLS: dict[tuple[str, int], Pool] = {("train", 4): _train_v4()}
 
+#: the pool of :data:`POOLS` each split draws from. ``crossing`` (issue 13: small targets, look-alikes
+#: crossing, static occluders under a still camera) is a second split of the validation role, so it
+#: takes the eval pool's imagery and nothing of train's or test's
+SPLIT_POOLS: dict[str, str] = {"eval": "eval", "train": "train", "test": "test", "crossing": "eval"}
+
 
 def pool_for(split: str, version: int | None = None) -> Pool:
-    """The imagery of ``split`` at ``version`` (None: the pool of :data:`POOLS`)."""
+    """The imagery of ``split`` at ``version`` (None: the pool of :data:`POOLS` it draws from)."""
     if version is not None and (split, int(version)) in VERSION_POOLS:
         return VERSION_POOLS[(split, int(version))]
-    return POOLS[split]
+    return POOLS[SPLIT_POOLS[split]]
 
 
 _SKIMAGE_PHOTOS = (
