@@ -40,6 +40,7 @@ ROLES = {
     "embedded:test": "test: reported, never used to choose",
     "real:validation": "validation: choices were made on these clips",
     "real:test": "test: reported, never used to choose",
+    "embedded:crossing": "validation: small targets, look-alikes crossing, static occluders",
 }
 
 

@@ -57,7 +57,8 @@ def build(tracker: str):
 
 
 def ope_one(tracker: str, seq, seed: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
-    """One one-pass run of ``tracker`` (seeded) on ``seq``: its scores, its curves and the seconds per frame."""
+    """One one-pass run of ``tracker`` (seeded) on ``seq``: its scores, its curves (and its boxes) and the
+    seconds per frame."""
     from metatrack.evaluation.otb import PRECISION_INDEX, sequence_curves
     from metatrack.evaluation.runner import track_ope
     from metatrack.geometry import iou
@@ -71,8 +72,10 @@ def ope_one(tracker: str, seq, seed: int) -> tuple[dict[str, Any], dict[str, Any
     scores = {"auc": float(np.mean(success)),
               "iou": float(np.mean(iou(boxes[valid], seq.boxes[valid]))) if valid.any() else None,
               "precision": float(precision[PRECISION_INDEX])}
-    # the curves themselves, for success and precision plots (kept apart: "ope" goes into the JSON)
-    return scores, {"success": success.tolist(), "precision": precision.tolist()}, times
+    # the curves themselves, for success and precision plots, and the boxes, for a look at where a
+    # tracker fails (bench/failure_causes.py --split-bench-cache); kept apart: "ope" goes into the JSON
+    return scores, {"success": success.tolist(), "precision": precision.tolist(),
+                    "boxes": np.round(boxes, 2).tolist()}, times
 
 
 def run_ope_job(tracker: str, spec: str, seed: int) -> dict[str, Any]:
