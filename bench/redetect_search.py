@@ -28,12 +28,17 @@ import numpy as np
 
 
 def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
-    """``NAME=key:value,...`` as (name, overrides); values are numbers or comma-free tuples ``a/b``."""
+    """``NAME=key:value,...`` as (name, overrides); values are numbers, comma-free tuples ``a/b`` or
+    words (``window_basis:shorter``)."""
     name, _, rest = text.partition("=")
     out: dict[str, Any] = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition(":")
-        parts = [float(v) for v in value.split("/")]
+        try:
+            parts = [float(v) for v in value.split("/")]
+        except ValueError:
+            out[key] = value
+            continue
         out[key] = tuple(parts) if "/" in value else (int(parts[0]) if parts[0].is_integer() and "." not in value
                                                        else parts[0])
     return name, out

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from ...errors import ConfigError
 from ..adaptive import TrackerConfig
 from ..adaptive.redetect import RedetectSettings
+from .scale_filter import ScaleFilterSettings
 
 #: CREST's own first frame and online schedule (release code ybsong00/CREST-Release, the settings
 #: of `crest` and `crest-base`): train the first frame until the loss reaches 0.02 (cnn_train_dag's
@@ -29,7 +30,7 @@ CREST_SCHEDULE: dict[str, Any] = {
 
 
 @dataclass
-class CRESTConfig(RedetectSettings, TrackerConfig):
+class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     """Settings of the correlation-filter trackers (MetaCREST and the CREST-N baselines).
 
     The field defaults are the trackers' defaults; a MetaCREST model file fixes the features, the
@@ -173,3 +174,4 @@ class CRESTConfig(RedetectSettings, TrackerConfig):
             if not ok:
                 raise ConfigError(f"crest tracker config: {message}")
         self.validate_redetect()
+        self.validate_scale_filter()

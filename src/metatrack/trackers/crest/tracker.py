@@ -44,6 +44,7 @@ from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce
 from .loss import crest_loss, gaussian_label
 from .online import online_update
 from .pca import fit_pca_reduction
+from .scale_filter import ScaleFilter, grey
 from .window import cell_to_offset, subpixel_peak, target_cells, window_side
 
 MODEL_NAME = "metacrest"
@@ -166,6 +167,8 @@ class CRESTTracker(AdaptiveTracker):
         self.frame = 0
         self.reference: float | None = None
         self.box = clip_box(box, image_size(image))
+        self.scale_filter = (ScaleFilter(cfg, grey(image), self.center, self.base_size * self.scale)
+                             if cfg.scale_filter else None)
 
     # ------------------------------------------------------------------ tracking
     def _reduced(self, feat: torch.Tensor, params: Params) -> torch.Tensor:
@@ -236,7 +239,7 @@ class CRESTTracker(AdaptiveTracker):
         if not self.target_found:  # hold where the target was; learn nothing from this frame
             self.box = clip_box(self.box, (w_img, h_img))
         else:
-            self._follow(resp, r1, side, (w_img, h_img))
+            self._follow(resp, r1, side, (w_img, h_img), image)
             if score > cfg.update_score_threshold:
                 label = gaussian_label((m, m), self._peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
                 kept = feat[0] if cfg.update_reduction else x[unit]
@@ -271,15 +274,22 @@ class CRESTTracker(AdaptiveTracker):
         self.reference += cfg.occlusion_memory * (score - self.reference)
         return False
 
-    def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, image: tuple[int, int]) -> None:
-        """Move to the response's peak (times the motion prior) and take the best scale's size."""
+    def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, image: tuple[int, int],
+                frame: np.ndarray) -> None:
+        """Move to the response's peak (times the motion prior) and take the best scale's size (or the
+        scale filter's, crest/scale_filter.py)."""
         cfg, m = self.config, self.map_size
         # the prior multiplies a non-negative map, so that it never favours cells far away (a
         # negative response times a small prior would grow), and a flat map keeps the centre
         self._peak = subpixel_peak((r1 - r1.min() + 1e-6) * self.motion, cfg.subpixel)
         self.center = self.center + cell_to_offset(self._peak, side, m)
         self.center = np.clip(self.center, [0.0, 0.0], [float(image[0]), float(image[1])])
-        if float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
+        if self.scale_filter is not None:
+            gray = grey(frame)
+            found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
+            self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
+            self.scale_filter.update(gray, self.center, self.base_size * self.scale)
+        elif float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
