@@ -1381,7 +1381,7 @@ def _crossing_frames(rng: np.random.Generator, n: int, count: int, busy: np.ndar
         free = free[~np.isin(free, frames)]
         slot = free[(free >= a) & (free < max(b, a + 1))]
         pool = slot if slot.size else free
-        frames.append(int(pool[int(rng.integers(len(pool)))]) if pool.size else int(a))
+        frames.append(int(pool[int(rng.integers(len(pool)))]) if pool.size else min(int(a), n - 1))
     return frames
 
 
@@ -1461,7 +1461,7 @@ def draw_crossing_plan(seed: int, index: int, frames: int, image_size: tuple[int
         ohalf = np.array([occluder.width[0], occluder.height[0]]) / 2
         near = np.abs(np.arange(n) - info["occlusion"]["frame"]) <= info["occlusion"]["hidden_frames"]
         away |= near & np.all(np.abs(center - o) < ohalf + half, axis=1)
-    busy = np.convolve(away.astype(float), np.ones(2 * _CROSS_QUIET + 1), mode="same") > 0
+    busy = np.array([away[max(0, t - _CROSS_QUIET) : t + _CROSS_QUIET + 1].any() for t in range(n)], dtype=bool)
     crowd, front = _crowd(rngs["crowd"], crop, target, speed, busy, image_size, info)
     attrs = {"DIS"}
     if occluder is not None:
