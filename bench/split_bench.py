@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -194,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         return cache / f"{safe}__{spec.replace(':', '_').replace('/', '_')}__{seed}.json" if cache else None
 
     runs: dict[tuple[str, str], list[dict]] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread) as pool:
+    # spawned, not forked: the parent has run torch and OpenCV (it built every tracker above), and a worker
+    # forked from it can inherit a lock held by one of their threads and wait on it for ever (seen here)
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
         for job in jobs:
             path = cached(job)
