@@ -1184,17 +1184,24 @@ def bounce(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _next_stop(
-    rng: np.random.Generator, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, speed: float
+    rng: np.random.Generator, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, speed: float, way: int
 ) -> np.ndarray:
-    """The end of the next straight stretch of a walk from ``p``: mostly sideways, inside ``lo``..``hi``.
+    """The end of the next straight stretch of a walk from ``p``: mostly sideways, inside ``lo``..``hi``,
+    on along ``way`` (+1 right, -1 left) as a walker crossing the scene, turning back at its side.
 
-    Tries drawn headings and lengths; when none fits, walks to the farther side at the same height.
+    Tries drawn headings and lengths that way, then the side's edge at the same height; only where
+    that is too short a walk, the other way; when nothing fits, the farther side at the same height.
     """
-    for _ in range(40):
-        heading = np.radians(rng.uniform(-_CROSS_HEADING, _CROSS_HEADING)) + (np.pi if rng.random() < 0.5 else 0.0)
-        q = p + rng.uniform(*_CROSS_STRETCH) * speed * np.array([np.cos(heading), np.sin(heading)])
-        if np.all(q >= lo) and np.all(q <= hi):
-            return q
+    for heading_way in (way, -way):
+        for _ in range(20):
+            heading = np.radians(rng.uniform(-_CROSS_HEADING, _CROSS_HEADING))
+            length = rng.uniform(*_CROSS_STRETCH) * speed
+            q = p + length * np.array([heading_way * np.cos(heading), np.sin(heading)])
+            if np.all(q >= lo) and np.all(q <= hi):
+                return q
+        edge = hi[0] if heading_way > 0 else lo[0]
+        if abs(edge - p[0]) >= 0.5 * _CROSS_STRETCH[0] * speed:
+            return np.array([edge, p[1]])
     return np.array([lo[0] if p[0] - lo[0] > hi[0] - p[0] else hi[0], p[1]])
 
 
@@ -1223,8 +1230,10 @@ def _stretches(
     and the stretches as (first, last, velocity) with frames counted from 0 after ``p``."""
     pos: list[np.ndarray] = []
     stretches = []
+    way = 1 if rng.random() < 0.5 else -1
     while len(pos) < steps:
-        q = _next_stop(rng, p, lo, hi, speed)
+        q = _next_stop(rng, p, lo, hi, speed, way)
+        way = 1 if q[0] >= p[0] else -1
         seg = walk(p, q, speed)
         stretches.append((len(pos), len(pos) + len(seg) - 1, (q - p) / len(seg)))
         pos.extend(seg)
@@ -1336,9 +1345,11 @@ def _crossing_occluder(
         at = np.array([center[t_occ, 0], low + rng.uniform(0, 1) * (high - low)])
         box = _box_at(at, ow, oh)
         behind = np.flatnonzero(np.all(np.abs(center - at) < (np.array([ow, oh]) + [w, h]) / 2, axis=1))
+        # passed behind once, from one side to the other (no turn back while behind it)
         once = behind.size > 0 and behind[-1] - behind[0] + 1 == behind.size
+        once = once and bool(np.all(np.diff(center[behind[0] : behind[-1] + 1, 0]) * np.sign(v[0]) > 0))
         if once and box[0] >= 0 and box[2] <= size[0] and not _overlaps(box, first_box, pad=_CROSS_OCC_MARGIN):
-            # wholly in the frame, passed behind once, and frame 1 shows the whole target
+            # wholly in the frame, and frame 1 shows the whole target
             shape = (t_occ, pole, at, ow, oh)
             break
     if shape is None:
