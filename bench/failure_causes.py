@@ -15,7 +15,19 @@ frames, and gives the event one cause from the frames just before its onset:
 - ``scale collapse``: the box still sat on the target (centre inside it) at less than a third or more
   than three times its area;
 - ``drift onto a distractor`` / ``drift onto background``: the box moved off a visible target in the
-  search crop; a distractor when the sequence has a look-alike object, else background.
+  search crop; a distractor when the sequence has a look-alike object (on the crossing split, whose
+  look-alikes' boxes are known per frame: when the box lies on one of them), else background.
+
+On the crossing split (a crowd of look-alikes, some walking in front of the target) a target hidden
+just before the onset is put down to what hid it in the frame where it was least visible: the frame's
+edge (``left the frame``), the occluder (``occlusion``) or a look-alike walking in front of it
+(``hidden by a look-alike``). Each event also gets its ``context``: ``occluder`` (the onset within
+10 frames of the target's pass behind the static occluder), ``departure`` (from the walk out until 20
+frames after the return), ``crossing`` (a look-alike within one target width of the target in the 10
+frames up to the onset) or ``none``.
+
+Boxes come from ``metatrack run``'s results folders (``--results``) or from the one-pass runs that
+bench/split_bench.py keeps in its cache (``--split-bench-cache DIR --seeds 0,1``).
 
 The composite sequences carry their events (visibility per frame, out-of-view); the real clips their
 absent keyframes (ground truth every 5-10 frames, NaN between: only annotated frames count).
@@ -34,8 +46,10 @@ from typing import Any
 
 import numpy as np
 
-CAUSES = ("left the frame", "occlusion", "left the search crop", "held in place", "scale collapse",
-          "drift onto a distractor", "drift onto background")
+CAUSES = ("left the frame", "occlusion", "hidden by a look-alike", "left the search crop", "held in place",
+          "scale collapse", "drift onto a distractor", "drift onto background")
+CONTEXTS = ("occluder", "departure", "crossing", "none")
+_NEAR = 10  # frames: how close to an onset an occluder pass or a crossing counts as its context
 
 
 def search_half_side(tracker: str, box: np.ndarray) -> float:
@@ -86,6 +100,7 @@ def loss_events(tracker: str, boxes: np.ndarray, gt: np.ndarray, visible: np.nda
             later = ious[end + 1:]
             events.append({
                 "onset": onset, "end": end, "frames": int(end - onset + 1),
+                "context": _context(gt, visible, onset, events_meta, meta),
                 "recovered": bool(np.nanmax(later) >= 0.3) if np.isfinite(later).any() else False,
                 "reference_held": (bool(np.nanmean(ref_ious[onset:end + 1]) >= 0.3)
                                    if reference is not None and np.isfinite(ref_ious[onset:end + 1]).any() else None),
@@ -101,12 +116,67 @@ def _last_good(ious: np.ndarray, onset: int) -> int:
     return int(good[-1]) if len(good) else 0
 
 
+def _gap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pixels between box ``a`` and each box of ``b`` (..., 4), 0 where they overlap; NaN boxes: NaN."""
+    dx = np.maximum(np.maximum(b[..., 0] - (a[0] + a[2]), a[0] - (b[..., 0] + b[..., 2])), 0)
+    dy = np.maximum(np.maximum(b[..., 1] - (a[1] + a[3]), a[1] - (b[..., 1] + b[..., 3])), 0)
+    return np.hypot(dx, dy)
+
+
+def _hidden_by(gt: np.ndarray, visible: np.ndarray, frames: np.ndarray, meta: dict[str, Any]) -> str | None:
+    """What hid the target in the least visible of ``frames``, from the crossing split's per-frame boxes:
+    the frame's edge, the occluder or a look-alike walking in front; None without those boxes."""
+    crowd = meta.get("distractor_boxes")
+    if crowd is None or not len(frames):
+        return None
+    t = int(frames[np.argmin(visible[frames])])
+    g = gt[t]
+    if not np.isfinite(g).all() or (meta.get("absent") is not None and meta["absent"][t]):
+        return "left the frame"
+    occ = meta.get("occluder_boxes")
+    if occ is not None and np.isfinite(occ[t]).all() and _gap(g, occ[t]) == 0:
+        return "occlusion"
+    front = [c.get("front") for c in (meta.get("embedded") or {}).get("crowd", [])]
+    if any(f and _gap(g, crowd[t, j]) == 0 for j, f in enumerate(front)):
+        return "hidden by a look-alike"
+    return "left the frame"  # partly out of view
+
+
+def _context(gt: np.ndarray, visible: np.ndarray, onset: int, events: dict[str, Any], meta: dict[str, Any]) -> str:
+    """Which of the crossing split's conditions an onset lies in (see the module's docstring)."""
+    occ = events.get("occlusion")
+    if occ:
+        boxes = meta.get("occluder_boxes")
+        if boxes is not None and np.isfinite(boxes[occ["frame"]]).all():
+            behind = np.flatnonzero([np.isfinite(g).all() and _gap(g, boxes[occ["frame"]]) == 0 for g in gt])
+            behind = behind[np.abs(behind - occ["frame"]) <= 60] if len(behind) else behind
+            span = (behind.min(), behind.max()) if len(behind) else (occ["frame"], occ["frame"])
+        else:
+            span = (occ["frame"], occ["frame"])
+        if span[0] - _NEAR <= onset <= span[1] + _NEAR:
+            return "occluder"
+    for ev in events.get("out_of_view") or []:
+        if ev["start"] <= onset <= ev.get("back", ev["start"]) + 2 * _NEAR:
+            return "departure"
+    crowd = meta.get("distractor_boxes")
+    if crowd is not None:
+        for t in range(max(onset - _NEAR, 0), onset + 1):
+            g = gt[t]
+            if np.isfinite(g).all() and np.nanmin(np.where(np.isfinite(crowd[t, :, 0]), _gap(g, crowd[t]), np.inf)) \
+                    <= g[2]:
+                return "crossing"
+    return "none"
+
+
 def _cause(tracker: str, boxes: np.ndarray, gt: np.ndarray, visible: np.ndarray, onset: int, good: int,
            events: dict[str, Any], meta: dict[str, Any]) -> str:
     """The cause of a loss first seen at ``onset`` (the tracker last held the target at ``good``)."""
     lo = max(onset - 8, 1)
     before = visible[max(good, 1):onset + 1]
     if len(before) and float(np.min(before)) < 0.5:
+        hidden = _hidden_by(gt, visible, np.arange(max(good, 1), onset + 1), meta)
+        if hidden is not None:
+            return hidden
         # hidden meanwhile: by the frame's edge or by an occluder, whichever event came last before the onset
         starts = [(ev["start"], "left the frame") for ev in events.get("out_of_view") or [] if ev["start"] <= onset]
         occ = events.get("occlusion")
@@ -135,16 +205,47 @@ def _cause(tracker: str, boxes: np.ndarray, gt: np.ndarray, visible: np.ndarray,
     ratio = (b[2] * b[3]) / max(g[2] * g[3], 1e-9)
     if inside and (ratio < 1 / 3 or ratio > 3):
         return "scale collapse"
+    crowd = meta.get("distractor_boxes")
+    if crowd is not None:  # the crowd's boxes are known: on one of them, or not
+        on = np.isfinite(crowd[onset, :, 0]) & (_gap(b, crowd[onset]) == 0)
+        return "drift onto a distractor" if on.any() else "drift onto background"
     if (meta.get("embedded") or {}).get("distractor_source"):
         return "drift onto a distractor"
     return "drift onto background"
+
+
+def _cache_file(cache: Path, tracker: str, spec: str, seed: int) -> Path:
+    """split_bench.py's cache file of one (tracker, data set, seed) run (its naming)."""
+    safe = tracker.replace("/", "_").replace("@", "__at__")
+    return cache / f"{safe}__{spec.replace(':', '_').replace('/', '_')}__{seed}.json"
+
+
+def boxes_of(folder: str, tracker: str, seq: str, spec: str) -> np.ndarray | None:
+    """The boxes ``tracker`` gave on ``seq``: from ``FOLDER/<tracker>/<seq>.txt`` (``metatrack run``) or, for a
+    folder named ``CACHE#SEED``, from split_bench's cached one-pass run of that seed (a deterministic
+    tracker's run of the first seed stands for every seed); None when there are none."""
+    from metatrack.data.textfile import read_boxes
+
+    if "#" not in folder:
+        path = Path(folder) / tracker / f"{seq}.txt"
+        return read_boxes(path) if path.is_file() else None
+    cache, seed = folder.rsplit("#", 1)
+    path = _cache_file(Path(cache), tracker, spec, int(seed))
+    if not path.is_file():
+        stem = _cache_file(Path(cache), tracker, spec, 0).name.rsplit("__", 1)[0]
+        firsts = sorted(Path(cache).glob(f"{stem}__*.json"))
+        if len(firsts) != 1:
+            return None
+        path = firsts[0]
+    run = json.loads(path.read_text())
+    curves = run.get("ope_curves", {}).get(seq, {})
+    return np.asarray(curves["boxes"], dtype=np.float64) if "boxes" in curves else None
 
 
 def analyse(spec: str, folders: list[str], trackers: list[str], reference: str, lost_iou: float,
             min_frames: int) -> dict[str, Any]:
     """Loss events of every tracker in every results folder (one folder per seed) on ``spec``."""
     from metatrack.data import open_dataset
-    from metatrack.data.textfile import read_boxes
 
     out: dict[str, Any] = {"dataset": spec, "folders": folders, "lost_iou": lost_iou, "min_frames": min_frames,
                            "reference": reference, "events": {}, "counts": {}}
@@ -153,14 +254,13 @@ def analyse(spec: str, folders: list[str], trackers: list[str], reference: str, 
         gt = seq.boxes
         visible = np.asarray(seq.meta.get("visible", np.ones(len(gt))), dtype=np.float64)
         for folder in folders:
-            ref_path = Path(folder) / reference / f"{seq.name}.txt"
-            ref = read_boxes(ref_path) if ref_path.is_file() else None
+            ref = boxes_of(folder, reference, seq.name, spec)
             for t in trackers:
-                path = Path(folder) / t / f"{seq.name}.txt"
-                if not path.is_file() or (t, seq.name, path.read_bytes()) in seen:
+                boxes = boxes_of(folder, t, seq.name, spec)
+                if boxes is None or (t, seq.name, boxes.tobytes()) in seen:
                     continue
-                seen.add((t, seq.name, path.read_bytes()))
-                evs = loss_events(t, read_boxes(path), gt, visible, seq.meta, ref, lost_iou, min_frames)
+                seen.add((t, seq.name, boxes.tobytes()))
+                evs = loss_events(t, boxes, gt, visible, seq.meta, ref, lost_iou, min_frames)
                 for e in evs:
                     e.update(sequence=seq.name, folder=folder)
                 out["events"].setdefault(t, []).extend(evs)
@@ -175,6 +275,7 @@ def analyse(spec: str, folders: list[str], trackers: list[str], reference: str, 
                                         for k in CAUSES},
             "by_cause_never_recovered": {k: sum(1 for e in evs if e["cause"] == k and not e["recovered"])
                                          for k in CAUSES},
+            "by_context": {k: sum(1 for e in evs if e["context"] == k) for k in CONTEXTS},
         }
     return out
 
@@ -182,8 +283,11 @@ def analyse(spec: str, folders: list[str], trackers: list[str], reference: str, 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", action="append", required=True, help="FORMAT:PATH (repeatable, with --results each)")
-    p.add_argument("--results", nargs="+", action="append", required=True,
+    p.add_argument("--results", nargs="+", action="append",
                    help="results folders of `metatrack run`, one per seed (once per --dataset)")
+    p.add_argument("--split-bench-cache", metavar="DIR",
+                   help="instead of --results: the one-pass runs that bench/split_bench.py kept in this cache")
+    p.add_argument("--seeds", default="0,1", help="with --split-bench-cache: the seeds of its runs")
     p.add_argument("--trackers", nargs="+", default=["metasdnet", "metacrest", "opencv-csrt"])
     p.add_argument("--reference", default="opencv-csrt")
     p.add_argument("--lost-iou", type=float, default=0.1)
@@ -192,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", help="write the counts as a results table here (bench/results_tables.py renders it)")
     p.add_argument("--note", default="", help="the table's split, seeds and what was chosen on it, in words")
     args = p.parse_args(argv)
-    if len(args.dataset) != len(args.results):
+    if args.split_bench_cache:
+        if args.results:
+            p.error("give --results or --split-bench-cache, not both")
+        args.results = [[f"{args.split_bench_cache}#{s}" for s in args.seeds.split(",")] for _ in args.dataset]
+    if not args.results or len(args.dataset) != len(args.results):
         p.error("give --results once for every --dataset")
     from metatrack.io import atomic_write_text
 

@@ -284,3 +284,64 @@ def test_look_alikes_behind_are_hidden_by_the_target_and_those_in_front_hide_it(
             elif any(core):
                 changed_front += diff > 8
     assert same_behind >= 3 and changed_front >= 3, (same_behind, changed_front)
+
+
+def test_read_back_gives_the_occluder_and_crowd_boxes(split):
+    seqs = read_embedded(str(split[0][0].parent))
+    for seq, (_, meta) in zip(seqs, split, strict=True):
+        pf = meta["per_frame"]
+        crowd = seq.meta["distractor_boxes"]
+        assert crowd.shape == (len(seq), len(meta["crowd"]), 4)
+        assert np.allclose(crowd[7, 0], pf["distractor_boxes"][7][0])
+        if "occluder_box" in pf:
+            assert np.allclose(seq.meta["occluder_boxes"], pf["occluder_box"])
+
+
+def test_failure_causes_name_what_the_target_was_lost_to(split, tmp_path: Path):
+    """bench/failure_causes.py on this split: a tracker that stays where the target went behind the
+    occluder loses it to the occlusion; one that follows a look-alike that walked in front of the
+    target loses it to that look-alike; both read from split_bench's cache like its own runs."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import failure_causes
+
+    seqs = {s.name: s for s in read_embedded(str(split[0][0].parent))}
+    # the occluder: boxes true until the target is wholly behind it, then held there
+    path, meta = next((p, m) for p, m in split if "occluder_box" in m["per_frame"])
+    seq = seqs[path.name]
+    visible = seq.meta["visible"]
+    occ = seq.meta["occluder_boxes"][0]
+    behind = [v == 0.0 and _inside(list(b), list(occ)) for b, v in zip(np.nan_to_num(seq.boxes), visible, strict=True)]
+    start = behind.index(True)
+    held = np.nan_to_num(seq.boxes.copy())
+    held[start:] = held[start - 1]
+    events = failure_causes.loss_events("opencv-csrt", held, seq.boxes, visible, seq.meta, None, 0.1, 5)
+    assert events and events[0]["cause"] == "occlusion" and events[0]["context"] == "occluder"
+    # a look-alike in front: from a frame where it hides most of the target, the tracker follows it
+    found = False
+    for path, meta in split:
+        seq = seqs[path.name]
+        crowd, visible = seq.meta["distractor_boxes"], seq.meta["visible"]
+        front = [j for j, c in enumerate(meta["crowd"]) if c["front"]]
+        for t in range(5, len(seq) - 30):
+            on = [j for j in front if np.isfinite(crowd[t, j]).all()
+                  and failure_causes._gap(seq.boxes[t], crowd[t, j:j + 1])[0] == 0]
+            if visible[t] < 0.3 and on and np.isfinite(seq.boxes[: t + 1]).all():
+                break
+        else:
+            continue
+        follow = seq.boxes.copy()
+        follow[t:] = crowd[t:, on[0]]
+        cache = tmp_path / "cache"
+        cache.mkdir(exist_ok=True)
+        run = {"ope_curves": {seq.name: {"boxes": follow.tolist()}}}
+        (cache / "metasdnet__embedded_crossing__1.json").write_text(json.dumps(run))
+        boxes = failure_causes.boxes_of(f"{cache}#1", "metasdnet", seq.name, "embedded:crossing")
+        assert np.allclose(boxes, follow)
+        events = failure_causes.loss_events("metasdnet", boxes, seq.boxes, visible, seq.meta, None, 0.1, 5)
+        assert events[0]["cause"] in ("hidden by a look-alike", "drift onto a distractor"), events[0]
+        assert events[0]["context"] == "crossing"
+        found = True
+        break
+    assert found

@@ -394,6 +394,11 @@ def split_folder(
     return cache_root() / "embedded" / name
 
 
+def _box_array(boxes: list) -> np.ndarray:
+    """Boxes of meta.json (a list of ``[x, y, w, h]`` or None) as an (N, 4) float array, NaN for None."""
+    return np.array([b if b is not None else [np.nan] * 4 for b in boxes], dtype=np.float64).reshape(-1, 4)
+
+
 def _read_folder(root: Path) -> list[Sequence]:
     """Read a written split with the OTB reader, keeping the manifest's sequences and metadata."""
     from ..otb import read_otb
@@ -421,6 +426,12 @@ def _read_folder(root: Path) -> list[Sequence]:
             seq.meta["absent"] = absent
         if "visible" in per_frame:
             seq.meta["visible"] = np.asarray(per_frame["visible"], dtype=np.float64)
+        # where the occluder and the crowd of look-alikes were (0-based x, y, w, h; NaN where out of
+        # view), for a look at what a tracker lost the target to
+        if "occluder_box" in per_frame:
+            seq.meta["occluder_boxes"] = _box_array(per_frame["occluder_box"])
+        if "distractor_boxes" in per_frame:
+            seq.meta["distractor_boxes"] = np.stack([_box_array(b) for b in per_frame["distractor_boxes"]])
         seq.meta["embedded"] = {k: v for k, v in meta.items() if k != "per_frame"}
         if meta.get("attributes") and not seq.attributes:
             seq.attributes = tuple(meta["attributes"])
