@@ -336,10 +336,12 @@ def count_table(doc: dict[str, Any], args: argparse.Namespace, argv: list[str] |
         total = {k: sum(c[k] for c in cs) for k in ("events", "never_recovered", "reference_held")}
         cause = [f"{sum(c['by_cause'][k] for c in cs)} ({sum(c['by_cause_never_recovered'][k] for c in cs)})"
                  for k in CAUSES]
-        rows.append([t, str(total["events"]), str(total["never_recovered"]), str(total["reference_held"]), *cause])
+        context = [str(sum(c["by_context"][k] for c in cs)) for k in CONTEXTS]
+        rows.append([t, str(total["events"]), str(total["never_recovered"]), str(total["reference_held"]), *cause,
+                     *context])
     command = shlex.join(["bench/failure_causes.py", *(argv if argv is not None else sys.argv[1:])])
     return {"kind": "table", "columns": ["tracker", "loss events", "never recovered", f"{args.reference} held",
-                                         *CAUSES],
+                                         *CAUSES, *(f"at: {k}" for k in CONTEXTS)],
             "rows": rows, "split": args.note or ", ".join(a["dataset"] for a in doc["analyses"]),
             "seeds": "those of the results folders", "date": datetime.date.today().isoformat(),
             "machine": f"{cpu_name()}, one torch thread", "command": f".venv/bin/python {command}"}

@@ -169,7 +169,24 @@ def render_split_bench(name: str, data: dict[str, Any]) -> str:
                   f"{m.get('worker_processes', 1)} worker processes of one torch thread, {_seconds(data['seconds'])}."]
     if data.get("note"):
         lines[-1] += f" {data['note']}"
+    if data.get("per_sequence"):
+        lines += ["", *_per_sequence(data)]
     return "\n".join(lines)
+
+
+def _per_sequence(data: dict[str, Any]) -> list[str]:
+    """Each sequence's one-pass success AUC per tracker (the mean over its seeds), one table per split."""
+    lines = []
+    trackers = list(data["results"])
+    for role, spec in data["splits"].items():
+        first = data["results"][trackers[0]][role]["sequences"]
+        lines += [f"Success AUC per sequence, {split_label(spec)} (mean over the seeds):", "",
+                  "| sequence | " + " | ".join(trackers) + " |", "| --- |" + " ---: |" * len(trackers)]
+        for seq in first:
+            runs = [data["results"][t][role]["sequences"][seq] for t in trackers]
+            cells = [f"{sum(r['auc'] for r in rs) / len(rs):.3f}" for rs in runs]
+            lines.append(f"| `{seq}` | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _claims_table(claims: list[dict[str, Any]], digits: int = 3) -> list[str]:

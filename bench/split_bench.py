@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write everything here")
     p.add_argument("--cache", help="keep each (tracker, split, seed) run here and reuse it on the next call: "
                    "valid for one state of the code only")
+    p.add_argument("--per-sequence", action="store_true",
+                   help="the docs' table also lists each sequence's success AUC per tracker (for a small split)")
     args = p.parse_args(argv)
     from metatrack.data import open_dataset
     from metatrack.io import atomic_write_text
@@ -217,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"kind": "split_bench", "date": datetime.date.today().isoformat(),
            "machine": {**machine(), "torch_threads": 1, "worker_processes": args.jobs},
            "load_before": load_before, "load_after": load(), "seconds": round(time.time() - started, 1),
-           "splits": splits, "seeds": seeds, "stochastic": stochastic, "results": results}
+           "splits": splits, "seeds": seeds, "stochastic": stochastic, "results": results,
+           **({"per_sequence": True} if args.per_sequence else {})}
     name = Path(args.json).stem if args.json else "split_bench"
     print("\n" + render_split_bench(name, doc))  # the table the docs show, from the same function
     if args.json:
