@@ -22,9 +22,9 @@ On the crossing split (a crowd of look-alikes, some walking in front of the targ
 just before the onset is put down to what hid it in the frame where it was least visible: the frame's
 edge (``left the frame``), the occluder (``occlusion``) or a look-alike walking in front of it
 (``hidden by a look-alike``). Each event also gets its ``context``: ``occluder`` (the onset within
-10 frames of the target's pass behind the static occluder), ``departure`` (from the walk out until 20
-frames after the return), ``crossing`` (a look-alike within one target width of the target in the 10
-frames up to the onset) or ``none``.
+10 frames of the target's pass behind the static occluder), ``departure`` (from the walk out until 10
+frames after half of the target is back in view), ``crossing`` (a look-alike within one target width
+of the target in the 10 frames up to the onset) or ``none``.
 
 Boxes come from ``metatrack run``'s results folders (``--results``) or from the one-pass runs that
 bench/split_bench.py keeps in its cache (``--split-bench-cache DIR --seeds 0,1``).
@@ -155,8 +155,13 @@ def _context(gt: np.ndarray, visible: np.ndarray, onset: int, events: dict[str, 
             span = (occ["frame"], occ["frame"])
         if span[0] - _NEAR <= onset <= span[1] + _NEAR:
             return "occluder"
+    absent = ~np.isfinite(gt).all(axis=1)
     for ev in events.get("out_of_view") or []:
-        if ev["start"] <= onset <= ev.get("back", ev["start"]) + 2 * _NEAR:
+        # from the walk out until the target is back in view (half of it or more) and 10 frames after
+        out = np.flatnonzero(absent[ev["start"]:]) + ev["start"]
+        seen = np.flatnonzero(visible[out[-1] + 1:] >= 0.5) + out[-1] + 1 if len(out) else np.array([], int)
+        back = int(seen[0]) if len(seen) else ev.get("back", ev["start"])
+        if ev["start"] <= onset <= back + _NEAR:
             return "departure"
     crowd = meta.get("distractor_boxes")
     if crowd is not None:
