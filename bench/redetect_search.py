@@ -103,7 +103,7 @@ def table(sources: list[str], labels: dict[str, str], datasets: list[str], note:
             else:
                 rows.append(cells)
     return {"kind": "table", "columns": columns, "rows": rows, "split": note,
-            "seeds": "those of the AUC cells, in order (0, 1 for MetaSDNet; 0 for MetaCREST, deterministic)",
+            "seeds": "those of the AUC cells, in order (0, or 0 and 1 where two are shown; MetaCREST is deterministic)",
             "date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_name()}, one torch thread", "command": command}
 
 

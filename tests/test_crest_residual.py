@@ -114,10 +114,12 @@ def test_registration_and_schedules():
     assert isinstance(crest, CREST) and type(base) is CRESTN and crest.stochastic and base.stochastic
     for key, value in CREST_SCHEDULE.items():
         assert getattr(crest.config, key) == value and getattr(base.config, key) == value
-    # crest-base and crest-converged differ in the online schedule and where the search is centred
-    # (CREST's last position; CREST-N's velocity prediction, velocity_damping) only
+    # crest-base and crest-converged differ in the online schedule, where the search is centred
+    # (CREST's last position; CREST-N's velocity prediction, velocity_damping) and how the size is read
+    # (CREST's three scales; CREST-N's scale filter) only
     differ = {k for k, v in base.config.to_dict().items() if converged.config.to_dict()[k] != v}
-    assert differ == {"update_interval", "buffer_size", "update_batch", "update_until_loss", "velocity_damping"}
+    assert differ == {"update_interval", "buffer_size", "update_batch", "update_until_loss", "velocity_damping",
+                      "scale_filter"}
     # a user's settings override the schedule key by key
     assert create_tracker("crest", config={"update_interval": 5}).config.update_interval == 5
     assert create_tracker("crest-base", config={"buffer_size": 7}).config.update_until_loss == 0.01

@@ -135,7 +135,10 @@ def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewher
     back = 20 + 16 + 3  # from three frames after the occluder went
     lookalike = seq.meta["lookalike"]
     # the first version (no difference between the kinds): the wide search takes the look-alike and stays
-    assert _mean_iou(name, seq, back, lookalike, **WIDE, redetect_hidden_after=5) > 0.6
+    # (MetaCREST with its scale filter takes a window over the frame's corner instead, as wrong: the
+    # demonstration reads the size from the three scales; docs/results.md, MetaCREST's size)
+    old = {"scale_filter": False} if name == "metacrest" else {}
+    assert _mean_iou(name, seq, back, lookalike, **WIDE, redetect_hidden_after=5, **old) > 0.6
     # hidden: the family's own search only, and it is on the target when the occluder goes
     assert _mean_iou(name, seq, back, **WIDE) > 0.6
     assert _mean_iou(name, seq, back, lookalike, **WIDE) < 0.1

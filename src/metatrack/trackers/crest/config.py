@@ -24,8 +24,10 @@ from .scale_filter import ScaleFilterSettings
 CREST_SCHEDULE: dict[str, Any] = {
     "init_until_loss": 0.02, "update_interval": 2, "buffer_size": 2, "update_batch": 2,
     "update_iterations": 2, "update_until_loss": 0.01,
-    # CREST searches around the last position (no velocity prediction)
+    # CREST searches around the last position (no velocity prediction) and reads the size from its
+    # three scales (no scale filter)
     "velocity_damping": 0.0,
+    "scale_filter": False,
 }
 
 
@@ -85,6 +87,11 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     scale_min_score: float = 0.15  # official: keep the size when the response peak is below this
     scale_limits: tuple[float, float] = (0.2, 5.0)  # ours: size within these factors of the first
     subpixel: bool = True  # ours: parabolic refinement of the response peak
+    # ours: the size from DSST's scale filter (crest/scale_filter.py, its published settings, not tuned)
+    # instead of the three scales above (official). Chosen on validation: MetaCREST embedded:eval
+    # 0.611 -> 0.643, real:validation 0.827 -> 0.843; CREST-10 ties (docs/results.md#metacrests-size-
+    # the-scale-filter); crest and crest-base keep CREST's scales (CREST_SCHEDULE)
+    scale_filter: bool = True
 
     # ---------------------------------------------------------------- online updates
     update_interval: int = 5  # official update_interval

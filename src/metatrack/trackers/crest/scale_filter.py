@@ -76,11 +76,8 @@ def cell_features(patches: np.ndarray) -> np.ndarray:
     mag = np.sqrt(gx * gx + gy * gy)
     bins = (np.mod(np.arctan2(gy, gx), np.pi) * (BINS / np.pi)).astype(np.int64) % BINS
     ch, cw = h // CELL, w // CELL
-    hist = np.zeros((s, ch, cw, BINS), np.float32)
-    cells = mag.reshape(s, ch, CELL, cw, CELL)
-    which = bins.reshape(s, ch, CELL, cw, CELL)
-    for b in range(BINS):
-        hist[..., b] = np.where(which == b, cells, 0.0).sum(axis=(2, 4))
+    votes = (bins[..., None] == np.arange(BINS)) * mag[..., None]  # (S, H, W, BINS)
+    hist = votes.reshape(s, ch, CELL, cw, CELL, BINS).sum(axis=(2, 4), dtype=np.float32)
     hist /= np.sqrt((hist * hist).sum(-1, keepdims=True)) + 1e-3
     mean = patches.reshape(s, ch, CELL, cw, CELL).mean(axis=(2, 4))[..., None] / 255.0 - 0.5
     return np.concatenate([np.minimum(hist, 0.2), mean], axis=-1).reshape(s, -1)

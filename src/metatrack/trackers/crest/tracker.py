@@ -285,16 +285,22 @@ class CRESTTracker(AdaptiveTracker):
         self.center = self.center + cell_to_offset(self._peak, side, m)
         self.center = np.clip(self.center, [0.0, 0.0], [float(image[0]), float(image[1])])
         if self.scale_filter is not None:
-            gray = grey(frame)
-            found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
-            self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
-            self.scale_filter.update(gray, self.center, self.base_size * self.scale)
+            if self._inside(image):  # samples of a box crossing the frame's edge are part fill, not target
+                gray = grey(frame)
+                found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
+                self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
+                self.scale_filter.update(gray, self.center, self.base_size * self.scale)
         elif float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
         size = self.base_size * self.scale
         self.box = clip_box(np.r_[self.center - size / 2, size], image)
+
+    def _inside(self, image: tuple[int, int]) -> bool:
+        """Whether the target's box at its current size lies wholly inside the frame."""
+        half = self.base_size * self.scale / 2
+        return bool(np.all(self.center - half >= 0) and np.all(self.center + half <= np.asarray(image, float)))
 
     # ------------------------------------------------------------------ re-detection (adaptive/redetect.py)
     def _search_geometry(self) -> tuple[np.ndarray, float]:
