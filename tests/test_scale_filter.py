@@ -93,7 +93,7 @@ def test_metacrest_follows_a_shrinking_target_with_the_scale_filter(one_thread):
     target = _texture(4)
     sides = 70.0 * 0.988 ** np.arange(51)
     centers = [(120.0 + 1.5 * i, 120.0) for i in range(51)]
-    frames = [_frame(target, c, s) for c, s in zip(centers, sides)]
+    frames = [_frame(target, c, s) for c, s in zip(centers, sides, strict=True)]
     ends = {}
     for on in (True, False):
         tracker = create_tracker("metacrest", scale_filter=on)
