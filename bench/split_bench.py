@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write everything here")
     p.add_argument("--cache", help="keep each (tracker, split, seed) run here and reuse it on the next call: "
                    "valid for one state of the code only")
+    p.add_argument("--note", default="", help="a sentence the docs' table ends with (e.g. which rows came from "
+                   "runs cached under another state of the code)")
     p.add_argument("--per-sequence", action="store_true",
                    help="the docs' table also lists each sequence's success AUC per tracker (for a small split)")
     args = p.parse_args(argv)
@@ -220,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
            "machine": {**machine(), "torch_threads": 1, "worker_processes": args.jobs},
            "load_before": load_before, "load_after": load(), "seconds": round(time.time() - started, 1),
            "splits": splits, "seeds": seeds, "stochastic": stochastic, "results": results,
-           **({"per_sequence": True} if args.per_sequence else {})}
+           **({"per_sequence": True} if args.per_sequence else {}), **({"note": args.note} if args.note else {})}
     name = Path(args.json).stem if args.json else "split_bench"
     print("\n" + render_split_bench(name, doc))  # the table the docs show, from the same function
     if args.json:
