@@ -96,3 +96,36 @@ def hidden_beside_a_lookalike(seed: int = 0, size: tuple[int, int] = (320, 240),
     seq = Sequence("hidden-beside-a-lookalike", ListFrames(frames), np.array(boxes, dtype=np.float64))
     seq.meta["lookalike"] = [lx, ly, side, side]
     return seq
+
+
+def walks_behind_a_pole(seed: int = 0, size: tuple[int, int] = (320, 240), side: int = 24, speed: int = 3,
+                        pole: int = 56, before: int = 30, after: int = 25, contrast: float = 0.1) -> Sequence:
+    """The target walks right at ``speed`` px a frame and passes wholly behind a plain grey pole ``pole``
+    px wide (hidden for about ``(pole - side) / speed`` frames, ground truth NaN while wholly hidden, the
+    visible part's box while partly), coming out on the pole's far side: a tracker that waits where it
+    lost the target sees it no more. ``meta["pole"]``: the pole's box."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    background = (texture(rng, h, w, 5) * contrast + 70).astype(np.uint8)
+    target = texture(rng, side, side, 8)
+    x_pole = 40 + speed * before
+    frames, boxes = [], []
+    y = 100
+    n = before + (pole + side) // speed + after
+    for i in range(n):
+        frame = background.copy()
+        x = 40 + speed * i
+        frame[y:y + side, x:x + side] = target
+        frame[:, x_pole:x_pole + pole] = 128
+        left, right = x, x + side  # the visible part: outside the pole's columns
+        if right <= x_pole or left >= x_pole + pole:
+            boxes.append([x, y, side, side])
+        elif left < x_pole:
+            boxes.append([x, y, x_pole - x, side])
+        elif right > x_pole + pole:
+            boxes.append([x_pole + pole, y, right - x_pole - pole, side])
+        else:
+            boxes.append([np.nan] * 4)
+        frames.append(frame)
+    return Sequence("walks-behind-a-pole", ListFrames(frames), np.array(boxes, dtype=np.float64),
+                    meta={"pole": [x_pole, 0, pole, h]})

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from redetect_synth import hidden_beside_a_lookalike, leaves_and_returns  # noqa: E402
+from redetect_synth import hidden_beside_a_lookalike, leaves_and_returns, walks_behind_a_pole  # noqa: E402
 from sdnet_synth import ListFrames, texture  # noqa: E402
 
 from metatrack.data.sequence import Sequence  # noqa: E402
@@ -142,6 +142,41 @@ def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewher
     # hidden: the family's own search only, and it is on the target when the occluder goes
     assert _mean_iou(name, seq, back, **WIDE) > 0.6
     assert _mean_iou(name, seq, back, lookalike, **WIDE) < 0.1
+
+
+# ---------------------------------------------------------------- walking on behind an occluder
+def test_a_hidden_loss_coasts_on_the_velocity_it_had_for_coast_frames():
+    c = LossCounter(RedetectSettings(coast_frames=4, velocity_frames=3))
+    for k in range(4):  # found, moving 3 px a frame to the right, in the interior
+        c.found(1.0, np.array([100.0 + 3 * k, 100, 20, 20]))
+    centre = np.array([119.0, 110.0])  # the last found box's centre
+    for k in range(1, 7):
+        c.lost(SIZE)
+        expected = centre + np.array([3.0, 0.0]) * (k + 1) if k <= 4 else None
+        got = c.coast_centre()
+        assert (got is None) if expected is None else np.allclose(got, expected), (k, got)
+    assert c.kind == HIDDEN
+    # a departed target does not coast (it is searched for over the frame), nor does one without coast_frames
+    for settings, box in ((RedetectSettings(coast_frames=4), [6.0, 100, 20, 20]),   # left at the edge
+                          (RedetectSettings(coast_frames=0), [100.0, 100, 20, 20])):
+        c = LossCounter(settings)
+        for k in range(3):
+            c.found(1.0, np.array(box) - [3.0 * k, 0, 0, 0])
+        c.lost(SIZE)
+        assert c.coast_centre() is None
+    with pytest.raises(ConfigError, match="coast_frames"):
+        RedetectSettings(coast_frames=-1).validate_redetect()
+
+
+@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_target_that_walks_behind_a_pole_is_found_on_its_far_side(name, seed):
+    """Wholly hidden for about 10 frames behind a pole 56 px wide: waiting where it went in, a tracker
+    never sees it again; searching where its velocity takes it, both families pick it up again."""
+    seq = walks_behind_a_pole(seed)
+    after = 46  # from five frames after it came out wholly
+    assert _mean_iou(name, seq, after, coast_frames=0) < 0.1
+    assert _mean_iou(name, seq, after, coast_frames=30) > 0.6
 
 
 # ---------------------------------------------------------------- fast motion

@@ -71,6 +71,10 @@ class RedetectSettings:
     velocity_damping: float = 0.0
     # found frames the velocity is the mean displacement over (consecutive found frames only)
     velocity_frames: int = 3
+    # a hidden target keeps walking behind its occluder: for up to this many frames of a hidden loss the
+    # search centre moves on by the velocity the target had when it was lost (0: off, it stays where the
+    # target was last found)
+    coast_frames: int = 0
 
     def validate_redetect(self) -> None:
         """Raise :class:`ConfigError` naming the first re-detection setting out of range."""
@@ -90,6 +94,8 @@ class RedetectSettings:
             raise ConfigError(f"tracker.velocity_damping: in [0, 1], got {self.velocity_damping}")
         if self.velocity_frames < 1:
             raise ConfigError(f"tracker.velocity_frames: >= 1, got {self.velocity_frames}")
+        if self.coast_frames < 0:
+            raise ConfigError(f"tracker.coast_frames: >= 0, got {self.coast_frames}")
 
 
 def grid_centres(centre: np.ndarray, side: float, image_size: tuple[int, int], stride: float) -> np.ndarray:
@@ -150,6 +156,8 @@ class LossCounter:
         self.centres: deque[np.ndarray] = deque(maxlen=settings.velocity_frames + 1)
         #: the current loss's kind (:func:`loss_kind`), set on its first frame; None while found
         self.kind: str | None = None
+        #: a hidden loss's velocity when it began (px a frame), for :meth:`coast_centre`
+        self.coast = np.zeros(2)
         #: what this run did, for benchmarks: losses by kind and frames searched wide
         self.losses = {DEPARTED: 0, HIDDEN: 0}
         self.searched = 0
@@ -180,6 +188,15 @@ class LossCounter:
         d = self.settings.velocity_damping
         return d * self.velocity() if d else np.zeros(2)
 
+    def coast_centre(self) -> np.ndarray | None:
+        """Where the next frame's search belongs during the first ``coast_frames`` frames of a hidden
+        loss: the last found centre moved on by the velocity it had, one step a frame (the target walks
+        on behind the occluder); None otherwise (also when it had no velocity)."""
+        if self.kind != HIDDEN or self.frames > self.settings.coast_frames or not self.coast.any():
+            return None
+        box = self.last_box
+        return box[:2] + box[2:] / 2 + self.coast * (self.frames + 1)
+
     def passes(self, score: float) -> bool:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
         ratio = self.settings.redetect_ratio
@@ -198,6 +215,7 @@ class LossCounter:
             else:
                 self.kind = loss_kind(self.last_box, self.velocity(), image_size, s.redetect_border,
                                       s.redetect_after)
+            self.coast = self.velocity() if self.kind == HIDDEN else np.zeros(2)
             self.centres.clear()  # the velocity restarts after a loss
             self.losses[self.kind] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after

@@ -342,7 +342,11 @@ class AdaptiveTracker(Tracker):
             if offset.any():  # constant velocity: the next frame's search centred where the target goes
                 self._shift_search(offset, size)
             return box
-        if not loss.lost(size):
+        search = loss.lost(size)
+        coast = loss.coast_centre()
+        if coast is not None:  # a hidden target walks on: the next frame's search centred where it goes
+            self._shift_search(coast - self._search_geometry()[0], size)
+        if not search:
             return box
         cfg = self.config
         centre, side = self._search_geometry()
@@ -371,7 +375,7 @@ class AdaptiveTracker(Tracker):
 
     def _shift_search(self, offset: np.ndarray, image_size: tuple[int, int]) -> None:
         """Move where the next frame's search is centred by ``offset`` (x, y pixels), inside the frame
-        (``velocity_damping``); the box reported for this frame stays as it is."""
+        (``velocity_damping``; ``coast_frames`` while hidden); the box reported for this frame stays as it is."""
         raise NotImplementedError
 
     def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:

@@ -309,6 +309,8 @@ class CRESTTracker(AdaptiveTracker):
     def _shift_search(self, offset: np.ndarray, image_size: tuple[int, int]) -> None:
         # the window and its motion prior are centred on self.center: the next peak is read around there
         self.center = np.clip(self.center + offset, [0.0, 0.0], [float(image_size[0]), float(image_size[1])])
+        if not self.target_found:  # coasting while hidden: the held box goes with the search
+            self.box = clip_box(np.r_[self.center - self.box[2:] / 2, self.box[2:]], image_size)
 
     def _window_at(self, image: np.ndarray, centre: np.ndarray, scale: float) -> CropRequest:
         side = self.base_side * self.scale * scale
