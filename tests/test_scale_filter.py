@@ -104,3 +104,21 @@ def test_metacrest_follows_a_shrinking_target_with_the_scale_filter(one_thread):
         assert abs(box[0] + box[2] / 2 - centers[-1][0]) < 6.0  # the position is held either way
     assert ends[True][2] == pytest.approx(sides[-1], rel=0.15)
     assert abs(ends[True][2] - sides[-1]) < abs(ends[False][2] - sides[-1])
+
+
+def test_an_update_at_the_estimates_size_reuses_its_samples():
+    """The common frame (factor 1) cuts the 33 samples once; another size or frame cuts them again."""
+    target, center = _texture(5), (150.0, 110.0)
+    frame = grey(_frame(target, center, 50.0))
+    sf = ScaleFilter(CRESTConfig(scale_filter=True), frame, np.array(center), np.array([50.0, 50.0]))
+    calls = []
+    cut = sf._samples_f
+    sf._samples_f = lambda *a: calls.append(1) or cut(*a)
+    size = np.array([50.0, 50.0])
+    assert sf.estimate(frame, np.array(center), size) == 1.0
+    sf.update(frame, np.array(center), size)
+    assert len(calls) == 1
+    sf.estimate(frame, np.array(center), size)
+    sf.update(frame, np.array(center), size * 1.02)  # another size: cut again
+    sf.update(frame, np.array(center), size)  # no estimate before it: cut again
+    assert len(calls) == 4

@@ -97,6 +97,9 @@ class ScaleFilter:
         self.model = model_size((size[0], size[1]), settings.scale_filter_area)
         self.num: np.ndarray | None = None
         self.den: np.ndarray | None = None
+        # the last estimate's samples: update() at the same frame, centre and size (a factor of 1, the
+        # common case) learns from them instead of cutting them again
+        self._last: tuple[np.ndarray, tuple[float, ...], np.ndarray] | None = None
         self.update(gray, center, size)
 
     def _samples_f(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -135,12 +138,15 @@ class ScaleFilter:
     def estimate(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> float:
         """The factor by which the target's size at ``center`` changed since the model last saw it."""
         x = self._samples_f(gray, center, size)
+        self._last = (gray, (*map(float, center), *map(float, size)), x)
         response = np.real(np.fft.ifft((self.num * x).sum(1) / (self.den + self.settings.scale_filter_lambda)))
         return float(self.factors[int(np.argmax(response))])
 
     def update(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> None:
         """Learn the target's appearance at ``size`` into the running model (all of it on the first call)."""
-        x = self._samples_f(gray, center, size)
+        key = (*map(float, center), *map(float, size))
+        last, self._last = self._last, None
+        x = last[2] if last is not None and last[0] is gray and last[1] == key else self._samples_f(gray, center, size)
         num = self.label_f[:, None] * np.conj(x)
         den = np.real((x * np.conj(x)).sum(1))
         if self.num is None:
