@@ -10,6 +10,7 @@ more than ``20 k`` pixels between frames, scale variation a size ratio to the fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -226,6 +227,16 @@ class Plan:
     # crowd[i] passes in front of the target (drawn after it) or behind it
     crowd: list[Layer] = field(default_factory=list)
     crowd_front: tuple[bool, ...] = ()
+
+    @classmethod
+    def drawn(cls, split: str, index: int, frames: int, image_size: tuple[int, int], attrs: set[str],
+              crop: TargetCrop, target: Layer, background: Background, **layers: Any) -> Plan:
+        """The plan of sequence ``index`` of ``split``, named after its target, its OTB tags ``attrs`` in
+        :data:`ATTRIBUTES`' order; ``layers``: the other fields (occluder, distractor, crowd, info ...)."""
+        return cls(name=f"{split}_{index:03d}_{crop.name}", split=split, index=index, frames=frames,
+                   image_size=(int(image_size[0]), int(image_size[1])),
+                   attributes=tuple(a for a in ATTRIBUTES if a in attrs), target_name=crop.name,
+                   target=target, background=background, **layers)
 
     def sources(self) -> list[str]:
         """Every photo, video and texture this sequence uses, sorted."""
@@ -1037,22 +1048,8 @@ def draw_plan(
         info["handheld_pixels"] = round(float(np.abs(np.diff(jitter, axis=0)).max()), 2) if n > 1 else 0.0
     gain = _lighting(rngs["light"], n) if "IV" in attrs else None
 
-    return Plan(
-        name=f"{split}_{index:03d}_{crop.name}",
-        split=split,
-        index=index,
-        frames=n,
-        image_size=(int(image_size[0]), int(image_size[1])),
-        attributes=tuple(a for a in ATTRIBUTES if a in attrs),
-        target_name=crop.name,
-        target=target,
-        background=background,
-        occluder=occluder,
-        distractor=distractor,
-        gain=gain,
-        shake=shake,
-        info=info,
-    )
+    return Plan.drawn(split, index, n, image_size, attrs, crop, target, background, occluder=occluder,
+                      distractor=distractor, gain=gain, shake=shake, info=info)
 
 
 # ---------------------------------------------------------------- the crossing split (issue 13)
@@ -1483,18 +1480,5 @@ def draw_crossing_plan(seed: int, index: int, frames: int, image_size: tuple[int
         attrs.add("LR")
     if background.kind == "texture":
         attrs.add("BC")
-    return Plan(
-        name=f"{split}_{index:03d}_{crop.name}",
-        split=split,
-        index=index,
-        frames=n,
-        image_size=(int(image_size[0]), int(image_size[1])),
-        attributes=tuple(a for a in ATTRIBUTES if a in attrs),
-        target_name=crop.name,
-        target=target,
-        background=background,
-        occluder=occluder,
-        info=info,
-        crowd=crowd,
-        crowd_front=front,
-    )
+    return Plan.drawn(split, index, n, image_size, attrs, crop, target, background, occluder=occluder,
+                      info=info, crowd=crowd, crowd_front=front)
