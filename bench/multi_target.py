@@ -34,6 +34,7 @@ import json
 import os
 import time
 from datetime import date
+from typing import Any
 
 import cv2
 import numpy as np
@@ -411,6 +412,20 @@ def machine(threads: int) -> str:
     return f"{cpu}, {os.cpu_count()} cores, {threads} thread(s), torch {torch.__version__}"
 
 
+
+def write_check(path: str, flag: str, args: argparse.Namespace, started: float, found: dict[str, Any],
+                columns: list[str], split: str, seeds: list[int], **extra: Any) -> int:
+    """Write one of the validation checks (``--heads-check``, ``--accuracy``) as a results table."""
+    out = {"kind": "table", "columns": columns, "rows": found["rows"], "split": split,
+           "seeds": ",".join(str(s) for s in seeds), "date": date.today().isoformat(),
+           "machine": machine(args.threads), "seconds": round(time.perf_counter() - started, 1), **extra,
+           "command": f"OMP_NUM_THREADS={args.threads} .venv/bin/python bench/multi_target.py {flag} "
+                      f"--trackers {args.trackers} --splits {args.splits} --seeds {args.seeds} --json {path}",
+           "results": found["results"]}
+    atomic_write_text(path, json.dumps(out, indent=1) + "\n")
+    print(f"written: {path}")
+    return 0
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", default="small",
@@ -445,38 +460,25 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]
     started = time.perf_counter()
+    if args.heads_check or args.accuracy:
+        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
+        seeds = [int(s) for s in args.seeds.split(",")]
+        roles = ", ".join(f"{s} ({ROLES.get(s, 'validation')})" for s in splits)
     if args.heads_check:
         path = args.json or "bench/results/multi_target_heads.json"
-        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-        seeds = [int(s) for s in args.seeds.split(",")]
         found = heads_check(trackers, splits, seeds)
-        out = {
-            "kind": "table",
-            "columns": ["tracker", "split", "sequences", "target AUC, single runs (per seed)",
-                        "target AUC, heads together (per seed)", "difference", "max box difference (px)",
-                        "online updates run together", "verdict"],
-            "rows": found["rows"],
-            "split": ", ".join(f"{s} ({ROLES.get(s, 'validation')})" for s in splits)
-                     + ": whether heads together stay on by default was decided on them; each sequence's target and "
-                     "two companions (0.9 and 1.1 times its size, a width beside it) as three single runs and as one "
-                     "group running their heads together (crops not merged); success AUC of the target; box "
-                     "difference over all three targets and every frame; updates: targets' online updates done in "
-                     "a batched optimisation",
-            "seeds": ",".join(str(s) for s in seeds),
-            "date": date.today().isoformat(),
-            "machine": machine(args.threads),
-            "seconds": round(time.perf_counter() - started, 1),
-            "command": f"OMP_NUM_THREADS={args.threads} .venv/bin/python bench/multi_target.py --heads-check "
-                       f"--trackers {args.trackers} --splits {args.splits} --seeds {args.seeds} --json {path}",
-            "results": found["results"],
-        }
-        atomic_write_text(path, json.dumps(out, indent=1) + "\n")
-        print(f"written: {path}")
-        return 0
+        return write_check(
+            path, "--heads-check", args, started, found,
+            ["tracker", "split", "sequences", "target AUC, single runs (per seed)",
+             "target AUC, heads together (per seed)", "difference", "max box difference (px)",
+             "online updates run together", "verdict"],
+            roles + ": whether heads together stay on by default was decided on them; each sequence's target and "
+            "two companions (0.9 and 1.1 times its size, a width beside it) as three single runs and as one "
+            "group running their heads together (crops not merged); success AUC of the target; box "
+            "difference over all three targets and every frame; updates: targets' online updates done in "
+            "a batched optimisation", seeds)
     if args.accuracy:
         path = args.json or "bench/results/multi_target_accuracy.json"
-        splits = [s.strip() for s in args.splits.split(",") if s.strip()]
-        seeds = [int(s) for s in args.seeds.split(",")]
         from dataclasses import asdict, replace
 
         from metatrack.trackers.adaptive.group import SHARED_CROP
@@ -485,28 +487,14 @@ def main(argv: list[str] | None = None) -> int:
                    if v is not None}
         config = replace(SHARED_CROP, **changes)
         found = accuracy(trackers, splits, seeds, config)
-        out = {
-            "kind": "table",
-            "columns": ["tracker", "split", "sequences", "target AUC alone", "target AUC, crop shared",
-                        "difference", "frames merged", "max box difference (px)", "verdict"],
-            "rows": found["rows"],
-            "split": ", ".join(f"{s} ({ROLES.get(s, 'validation')})" for s in splits)
-                     + ": the shared crop's default was chosen on them; each sequence's target alone and with two "
-                     "companions (0.9 and 1.1 times its size, a width beside it) sharing crops where they merge; "
-                     "success AUC of the target (mean ± half the range "
-                     "over seeds); tie: a difference within the seed spread",
-            "seeds": ",".join(str(s) for s in seeds),
-            "date": date.today().isoformat(),
-            "machine": machine(args.threads),
-            "seconds": round(time.perf_counter() - started, 1),
-            "shared_crop": asdict(config),
-            "command": f"OMP_NUM_THREADS={args.threads} .venv/bin/python bench/multi_target.py --accuracy "
-                       f"--trackers {args.trackers} --splits {args.splits} --seeds {args.seeds} --json {path}",
-            "results": found["results"],
-        }
-        atomic_write_text(path, json.dumps(out, indent=1) + "\n")
-        print(f"written: {path}")
-        return 0
+        return write_check(
+            path, "--accuracy", args, started, found,
+            ["tracker", "split", "sequences", "target AUC alone", "target AUC, crop shared",
+             "difference", "frames merged", "max box difference (px)", "verdict"],
+            roles + ": the shared crop's default was chosen on them; each sequence's target alone and with two "
+            "companions (0.9 and 1.1 times its size, a width beside it) sharing crops where they merge; "
+            "success AUC of the target (mean ± half the range "
+            "over seeds); tie: a difference within the seed spread", seeds, shared_crop=asdict(config))
     path = args.json or "bench/results/multi_target.json"
     frames = PRESETS.get(args.frames) or int(args.frames)
     counts = [int(c) for c in args.targets.split(",")]
