@@ -274,7 +274,7 @@ class CRESTTracker(AdaptiveTracker):
         self.reference += cfg.occlusion_memory * (score - self.reference)
         return False
 
-    def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, image: tuple[int, int],
+    def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, size: tuple[int, int],
                 frame: np.ndarray) -> None:
         """Move to the response's peak (times the motion prior) and take the best scale's size (or the
         scale filter's, crest/scale_filter.py)."""
@@ -283,9 +283,9 @@ class CRESTTracker(AdaptiveTracker):
         # negative response times a small prior would grow), and a flat map keeps the centre
         self._peak = subpixel_peak((r1 - r1.min() + 1e-6) * self.motion, cfg.subpixel)
         self.center = self.center + cell_to_offset(self._peak, side, m)
-        self.center = np.clip(self.center, [0.0, 0.0], [float(image[0]), float(image[1])])
+        self.center = np.clip(self.center, [0.0, 0.0], [float(size[0]), float(size[1])])
         if self.scale_filter is not None:
-            if self._inside(image):  # samples of a box crossing the frame's edge are part fill, not target
+            if self._inside(size):  # samples of a box crossing the frame's edge are part fill, not target
                 gray = grey(frame)
                 found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
                 self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
@@ -294,13 +294,13 @@ class CRESTTracker(AdaptiveTracker):
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
-        size = self.base_size * self.scale
-        self.box = clip_box(np.r_[self.center - size / 2, size], image)
+        wh = self.base_size * self.scale
+        self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
 
-    def _inside(self, image: tuple[int, int]) -> bool:
-        """Whether the target's box at its current size lies wholly inside the frame."""
+    def _inside(self, size: tuple[int, int]) -> bool:
+        """Whether the target's box at its current size lies wholly inside the frame of ``size`` (w, h)."""
         half = self.base_size * self.scale / 2
-        return bool(np.all(self.center - half >= 0) and np.all(self.center + half <= np.asarray(image, float)))
+        return bool(np.all(self.center - half >= 0) and np.all(self.center + half <= np.asarray(size, float)))
 
     # ------------------------------------------------------------------ re-detection (adaptive/redetect.py)
     def _search_geometry(self) -> tuple[np.ndarray, float]:
