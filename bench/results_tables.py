@@ -41,6 +41,7 @@ ROLES = {
     "real:validation": "validation: choices were made on these clips",
     "real:test": "test: reported, never used to choose",
     "embedded:crossing": "validation: small targets, look-alikes crossing, static occluders",
+    "embedded:hard": "validation: eval's imagery under the test split's conditions",
 }
 
 

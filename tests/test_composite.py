@@ -105,12 +105,12 @@ def test_sequence_k_does_not_depend_on_split_size(small_split: Path, tmp_path: P
 
 
 def test_splits_share_no_photo_video_texture_or_target():
-    """The pools of train, eval and test share nothing; the crossing split (validation, like eval)
-    draws from eval's pool and may share only eval's sources."""
+    """The pools of train, eval and test share nothing; the crossing and hard splits (validation,
+    like eval) draw from eval's pool and may share only eval's sources."""
     from metatrack.data.composite.sources import SPLIT_POOLS
 
     assert set(POOLS) == {"train", "eval", "test"}
-    assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval"}
+    assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval", "hard": "eval"}
     for a, b in itertools.combinations(sorted(POOLS), 2):
         assert not POOLS[a].sources() & POOLS[b].sources(), (a, b)
         assert not {t.name for t in POOLS[a].targets} & {t.name for t in POOLS[b].targets}, (a, b)
@@ -142,8 +142,8 @@ def test_split_codes_are_fixed_so_a_new_split_leaves_the_others_alone():
 
     assert set(SPLIT_CODES) == set(SPLIT_POOLS)
     assert len(set(SPLIT_CODES.values())) == len(SPLIT_CODES)
-    # the codes they had before test, and test's before crossing
-    assert (SPLIT_CODES["eval"], SPLIT_CODES["train"], SPLIT_CODES["test"]) == (0, 1, 2)
+    # the codes they had before test, and test's before crossing, crossing's before hard
+    assert (SPLIT_CODES["eval"], SPLIT_CODES["train"], SPLIT_CODES["test"], SPLIT_CODES["crossing"]) == (0, 1, 2, 3)
 
 
 def test_every_target_is_a_distinct_textured_crop_inside_its_photo():
@@ -445,8 +445,8 @@ def test_read_embedded_rejects_bad_arguments(tmp_path: Path):
 def test_default_splits_are_named_and_sized():
     from metatrack.data.composite import DEFAULT_SPLITS
 
-    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing"} == set(composite_dataset.VERSIONS)
-    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 4
+    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing", "hard"} == set(composite_dataset.VERSIONS)
+    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 5
     assert DEFAULT_SPLITS["train"]["sequences"] > DEFAULT_SPLITS["eval"]["sequences"]
 
 
@@ -469,6 +469,27 @@ def test_the_test_split_has_its_own_conditions():
 
     for tag in ("FM", "OCC", "LR"):
         assert count(rates, tag) > count(base, tag), tag
+
+
+def test_the_hard_split_is_eval_imagery_under_test_conditions(tmp_path: Path):
+    """The validation split meant to predict test: test's frame size and shares, eval's pool, a seed
+    and sequences of its own (none equal to an eval or test sequence)."""
+    from metatrack.data.composite import DEFAULT_SPLITS
+
+    hard, test = DEFAULT_SPLITS["hard"], DEFAULT_SPLITS["test"]
+    assert tuple(hard["image_size"]) == tuple(test["image_size"])
+    assert hard["challenge_rates"] == test["challenge_rates"]
+    assert (hard["sequences"], hard["frames"]) == (test["sequences"], test["frames"])
+    assert hard["seed"] not in {s["seed"] for name, s in DEFAULT_SPLITS.items() if name != "hard"}
+    eval_targets = {t.name for t in POOLS["eval"].targets}
+    plans = [draw_plan("hard", hard["seed"], i, 20, tuple(hard["image_size"])) for i in range(16)]
+    assert {p.target_name for p in plans} <= eval_targets
+    assert len({p.target_name for p in plans}) == len(eval_targets)  # every eval target takes turns
+    ev = [draw_plan("eval", DEFAULT_SPLITS["eval"]["seed"], i, 20, tuple(hard["image_size"])) for i in range(16)]
+    assert all(a.sources() != b.sources() or a.attributes != b.attributes for a, b in zip(plans, ev, strict=True))
+    (path,) = write_split(tmp_path, "hard", sequences=1, frames=4, seed=hard["seed"])
+    first = cv2.imread(str(sorted((path / "img").glob("*.jpg"))[0]))
+    assert first.shape[:2] == (test["image_size"][1], test["image_size"][0])
 
 
 def test_read_embedded_test_split_has_its_frame_size_and_valid_first_boxes(tmp_path: Path, monkeypatch):

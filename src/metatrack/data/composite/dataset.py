@@ -34,7 +34,7 @@ from .sources import SPLIT_POOLS, pool_for
 # name reads by default; OTHER_VERSIONS the others still generated (``version=`` option): train v4
 # (67 objects, no video of a real clip, static occluders, hand-held camera: sources.VERSION_POOLS,
 # motion.VERSION_FEATURES). Train v3 was a draft (texture patches), not kept, never generated again.
-VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1}
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1, "hard": 1}
 OTHER_VERSIONS: dict[str, tuple[int, ...]] = {"train": (4,)}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
@@ -61,6 +61,15 @@ DEFAULT_SPLITS: dict[str, dict] = {
         "challenge_rates": SPLIT_RATES["test"],
     },
     "crossing": {"sequences": 12, "frames": 240, "seed": 5, "image_size": (640, 360)},
+    # validation: eval's sources under test's conditions (frame size and challenge shares), so that
+    # a choice is made on the conditions it will be reported on without looking at test's sources
+    "hard": {
+        "sequences": 16,
+        "frames": 150,
+        "seed": 7,
+        "image_size": (320, 240),
+        "challenge_rates": SPLIT_RATES["hard"],
+    },
 }
 #: the splits whose conditions are their own (no challenge shares, no cut of the targets)
 OWN_CONDITIONS = ("crossing",)

@@ -183,8 +183,9 @@ VERSION_POOLS: dict[tuple[str, int], Pool] = {("train", 4): _train_v4()}
 
 #: the pool of :data:`POOLS` each split draws from. ``crossing`` (issue 13: small targets, look-alikes
 #: crossing, static occluders under a still camera) is a second split of the validation role, so it
-#: takes the eval pool's imagery and nothing of train's or test's
-SPLIT_POOLS: dict[str, str] = {"eval": "eval", "train": "train", "test": "test", "crossing": "eval"}
+#: takes the eval pool's imagery and nothing of train's or test's; so does ``hard``, the validation
+#: split drawn under test's conditions
+SPLIT_POOLS: dict[str, str] = {"eval": "eval", "train": "train", "test": "test", "crossing": "eval", "hard": "eval"}
 
 
 def pool_for(split: str, version: int | None = None) -> Pool:
