@@ -1,17 +1,16 @@
 """Meta-training through MetaCREST's later (online) update: learned online step sizes (beyond the paper)."""
 
-import json
-import math
-
 import numpy as np
 import pytest
 import torch
+from online_meta_helpers import changed_at, check_exported, exported_online, first_step, recorder, track, train_online
+from online_meta_helpers import online_config as shared_online_config
 from test_crest_task import synthetic_sequences
 
 from metatrack.data.episodes import Episode, EpisodeSampler
 from metatrack.data.sequence import Sequence
 from metatrack.errors import CheckpointError, ConfigError
-from metatrack.modelfile import load_model, meta_parameters, online_parameters
+from metatrack.modelfile import online_parameters
 from metatrack.trackers.crest import build_task
 from metatrack.trackers.crest.head import correlate, warp_filter
 from metatrack.trackers.crest.online import online_update
@@ -20,12 +19,10 @@ from metatrack.training import MetaTrainConfig, MetaTrainer, export_model
 SCHEDULE = [{"from_iteration": 0, "params": ["reduce.*", "filter*"]}]
 
 
-def online_config(**extra):
-    d = {"iterations": 3, "episodes_per_batch": 2, "lr_theta": 1e-4, "lr_alpha": 1e-5, "alpha_init": 2e-4,
-         "schedule": SCHEDULE, "checkpoint_every": 3, "online_frames": 2, "online_init": 1e-4,
-         "delta_range": [3, 5]}
-    d.update(extra)
-    return MetaTrainConfig.from_dict(d)
+def online_config(**extra) -> MetaTrainConfig:
+    """The shared tiny online run (online_meta_helpers.py) with MetaCREST's rates (reduction and filter)."""
+    return shared_online_config({"lr_theta": 1e-4, "lr_alpha": 1e-5, "alpha_init": 2e-4, "schedule": SCHEDULE,
+                                 "checkpoint_every": 3, "online_init": 1e-4}, **extra)
 
 
 def test_online_settings_are_checked():
@@ -55,17 +52,11 @@ def unannotated(boxes, index):
     return out
 
 
-def first_step(task, seq, j, delta):
-    train, _ = task.episode_batches(Episode(seq, j, delta), np.random.default_rng(0))
-    theta0 = task.learner.theta0()
-    return task.adapt(theta0, task.learner.alphas(), train, 1)
-
-
 def test_tracked_frames_are_labelled_where_the_adapted_filter_peaks():
     seqs = synthetic_sequences(1, n=10)
     task = build_task({"canonical_filter_size": [7, 7]}, meta_training=online_config(), sequences=seqs)
     seq = seqs[0]
-    theta1 = {k: v.detach() for k, v in first_step(task, seq, 1, 6).items()}
+    theta1 = first_step(task, Episode(seq, 1, 6))
     tracked, test = task.tracked_batches(theta1, Episode(seq, 1, 6), 3)
     m = task.map_size
     assert tracked.features.shape == (3, task.features.channels, m, m)
@@ -112,22 +103,11 @@ def test_online_update_is_one_step_of_its_step_sizes_on_the_filter_only():
 def test_meta_training_through_the_online_update_learns_its_step_sizes(tmp_path):
     seqs = synthetic_sequences(2, n=12)
     cfg = online_config()
-    task = build_task({}, meta_training=cfg, sequences=seqs)
-    online_before = {k: v.detach().clone() for k, v in task.learner.onlines().items()}
-    assert set(online_before) == set(task.learner.alphas())
-    trainer = MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run")
-    trainer.train(progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if line]
-    assert len(rows) == 3 and all(math.isfinite(r["meta_loss"]) for r in rows)
-    after = task.learner.onlines()
+    run = train_online(build_task({}, meta_training=cfg, sequences=seqs), seqs, cfg, tmp_path / "run")
     # the meta-gradient reaches the filter's online step sizes through the later update
-    assert not torch.equal(online_before["filter"], after["filter"].detach())
+    assert "filter" in run.moved()
     # the model file carries them, checked against alpha
-    path = export_model(task, tmp_path / "metacrest.safetensors")
-    tensors, _ = load_model(path, "metacrest")
-    theta0, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
-    got = online_parameters(tensors, alpha, path)
-    assert set(got) == set(alpha) and torch.equal(got["filter"], after["filter"].detach())
+    got, alpha, path = check_exported(run, tmp_path / "metacrest.safetensors", "metacrest")
     with pytest.raises(CheckpointError, match="online step sizes"):
         online_parameters({"online.filter": got["filter"]}, alpha, path)
 
@@ -147,9 +127,7 @@ def test_the_first_steps_look_ahead_loss_is_added_to_the_loss_after_the_online_u
             return batches(episode, rng)
 
         monkeypatch.setattr(task, "episode_batches", recording)
-        trainer = MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / name)
-        trainer.train(progress=False)
-        runs[name] = (seen, json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[0]))
+        runs[name] = (seen, train_online(task, seqs, cfg, tmp_path / name).rows[0])
     plain, extra = runs["online only"], runs["with look-ahead"]
     assert len(plain[0]) == 2  # one batch pair per episode
     # each episode adds one batch of a frame 1..2 after j, drawn after the episode's own
@@ -160,10 +138,7 @@ def test_the_first_steps_look_ahead_loss_is_added_to_the_loss_after_the_online_u
 def test_a_model_without_online_step_sizes_has_none(tmp_path):
     seqs = synthetic_sequences(1)
     task = build_task({}, meta_training={"alpha_init": 2e-4}, sequences=seqs)
-    path = export_model(task, tmp_path / "m.safetensors")
-    tensors, _ = load_model(path, "metacrest")
-    _, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
-    assert online_parameters(tensors, alpha, path) == {}
+    assert exported_online(task, tmp_path / "m.safetensors", "metacrest")[0] == {}
 
 
 def online_model(path, online=1e-3):
@@ -179,30 +154,17 @@ def test_the_tracker_takes_the_learned_step_with_the_same_function(tmp_path, mon
     from metatrack.trackers.crest import MetaCREST
 
     frames, boxes = moving_square(12)
-    calls = []
-
-    def recording(*args, **kwargs):
-        calls.append(kwargs)
-        return online_update(*args, **kwargs)
-
-    monkeypatch.setattr(crest_tracker, "online_update", recording)
+    calls = recorder(monkeypatch, crest_tracker, "online_update")
     t = MetaCREST(model=online_model(tmp_path / "m.safetensors"), online_update="meta", update_interval=3)
     assert set(t.online) == {"reduce.weight", "reduce.bias", "filter", "filter_bias"}
-    t.init(frames[0], boxes[0])
-    filters = [t.params["filter"].detach().clone()]
-    for f in frames[1:]:
-        t.update(f)
-        filters.append(t.params["filter"].detach().clone())
+    filters = track(t, frames, boxes[0], lambda t: t.params["filter"])
     # every update_interval frames (once frames were kept) one step of crest/online.py, no graph
     assert len(calls) >= 2 and all(c["create_graph"] is False for c in calls)
-    changed = [i for i in range(1, len(filters)) if not torch.equal(filters[i], filters[i - 1])]
+    changed = changed_at(filters)
     assert changed and all(i % 3 == 0 for i in changed)
     # Adam (the paper's later updates) leaves the learned step sizes unused
     calls.clear()
-    adam = MetaCREST(model=tmp_path / "m.safetensors", update_interval=3)
-    adam.init(frames[0], boxes[0])
-    for f in frames[1:]:
-        adam.update(f)
+    track(MetaCREST(model=tmp_path / "m.safetensors", update_interval=3), frames, boxes[0])
     assert calls == []
 
 

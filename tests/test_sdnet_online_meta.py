@@ -3,29 +3,29 @@ issue 13), the tracker's ``online_update: meta`` taking the same step, alone and
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 import torch
+from online_meta_helpers import changed_at, check_exported, first_step, recorder, track, train_online
+from online_meta_helpers import online_config as shared_online_config
 from sdnet_synth import square_sequence
 from test_group_heads import BOXES, counted, run, scene  # noqa: F401  (counted: a fixture)
 from torch.func import functional_call
 
 import metatrack.trackers.sdnet.task as sdnet_task
 import metatrack.trackers.sdnet.tracker as sdnet_tracker
-from metatrack.data.episodes import Episode, EpisodeSampler
+from metatrack.data.episodes import Episode
 from metatrack.errors import CheckpointError, ConfigError
 from metatrack.geometry import iou
-from metatrack.modelfile import load_model, meta_parameters, online_parameters
 from metatrack.trackers.adaptive import TrackerGroup
 from metatrack.trackers.sdnet import MetaSDNet, SDNet, build_task
 from metatrack.trackers.sdnet.config import SDNetConfig
 from metatrack.trackers.sdnet.head import SDNetHead
 from metatrack.trackers.sdnet.online import learned_update
 from metatrack.tracking import create_trackers
-from metatrack.training import MetaTrainConfig, MetaTrainer, ScheduleStep, export_model
+from metatrack.training import MetaTrainConfig, export_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -35,21 +35,15 @@ TINY = {"crop_size": 128, "hidden": 32, "n_samples": 128, "n_bbreg": 300, "maxit
 
 
 def online_config(**extra) -> MetaTrainConfig:
-    d = {"iterations": 3, "episodes_per_batch": 2, "lr_theta": 1e-3, "lr_alpha": 3e-3, "alpha_init": 0.01,
-         "lr_decay_at": [], "schedule": [ScheduleStep(0, ["fc*"])], "checkpoint_every": 10**6,
-         "online_frames": 2, "online_init": 0.01, "delta_range": [3, 5]}
-    d.update(extra)
-    return MetaTrainConfig(**d)
+    """The shared tiny online run (online_meta_helpers.py) with MetaSDNet's rates (fc layers only)."""
+    return shared_online_config({"lr_theta": 1e-3, "lr_alpha": 3e-3, "alpha_init": 0.01, "lr_decay_at": [],
+                                 "schedule": [{"from_iteration": 0, "params": ["fc*"]}], "checkpoint_every": 10**6,
+                                 "online_init": 0.01}, **extra)
 
 
 def sequences(n=2, frames=12):
     return [square_sequence(f"sq{i}", n=frames, size=(160, 120), side=22 + 3 * i, seed=40 + i, step=(2 + i, 2))
             for i in range(n)]
-
-
-def first_step(task, episode):
-    train, _ = task.episode_batches(episode, np.random.default_rng(0))
-    return {k: v.detach() for k, v in task.adapt(task.learner.theta0(), task.learner.alphas(), train, 1).items()}
 
 
 def test_tracked_samples_are_labelled_at_the_tracked_box(monkeypatch):
@@ -137,24 +131,11 @@ def test_one_step_of_the_online_step_sizes_equals_a_hand_computed_step():
 
 
 def test_meta_training_through_the_online_update_learns_its_step_sizes(tmp_path):
-    seqs = sequences(2)
     cfg = online_config(first_step_delta_range=[1, 2])
-    task = build_task(TINY, meta_training=cfg)
-    before = {k: v.detach().clone() for k, v in task.learner.onlines().items()}
-    assert set(before) == set(task.learner.alphas())
-    trainer = MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run")
-    trainer.train(progress=False)
-    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if line]
-    assert len(rows) == 3 and all(math.isfinite(r["meta_loss"]) for r in rows)
-    after = task.learner.onlines()
-    for name in before:  # the meta-gradient reaches every online step size through the later update
-        assert not torch.equal(before[name], after[name].detach()), name
-    path = export_model(task, tmp_path / "metasdnet.safetensors")
-    tensors, _ = load_model(path, "metasdnet")
-    _, alpha = meta_parameters(tensors, dict(task.learner.head.state_dict()), path)
-    got = online_parameters(tensors, alpha, path)
-    assert set(got) == set(alpha)
-    assert all(torch.equal(got[n], after[n].detach()) for n in got)
+    run = train_online(build_task(TINY, meta_training=cfg), sequences(2), cfg, tmp_path / "run")
+    # the meta-gradient reaches every online step size through the later update
+    assert run.moved() == set(run.before)
+    check_exported(run, tmp_path / "metasdnet.safetensors", "metasdnet")  # the model file carries them
 
 
 def test_online_episodes_need_a_head_without_a_trainable_block():
@@ -173,40 +154,17 @@ def online_model(tmp_path_factory):
 def test_the_tracker_takes_the_learned_step_with_the_same_function(online_model, monkeypatch):
     from sdnet_synth import moving_square
 
-    calls = []
-
-    def recording(*args, **kwargs):
-        calls.append(kwargs)
-        return learned_update(*args, **kwargs)
-
-    trained = []
-    train_head = sdnet_tracker.train_head
-
-    def recording_sgd(*args, **kwargs):
-        trained.append(1)
-        return train_head(*args, **kwargs)
-
-    monkeypatch.setattr(sdnet_tracker, "learned_update", recording)
-    monkeypatch.setattr(sdnet_tracker, "train_head", recording_sgd)
+    calls = recorder(monkeypatch, sdnet_tracker, "learned_update")
+    trained = recorder(monkeypatch, sdnet_tracker, "train_head")
     frames, boxes = moving_square(12, (160, 120), 24, seed=2, step=(3, 2))
     t = MetaSDNet(model=online_model, online_update="meta", long_interval=3)
     assert set(t.online) == {"fc4.weight", "fc4.bias", "fc5.weight", "fc5.bias", "fc6.weight", "fc6.bias"}
-    t.seed(0)
-    t.init(frames[0], boxes[0])
-    heads = [t.head.fc6.weight.detach().clone()]
-    for f in frames[1:]:
-        t.update(f)
-        heads.append(t.head.fc6.weight.detach().clone())
+    heads = track(t, frames, boxes[0], lambda t: t.head.fc6.weight, seed=0)
     assert calls and all(c["create_graph"] is False for c in calls) and trained == []
-    changed = sum(not torch.equal(heads[i], heads[i - 1]) for i in range(1, len(heads)))
-    assert changed == len(calls)  # each learned step moved the head, and nothing else did
+    assert len(changed_at(heads)) == len(calls)  # each learned step moved the head, and nothing else did
     # "sgd" (the default, pyMDNet's rule) leaves the learned step sizes unused
     calls.clear()
-    sgd = MetaSDNet(model=online_model, long_interval=3)
-    sgd.seed(0)
-    sgd.init(frames[0], boxes[0])
-    for f in frames[1:]:
-        sgd.update(f)
+    track(MetaSDNet(model=online_model, long_interval=3), frames, boxes[0], seed=0)
     assert calls == [] and trained
 
 
@@ -224,13 +182,7 @@ def test_meta_updates_need_a_model_that_learned_them(tmp_path):
 def test_several_targets_with_learned_updates_give_their_single_runs_boxes(online_model, counted,  # noqa: F811
                                                                           monkeypatch):
     frames = scene(13, blank=(5,))  # a long-term update on frame 10; the blank frame: short-term updates
-    steps = []
-
-    def recording(*args, **kwargs):
-        steps.append(1)
-        return learned_update(*args, **kwargs)
-
-    monkeypatch.setattr(sdnet_tracker, "learned_update", recording)
+    steps = recorder(monkeypatch, sdnet_tracker, "learned_update")
     settings = {"model": online_model, "online_update": "meta"}
     alone = create_trackers("metasdnet", 3, seed=1, **settings)
     expected = run(alone, frames, None)
