@@ -18,12 +18,13 @@ import metatrack.trackers.sdnet.task as sdnet_task
 import metatrack.trackers.sdnet.tracker as sdnet_tracker
 from metatrack.data.episodes import Episode
 from metatrack.errors import CheckpointError, ConfigError
-from metatrack.geometry import iou
+from metatrack.geometry import clip_box, iou
 from metatrack.trackers.adaptive import TrackerGroup
 from metatrack.trackers.sdnet import MetaSDNet, SDNet, build_task
 from metatrack.trackers.sdnet.config import SDNetConfig
 from metatrack.trackers.sdnet.head import SDNetHead
 from metatrack.trackers.sdnet.online import learned_update
+from metatrack.trackers.sdnet.tracker import top_k_mean
 from metatrack.tracking import create_trackers
 from metatrack.training import MetaTrainConfig, export_model
 
@@ -206,3 +207,79 @@ def test_metasdnet_online_is_registered_with_the_learned_update(online_model):
     t = create_tracker("metasdnet-online", model=online_model)
     assert t.config.online_update == "meta" and set(t.online) == set(t.alpha)
     assert create_tracker("metasdnet", model=online_model).config.online_update == "sgd"
+
+
+def test_the_top_k_mean_takes_the_best_finite_scores_only():
+    """pyMDNet's top-k mean and success test (tracker.top_k_mean, the one rule of the tracker, its
+    re-detection and meta-training's tracked frames): a non-finite (masked) score is no candidate."""
+    cfg = SDNetConfig(top_k=5, success_threshold=0.0)
+    masked = np.array([0.2, -np.inf, 0.9, np.nan, -np.inf, 0.4, -np.inf])
+    pick = top_k_mean(masked, cfg)
+    # three finite scores of five: their mean, a success (counting the -inf ones would give -inf, a failure)
+    assert sorted(pick.top.tolist()) == [0, 2, 5] and pick.score == pytest.approx(0.5) and pick.success is True
+    full = np.array([0.1, 0.7, -0.3, 0.5, 0.2, 0.9, -1.0])  # k finite scores or more: pyMDNet's top 5
+    pick = top_k_mean(torch.tensor(full), cfg)
+    assert sorted(pick.top.tolist()) == [0, 1, 3, 4, 5] and pick.score == pytest.approx(0.48) and pick.success
+    assert top_k_mean(full - 1.0, cfg).success is False  # below success_threshold
+    none = top_k_mean(np.array([np.nan, -np.inf, np.inf]), cfg)
+    assert len(none.top) == 0 and math.isnan(none.score) and none.success is False
+
+
+def only_two_finite(monkeypatch, module, value=5.0):
+    """``module.target_scores`` with the first two candidates' scores ``value`` and the others NaN (masked)."""
+    scores = module.target_scores
+
+    def masked(*args, **kwargs):
+        out = torch.full_like(scores(*args, **kwargs), float("nan"))
+        out[:2] = value
+        return out
+
+    monkeypatch.setattr(module, "target_scores", masked)
+
+
+def drawn_candidates(monkeypatch) -> list[np.ndarray]:
+    """Record every candidate set that sampling.candidates draws (tracker and task alike)."""
+    drawn = []
+    candidates = sdnet_task.sampling.candidates
+
+    def recording(*args, **kwargs):
+        drawn.append(candidates(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(sdnet_task.sampling, "candidates", recording)
+    return drawn
+
+
+def test_tracker_and_re_detection_take_the_mean_of_the_finite_top_scores(online_model, monkeypatch):
+    from sdnet_synth import moving_square
+
+    frames, boxes = moving_square(4, (160, 120), 24, seed=2, step=(3, 2))
+    t = MetaSDNet(model=online_model)
+    track(t, frames[:1], boxes[0], seed=0)
+    only_two_finite(monkeypatch, sdnet_tracker)
+    drawn = drawn_candidates(monkeypatch)
+    t.update(frames[1])  # a tracked frame: two finite scores of 5 are a success, the target their mean
+    assert t.target_found and np.allclose(t.target, clip_box(drawn[-1][:2].mean(axis=0), (160, 120)))
+    request = t._window_at(frames[2], t.target[:2] + t.target[2:] / 2, 1.0)  # a re-detection window
+    found = t._best_candidate(frames[2], request, t.crop_features([request.crop]))
+    assert found is not None and found[0] == pytest.approx(5.0)
+    assert np.allclose(found[1], drawn[-1][:2].mean(axis=0))
+
+
+def test_tracked_frames_take_the_mean_of_the_finite_top_scores(monkeypatch):
+    task = build_task({**TINY, "label_shuffle": 0.0}, meta_training={"alpha_init": 0.01, "online_init": 0.01})
+    seq = sequences(1)[0]
+    episode = Episode(seq, 1, 6)
+    theta1 = first_step(task, episode)
+    only_two_finite(monkeypatch, sdnet_task)
+    drawn = drawn_candidates(monkeypatch)
+    stored = recorder(monkeypatch, sdnet_task.sampling, "update_samples")
+    tracked, _ = task.tracked_batches(theta1, episode, 3)
+    assert len(stored) == 4  # frame j's samples, then each tracked frame's: every one a success
+    for box, cands in zip(tracked.boxes[1:], drawn, strict=True):
+        assert np.allclose(box, clip_box(cands[:2].mean(axis=0), (160, 120)))
+    # no finite score at all: a failure, and the box stays where it was (as the tracker's)
+    monkeypatch.setattr(sdnet_task, "target_scores", lambda logits, kind: torch.full((len(logits),), float("nan")))
+    stored.clear()
+    held, _ = task.tracked_batches(theta1, episode, 3)
+    assert len(stored) == 1 and np.allclose(held.boxes, held.boxes[0])

@@ -41,6 +41,7 @@ from .first_frame import first_frame_update
 from .head import SampleBatch, accuracy, classification_loss, target_scores
 from .network import MODEL_NAME, backbone_checksum, new_head, shared_backbone
 from .online import learned_update
+from .tracker import top_k_mean
 
 #: alpha's starting value for the averaged loss: the paper's 1e-4 was set for pyMDNet (2017)'s loss
 #: summed over a 128-sample batch, i.e. about 1e-4 * 128 = 0.0128 per averaged loss
@@ -193,13 +194,11 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
             cands = sampling.candidates(box, window, cfg, trans, rng)
             with torch.no_grad():
                 logits = self.learner.forward_with(theta1, self.extractor.pool(fmap, window, cands))
-                scores = target_scores(logits[:, [1 - target, target]], cfg.score).cpu().numpy()
-            scores = np.nan_to_num(scores.astype(np.float64), nan=-np.inf)
-            k = int(min(cfg.top_k, len(scores)))
-            top = np.argpartition(-scores, k - 1)[:k]
-            success = bool(np.isfinite(scores[top].mean()) and scores[top].mean() > cfg.success_threshold)
+                scores = target_scores(logits[:, [1 - target, target]], cfg.score)
+            top, _, success = top_k_mean(scores, cfg)  # the tracker's rule
             trans = cfg.trans if success else min(trans * cfg.trans_growth, cfg.trans_limit)
-            box = clip_box(cands[top].mean(axis=0), window.image_size)
+            if len(top):  # no finite score: the box stays, as the tracker's does
+                box = clip_box(cands[top].mean(axis=0), window.image_size)
             boxes.append(box)
             if success:  # the tracker stores samples only on success
                 pos, neg = self._update_samples(fmap, window, box, rng)

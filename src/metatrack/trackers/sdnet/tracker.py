@@ -19,7 +19,7 @@ import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -38,6 +38,34 @@ from .network import MODEL_NAME, backbone_checksum, feature_settings, new_head, 
 from .online import SampleStore, learned_update, make_optimizer, train_head
 
 Params = dict[str, torch.Tensor]
+
+
+class TopKMean(NamedTuple):
+    """:func:`top_k_mean`'s answer."""
+
+    top: np.ndarray  # indices of the top-k candidates (empty when no score is finite)
+    score: float  # their mean score (NaN when no score is finite)
+    success: bool  # score > success_threshold
+
+
+def top_k_mean(scores: np.ndarray | torch.Tensor, cfg: SDNetConfig) -> TopKMean:
+    """pyMDNet's target score and success test over the candidates' ``scores``: the mean of the
+    ``top_k`` best, a success when it exceeds ``success_threshold``. The one rule of every tracked
+    frame, of a re-detection window (:meth:`_SDNetTracker._best_candidate`) and of meta-training's
+    tracked frames (task.py). A non-finite score (NaN from a non-finite feature map or head, or a
+    candidate masked out) is no candidate: the top k are taken among the finite scores only (fewer
+    when fewer are finite), never averaged with a -inf; with none, the score is NaN and the test fails."""
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    s = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(s)
+    k = int(min(cfg.top_k, finite.sum()))
+    if k == 0:
+        return TopKMean(np.zeros(0, dtype=np.int64), float("nan"), False)
+    s = np.where(finite, s, -np.inf)
+    top = np.argpartition(-s, k - 1)[:k]
+    score = float(s[top].mean())
+    return TopKMean(top, score, score > cfg.success_threshold)
 
 
 class _SDNetTracker(AdaptiveTracker):
@@ -159,20 +187,11 @@ class _SDNetTracker(AdaptiveTracker):
         regression; on success the update samples around it are drawn (``step.samples``)."""
         cfg = self.config
         cands, target, size = step.cands, step.target, step.size
-        scores = scores.cpu().numpy().astype(np.float64)
         blank = _is_blank(image, cands, cfg.blank_std)
-        finite = np.isfinite(scores) & (not blank)  # a blank region: the NaN path (hold, failure)
-        if finite.any():
-            s = np.where(finite, scores, -np.inf)
-            k = int(min(cfg.top_k, finite.sum()))
-            top = np.argpartition(-s, k - 1)[:k]
-            target_score = float(s[top].mean())
-            new_target = cands[top].mean(axis=0)
-        else:  # NaN scores: keep the last box and take the failure path
-            top = np.zeros(0, dtype=np.int64)
-            target_score = float("nan")
-            new_target = target
-        success = bool(np.isfinite(target_score) and target_score > cfg.success_threshold)
+        # a blank region: no candidate (the NaN path: hold, failure)
+        top, target_score, success = top_k_mean(np.full(len(cands), np.nan) if blank else scores, cfg)
+        # no finite score: keep the last box (and take the failure path)
+        new_target = cands[top].mean(axis=0) if len(top) else target
         self.trans = cfg.trans if success else min(self.trans * cfg.trans_growth, cfg.trans_limit)
         result = new_target
         if success and self.bbreg.fitted:
@@ -272,11 +291,8 @@ class _SDNetTracker(AdaptiveTracker):
         fmap = self._block_map(fmap)  # the stem's map of the window: the (adapted) block first, as in _finish
         with torch.no_grad():
             scores = target_scores(self.head(self.extractor.pool(fmap, window, cands)), cfg.score)
-        s = np.nan_to_num(scores.cpu().numpy().astype(np.float64), nan=-np.inf)
-        k = int(min(cfg.top_k, len(s)))
-        top = np.argpartition(-s, k - 1)[:k]
-        score = float(s[top].mean())
-        if not (np.isfinite(score) and score > cfg.success_threshold):
+        top, score, success = top_k_mean(scores, cfg)
+        if not success:
             return None
         return score, cands[top].mean(axis=0)
 
