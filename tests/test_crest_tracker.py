@@ -277,3 +277,42 @@ def test_an_occluded_target_holds_the_box_and_is_not_learned(name):
     kept = len(follow.buffer)
     follow.update(occluded[6])
     assert len(follow.buffer) == kept + 1
+
+
+def test_the_running_peak_fades_while_held_so_a_hold_can_end():
+    """occlusion_decay: each held frame lowers the running peak by its share, so that a target whose
+    looks changed for good (peak 0.3 of a running 1.0, under the ratio 0.5) is followed again after
+    a few frames; without it the hold lasts as long as the weak peak."""
+    for decay, held in ((0.1, 5), (0.0, 40)):
+        t = create_tracker("metacrest", occlusion_ratio=0.5, occlusion_decay=decay)
+        t.reference = 1.0
+        flags = [t._occluded(0.3) for _ in range(40)]
+        assert sum(flags[:held]) == held and not any(flags[held:]), (decay, flags)
+    with pytest.raises(ConfigError, match="occlusion_decay") as bad:  # the caller's setting, not the file
+        create_tracker("metacrest", occlusion_decay=1.0)
+    assert not isinstance(bad.value, CheckpointError) and "safetensors" not in str(bad.value)
+
+
+@pytest.mark.parametrize("name", ["metacrest", "crest-05"])
+def test_a_weak_peak_above_follow_ratio_moves_the_box_and_is_not_learned(name):
+    """follow_ratio: frames whose peak is below the occlusion ratio hold the box by default; with a
+    follow ratio under it the box moves with the (half hidden) target, and nothing is learned."""
+    frames, boxes = moving_square(12, step=(3.0, 0.0))
+    hidden = [f.copy() for f in frames]
+    for i in (6, 7, 8):
+        x, y, w, h = boxes[i].astype(int)
+        hidden[i][y - 2:y + h // 2, x - 2:x + w + 2] = 128  # its top half under a flat occluder
+    moved = {}
+    for follow in (0.5, 0.0):
+        t = create_tracker(name, occlusion_ratio=0.5, follow_ratio=follow)
+        t.seed(0)
+        t.init(hidden[0], boxes[0])
+        for f in hidden[1:6]:
+            t.update(f)
+        t.reference = 1e6  # every peak is weak against it: frames 6-8 are not found
+        kept = len(t.buffer)
+        out = np.array([t.update(hidden[i]) for i in (6, 7, 8)])
+        assert not t.target_found and len(t.buffer) == kept  # nothing learned from weak frames
+        moved[follow] = out[-1, 0] - out[0, 0]
+    assert moved[0.5] == 0.0  # held
+    assert moved[0.0] > 2.0  # followed the target's 3 px a frame

@@ -168,15 +168,44 @@ def test_a_hidden_loss_coasts_on_the_velocity_it_had_for_coast_frames():
         RedetectSettings(coast_frames=-1).validate_redetect()
 
 
+def test_a_velocity_fast_against_the_box_does_not_coast():
+    """coast_speed_limit: a 20 px box found moving 3 px a frame (0.15 of its size) coasts under a
+    limit of 0.2 and not under 0.1 (a jump rather than a walk); 0 sets no limit."""
+    for limit, coasts in ((0.0, True), (0.2, True), (0.1, False)):
+        c = LossCounter(RedetectSettings(coast_frames=4, velocity_frames=3, coast_speed_limit=limit))
+        for k in range(4):
+            c.found(1.0, np.array([100.0 + 3 * k, 100, 20, 20]))
+        c.lost(SIZE)
+        assert c.kind == HIDDEN
+        assert (c.coast_centre() is not None) == coasts, limit
+    with pytest.raises(ConfigError, match="coast_speed_limit"):
+        RedetectSettings(coast_speed_limit=-0.1).validate_redetect()
+
+
 @pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_target_that_walks_behind_a_pole_is_found_on_its_far_side(name, seed):
     """Wholly hidden for about 10 frames behind a pole 56 px wide: waiting where it went in, a tracker
-    never sees it again; searching where its velocity takes it, both families pick it up again."""
+    never sees it again; searching where its velocity takes it, both families pick it up again. It
+    walks 3 px a frame, an eighth of its 24 px side: a speed limit under that (coast_speed_limit
+    0.1, the SDNet family's default) takes it for a jump and does not coast."""
     seq = walks_behind_a_pole(seed)
     after = 46  # from five frames after it came out wholly
     assert _mean_iou(name, seq, after, coast_frames=0) < 0.1
-    assert _mean_iou(name, seq, after, coast_frames=30) > 0.6
+    assert _mean_iou(name, seq, after, coast_frames=30, coast_speed_limit=0.0) > 0.6
+    assert _mean_iou(name, seq, after, coast_frames=30, coast_speed_limit=0.15) > 0.6
+    assert _mean_iou(name, seq, after, coast_frames=30, coast_speed_limit=0.1) < 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_walker_at_a_twelfth_of_its_size_a_frame_coasts_under_the_default_limit(seed):
+    """2 px a frame for a 24 px target (a pedestrian's pace against its size) is under MetaSDNet's
+    default coast_speed_limit: it is found behind the pole when the hide is within coast_frames."""
+    seq = walks_behind_a_pole(seed, speed=2)
+    after = len(seq) - 20
+    assert create_tracker("metasdnet").config.coast_speed_limit == 0.1
+    assert _mean_iou("metasdnet", seq, after, coast_frames=30) > 0.6
+    assert _mean_iou("metasdnet", seq, after, coast_frames=0) < 0.1
 
 
 # ---------------------------------------------------------------- fast motion

@@ -107,6 +107,8 @@ class TrackerConfig:
         try:
             return base.replace(**{**fixed, **overrides})
         except ConfigError as exc:
+            if overrides:
+                base.replace(**overrides)  # a bad setting of the caller's is named as theirs, not the file's
             raise CheckpointError(f"{path}: its stored config does not load ({exc})") from None
 
 

@@ -75,6 +75,11 @@ class RedetectSettings:
     # search centre moves on by the velocity the target had when it was lost (0: off, it stays where the
     # target was last found)
     coast_frames: int = 0
+    # coast only when the velocity is at most this share of the last found box's size (the square
+    # root of its area) a frame: a walker behind a pole moves a fraction of its size a frame, a
+    # larger "velocity" is more often the tracker's own jump (onto an occluder) than the target's
+    # walk; 0: no limit
+    coast_speed_limit: float = 0.0
 
     def validate_redetect(self) -> None:
         """Raise :class:`ConfigError` naming the first re-detection setting out of range."""
@@ -96,6 +101,8 @@ class RedetectSettings:
             raise ConfigError(f"tracker.velocity_frames: >= 1, got {self.velocity_frames}")
         if self.coast_frames < 0:
             raise ConfigError(f"tracker.coast_frames: >= 0, got {self.coast_frames}")
+        if not self.coast_speed_limit >= 0.0:
+            raise ConfigError(f"tracker.coast_speed_limit: >= 0, got {self.coast_speed_limit}")
 
 
 def grid_centres(centre: np.ndarray, side: float, image_size: tuple[int, int], stride: float) -> np.ndarray:
@@ -197,6 +204,15 @@ class LossCounter:
         box = self.last_box
         return box[:2] + box[2:] / 2 + self.coast * (self.frames + 1)
 
+    def _steady(self) -> bool:
+        """Whether the velocity is slow enough against the last found box to coast on
+        (``coast_speed_limit``; always without a limit or a box)."""
+        limit = self.settings.coast_speed_limit
+        if not limit or self.last_box is None:
+            return True
+        size = float(np.sqrt(max(self.last_box[2] * self.last_box[3], 0.0)))
+        return float(np.hypot(*self.velocity())) <= limit * size
+
     def passes(self, score: float) -> bool:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
         ratio = self.settings.redetect_ratio
@@ -215,7 +231,7 @@ class LossCounter:
             else:
                 self.kind = loss_kind(self.last_box, self.velocity(), image_size, s.redetect_border,
                                       s.redetect_after)
-            self.coast = self.velocity() if self.kind == HIDDEN else np.zeros(2)
+            self.coast = self.velocity() if self.kind == HIDDEN and self._steady() else np.zeros(2)
             self.centres.clear()  # the velocity restarts after a loss
             self.losses[self.kind] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after

@@ -105,6 +105,14 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # data (embedded:eval and the validation real clips; docs/results.md)
     occlusion_ratio: float = 0.5
     occlusion_memory: float = 0.1  # ours: the running peak's update rate (exponential average)
+    # ours: the share of the running peak lost on each held frame, so that a hold ends once the
+    # target's looks have changed for good (a turned face) instead of holding to the end; 0: the
+    # running peak waits for a peak as strong as before
+    occlusion_decay: float = 0.0
+    # ours: a peak below occlusion_ratio but at least this share of the running peak still moves the
+    # box (a target partly hidden or changing its looks moves on), and is not learned from; at
+    # occlusion_ratio or above: every weak peak holds the box
+    follow_ratio: float = 0.5
     # ours: the window and its motion prior centred on a constant-velocity prediction, this share of the
     # mean displacement over the last velocity_frames found frames (adaptive/redetect.py; official: 0,
     # centred on the last position). Chosen on validation (MetaCREST embedded:eval 0.602 -> 0.611,
@@ -169,6 +177,8 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (self.update_iterations >= 0, "update_iterations must be >= 0"),
             (0.0 <= self.occlusion_ratio < 1.0 and 0.0 < self.occlusion_memory <= 1.0,
              "occlusion_ratio must be in [0, 1) and occlusion_memory in (0, 1]"),
+            (0.0 <= self.occlusion_decay < 1.0, "occlusion_decay must be in [0, 1)"),
+            (0.0 <= self.follow_ratio < 1.0, "follow_ratio must be in [0, 1)"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
             (self.update_until_loss is None or self.update_until_loss >= 0, "update_until_loss must be >= 0"),

@@ -236,8 +236,11 @@ class CRESTTracker(AdaptiveTracker):
         score = float(r1.max())
         self.confidence = score
         self.target_found = not self._occluded(score)
-        if not self.target_found:  # hold where the target was; learn nothing from this frame
-            self.box = clip_box(self.box, (w_img, h_img))
+        if not self.target_found:  # learn nothing from this frame; hold where the target was
+            if self.reference is not None and score >= cfg.follow_ratio * self.reference:
+                self._follow(resp, r1, side, (w_img, h_img), image, learn=False)  # unless weakly seen
+            else:
+                self.box = clip_box(self.box, (w_img, h_img))
         else:
             self._follow(resp, r1, side, (w_img, h_img), image)
             if score > cfg.update_score_threshold:
@@ -262,7 +265,8 @@ class CRESTTracker(AdaptiveTracker):
 
     def _occluded(self, score: float) -> bool:
         """Whether this frame's peak is too weak against the running peak of the frames before
-        (``occlusion_ratio``); the running peak follows the frames that are not."""
+        (``occlusion_ratio``); the running peak follows the frames that are not, and fades by
+        ``occlusion_decay`` on each frame that is."""
         cfg = self.config
         if not cfg.occlusion_ratio:
             return False
@@ -270,14 +274,15 @@ class CRESTTracker(AdaptiveTracker):
             self.reference = score
             return False
         if score < cfg.occlusion_ratio * self.reference:
+            self.reference *= 1.0 - cfg.occlusion_decay
             return True
         self.reference += cfg.occlusion_memory * (score - self.reference)
         return False
 
     def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, size: tuple[int, int],
-                frame: np.ndarray) -> None:
+                frame: np.ndarray, learn: bool = True) -> None:
         """Move to the response's peak (times the motion prior) and take the best scale's size (or the
-        scale filter's, crest/scale_filter.py)."""
+        scale filter's, crest/scale_filter.py, which learns from the frame only if ``learn``)."""
         cfg, m = self.config, self.map_size
         # the prior multiplies a non-negative map, so that it never favours cells far away (a
         # negative response times a small prior would grow), and a flat map keeps the centre
@@ -289,7 +294,8 @@ class CRESTTracker(AdaptiveTracker):
                 gray = grey(frame)
                 found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
                 self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
-                self.scale_filter.update(gray, self.center, self.base_size * self.scale)
+                if learn:
+                    self.scale_filter.update(gray, self.center, self.base_size * self.scale)
         elif float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
