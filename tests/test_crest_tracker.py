@@ -258,7 +258,9 @@ def test_an_occluded_target_holds_the_box_and_is_not_learned(name):
     occluded = [f.copy() for f in frames]
     for i in (6, 7):
         x, y, w, h = boxes[i].astype(int)
-        occluded[i][max(0, y - 6):y + h + 6, max(0, x - 6):x + w + 6] = 128
+        # 8 px beyond the target: with 6, the peak on the occluder's edge read 0.504 of CREST-05's
+        # running peak under the whole velocity (velocity_damping 1.0), on the hold's threshold
+        occluded[i][max(0, y - 8):y + h + 8, max(0, x - 8):x + w + 8] = 128
     t = create_tracker(name)
     t.seed(0)
     t.init(occluded[0], boxes[0])

