@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "occluders; hard: the validation split of eval's imagery under test's conditions "
                    "(docs/data.md)")
     p.add_argument("--sequences", type=int, help="default: the split's default (train 96, eval 16, test 16, "
-                   "crossing 12)")
+                   "crossing 12, hard 16)")
     p.add_argument("--frames", type=int, help="frames per sequence (default: train 120, eval 150, test 150, "
                    "crossing 240, hard 150)")
     p.add_argument("--seed", type=int, help="default: train 1, eval 0, test 3, crossing 5, hard 7")

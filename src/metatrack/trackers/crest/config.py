@@ -107,11 +107,12 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     occlusion_memory: float = 0.1  # ours: the running peak's update rate (exponential average)
     # ours: the share of the running peak lost on each held frame, so that a hold ends once the
     # target's looks have changed for good (a turned face) instead of holding to the end; 0: the
-    # running peak waits for a peak as strong as before
+    # running peak waits for a peak as strong as before. Tried on validation, not kept
+    # (docs/results.md#metacrest-under-the-test-splits-conditions-tried)
     occlusion_decay: float = 0.0
     # ours: a peak below occlusion_ratio but at least this share of the running peak still moves the
     # box (a target partly hidden or changing its looks moves on), and is not learned from; at
-    # occlusion_ratio or above: every weak peak holds the box
+    # occlusion_ratio or above: every weak peak holds the box. Tried on validation, not kept (same page)
     follow_ratio: float = 0.5
     # ours: the window and its motion prior centred on a constant-velocity prediction, this share of the
     # mean displacement over the last velocity_frames found frames (adaptive/redetect.py; official: 0,
