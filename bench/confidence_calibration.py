@@ -4,10 +4,11 @@ The shipped calibrations (``src/metatrack/calibration/confidence.json``, fitted 
 calibrate`` on ``embedded:eval`` + ``real:validation``) are applied to one-pass runs (seed 0) of
 each tracker on the validation data sets, on ``embedded:hard`` (validation under the test split's
 conditions, not fitted on: does a map carry over to harder conditions?) and on the test ones
-(``embedded:test`` + ``real:test``: reported, never used to choose). Per tracker and role: ECE (10 equal-width bins) of the calibrated
-confidence against "the box overlaps the target" (IoU > 0; an absent target: no), the share of
-frames where ``present`` agrees with it, the share of absent frames that ``present`` calls absent,
-and the VOT-LT F-score, precision and recall of the calibrated confidences. Runs are kept in
+(``embedded:test`` + ``real:test``: reported, never used to choose). Per tracker and role: ECE
+(10 equal-width bins) of the calibrated confidence against "the box overlaps the target" (IoU > 0;
+an absent target: no), the share of frames where ``present`` agrees with it, the share of absent
+frames that ``present`` calls absent, and the VOT-LT F-score, precision and recall of the
+calibrated confidences. Runs are kept in
 ``--results`` (resumable; the same folders ``metatrack calibrate`` writes).
 
 ``--guard-check`` instead runs MetaSDNet and SDNet-30 on the validation data sets with and without the
