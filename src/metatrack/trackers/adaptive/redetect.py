@@ -204,14 +204,14 @@ class LossCounter:
         box = self.last_box
         return box[:2] + box[2:] / 2 + self.coast * (self.frames + 1)
 
-    def _steady(self) -> bool:
-        """Whether the velocity is slow enough against the last found box to coast on
+    def _steady(self, velocity: np.ndarray) -> bool:
+        """Whether ``velocity`` is slow enough against the last found box to coast on
         (``coast_speed_limit``; always without a limit or a box)."""
         limit = self.settings.coast_speed_limit
         if not limit or self.last_box is None:
             return True
         size = float(np.sqrt(max(self.last_box[2] * self.last_box[3], 0.0)))
-        return float(np.hypot(*self.velocity())) <= limit * size
+        return float(np.hypot(*velocity)) <= limit * size
 
     def passes(self, score: float) -> bool:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
@@ -226,12 +226,12 @@ class LossCounter:
         s = self.settings
         self.frames += 1
         if self.frames == 1:
+            velocity = self.velocity()
             if image_size is None or self.last_box is None:
                 self.kind = DEPARTED
             else:
-                self.kind = loss_kind(self.last_box, self.velocity(), image_size, s.redetect_border,
-                                      s.redetect_after)
-            self.coast = self.velocity() if self.kind == HIDDEN and self._steady() else np.zeros(2)
+                self.kind = loss_kind(self.last_box, velocity, image_size, s.redetect_border, s.redetect_after)
+            self.coast = velocity if self.kind == HIDDEN and self._steady(velocity) else np.zeros(2)
             self.centres.clear()  # the velocity restarts after a loss
             self.losses[self.kind] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after
