@@ -265,19 +265,24 @@ class CRESTTracker(AdaptiveTracker):
 
     def _occluded(self, score: float) -> bool:
         """Whether this frame's peak is too weak against the running peak of the frames before
-        (``occlusion_ratio``); the running peak follows the frames that are not, and fades by
-        ``occlusion_decay`` on each frame that is."""
+        (``occlusion_ratio``, :meth:`_weak`); the running peak follows the frames that are not, and
+        fades by ``occlusion_decay`` on each frame that is."""
         cfg = self.config
         if not cfg.occlusion_ratio:
             return False
         if self.reference is None:
             self.reference = score
             return False
-        if score < cfg.occlusion_ratio * self.reference:
+        if self._weak(score):
             self.reference *= 1.0 - cfg.occlusion_decay
             return True
         self.reference += cfg.occlusion_memory * (score - self.reference)
         return False
+
+    def _weak(self, score: float) -> bool:
+        """The occlusion test alone, without its side effects: ``score`` under ``occlusion_ratio`` of the
+        running peak (a re-detected candidate must pass it as a tracked peak does)."""
+        return self.reference is not None and score < self.config.occlusion_ratio * self.reference
 
     def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, size: tuple[int, int],
                 frame: np.ndarray, learn: bool = True) -> None:
@@ -332,7 +337,7 @@ class CRESTTracker(AdaptiveTracker):
         with torch.no_grad():
             r = self._response(reduce_features(feat, p["reduce.weight"], p["reduce.bias"]), p)[0, 0].cpu().numpy()
         score = float(r.max()) if np.all(np.isfinite(r)) else float("nan")
-        if not (np.isfinite(score) and self.reference is not None and score >= cfg.occlusion_ratio * self.reference):
+        if not (np.isfinite(score) and self.reference is not None and not self._weak(score)):
             return None
         peak = subpixel_peak(r, cfg.subpixel)
         wh = self.base_size * (side / self.base_side)  # the window's side sets the target's size
