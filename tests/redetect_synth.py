@@ -37,15 +37,24 @@ def comes_back_elsewhere(seed: int = 0, size: tuple[int, int] = (320, 240), side
 
 
 def leaves_and_returns(seed: int = 0, size: tuple[int, int] = (320, 240), side: int = 32, before: int = 36,
-                       gone: int = 8, after: int = 25, speed: int = 2, contrast: float = 0.1) -> Sequence:
+                       gone: int = 8, after: int = 25, speed: int = 2, contrast: float = 0.1,
+                       lookalike: bool = False) -> Sequence:
     """The target walks out of the view over the left edge (``speed`` px a frame, partly out for its
     last frames; ground truth clipped to the view, NaN once it is gone), stays out for ``gone`` frames,
     then comes back in over the right edge, far from where it left: a departure, which a search around
-    the last box never sees again."""
+    the last box never sees again.
+
+    With ``lookalike``, a look-alike (the target's texture, slightly brighter) stands still in the
+    frame's lower middle, more than two of its sizes from every edge, for the whole sequence: while the
+    target is away a search over the frame finds it, and it cannot be a target coming back through an
+    edge. ``meta["lookalike"]``: its box."""
     rng = np.random.default_rng(seed)
     w, h = size
     background = (texture(rng, h, w, 5) * contrast + 70).astype(np.uint8)
     target = texture(rng, side, side, 8)
+    lx, ly = (w - side) // 2, h - side - 70
+    if lookalike:
+        background[ly:ly + side, lx:lx + side] = np.clip(target.astype(np.int16) + 12, 0, 255).astype(np.uint8)
     frames, boxes = [], []
     for i in range(before + gone + after):
         frame = background.copy()
@@ -64,7 +73,10 @@ def leaves_and_returns(seed: int = 0, size: tuple[int, int] = (320, 240), side: 
         frame[y:y + side, x0:x1] = target[:, x0 - x:x1 - x]
         frames.append(frame)
         boxes.append([x0, y, x1 - x0, side])
-    return Sequence("leaves-and-returns", ListFrames(frames), np.array(boxes, dtype=np.float64))
+    seq = Sequence("leaves-and-returns", ListFrames(frames), np.array(boxes, dtype=np.float64))
+    if lookalike:
+        seq.meta["lookalike"] = [lx, ly, side, side]
+    return seq
 
 
 def hidden_beside_a_lookalike(seed: int = 0, size: tuple[int, int] = (320, 240), side: int = 32, before: int = 20,

@@ -3,6 +3,7 @@ frame, one hidden in the interior is not; and the constant-velocity search centr
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -125,10 +126,13 @@ def test_a_target_that_leaves_at_one_border_is_found_where_it_comes_back(name, s
     back = 36 + 8 + 10  # ten frames after it came back at the other border
     # re-detection off (MetaCREST's default): it searches only where the target left
     assert _mean_iou(name, seq, back, redetect_after=0) < 0.1
-    # departed: the frame is searched. A candidate must reach half the running score: with no test of
-    # its own (WIDE's ratio 0), MetaCREST under the whole velocity (velocity_damping 1.0) takes a patch
-    # of the background's corner on seed 0 while the target is away, and stays there
-    assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.5}) > 0.6
+    # departed: the frame is searched. A candidate must reach 0.7 of the running score: with no test of
+    # its own (WIDE's ratio 0), or at 0.5 (MetaCREST's own hold test, the same raw running peak),
+    # MetaCREST under the whole velocity (velocity_damping 1.0) takes a patch of the background's
+    # corner on seed 0 while the target is away, and stays there
+    assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.7}) > 0.6
+    if name == "metacrest" and seed == 0:
+        assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.5}) < 0.1
 
 
 @pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
@@ -145,6 +149,82 @@ def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewher
     # hidden: the family's own search only, and it is on the target when the occluder goes
     assert _mean_iou(name, seq, back, **WIDE) > 0.6
     assert _mean_iou(name, seq, back, lookalike, **WIDE) < 0.1
+
+
+# ---------------------------------------------------------------- a departed target comes back through an edge
+def test_a_departed_loss_admits_candidates_near_an_edge_and_waits_where_the_target_left():
+    """redetect_entry: during a departed loss a candidate within that many of its sizes of an edge is
+    admitted, one deeper in is not, and the family's own search waits at the last found centre; a hidden
+    loss, or the setting at 0, admits anything and does not wait."""
+    c = LossCounter(RedetectSettings(redetect_after=2, redetect_entry=1.0))
+    _lost_frames(c, [0, 100, 30, 30], 1)
+    assert c.kind == DEPARTED
+    np.testing.assert_allclose(c.exit_centre(), [15.0, 115.0])
+    assert c.admits(np.array([25.0, 100, 30, 30]), SIZE)        # 25 px from the left edge: within 30
+    assert c.admits(np.array([150.0, 205, 30, 30]), SIZE)       # 5 px from the bottom
+    assert not c.admits(np.array([140.0, 100, 30, 30]), SIZE)   # the interior: 100 px from every edge
+    assert not c.admits(np.array([35.0, 100, 30, 30]), SIZE)    # 35 px in: more than its size
+    hidden = LossCounter(RedetectSettings(redetect_after=2, redetect_entry=1.0))
+    _lost_frames(hidden, [140, 100, 30, 30], 1)
+    assert hidden.kind == HIDDEN and hidden.exit_centre() is None
+    assert hidden.admits(np.array([140.0, 100, 30, 30]), SIZE)
+    off = LossCounter(RedetectSettings(redetect_after=2))
+    _lost_frames(off, [0, 100, 30, 30], 1)
+    assert off.exit_centre() is None and off.admits(np.array([140.0, 100, 30, 30]), SIZE)
+    c.found(1.0, np.array([140.0, 100, 30, 30]))  # found again: the loss is over
+    assert c.exit_centre() is None and c.admits(np.array([140.0, 100, 30, 30]), SIZE)
+    with pytest.raises(ConfigError, match="redetect_entry"):
+        RedetectSettings(redetect_entry=-1.0).validate_redetect()
+
+
+@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_target_away_from_the_view_is_not_swapped_for_a_lookalike_in_the_interior(name, seed):
+    """The target leaves over the left edge for 16 frames while a look-alike stands in the middle of the
+    frame (embedded:crossing's departures, where MetaSDNet's present held on 0.77 of the absent frames):
+    searching anywhere, both families take the look-alike while the target is away and stay on it; with
+    redetect_entry the look-alike is never taken and the target is found where it comes back in."""
+    seq = leaves_and_returns(seed, gone=16, lookalike=True)
+    away, back = slice(36, 52), 36 + 16 + 10
+    settings = {**WIDE, "redetect_ratio": 0.7} if name == "metacrest" else WIDE
+    t = create_tracker(name, **settings)
+    t.seed(0)
+    anywhere, _ = track_ope(t, seq, [])
+    lookalike = np.tile(np.asarray(seq.meta["lookalike"], float), (16, 1))
+    assert np.mean(iou(anywhere[away], lookalike)) > 0.5
+    assert np.mean(iou(anywhere[back:], seq.boxes[back:])) < 0.1
+    t = create_tracker(name, **settings, redetect_entry=1.0)
+    t.seed(0)
+    edge, _ = track_ope(t, seq, [])
+    assert np.mean(iou(edge[away], lookalike)) < 0.05
+    assert np.mean(iou(edge[back:], seq.boxes[back:])) > 0.3
+
+
+def test_the_running_score_is_the_familys_own_and_tracking_ignores_the_calibration(monkeypatch):
+    """The running score that a re-detected candidate's raw score is held against (redetect_ratio) is
+    the mean of the found frames' raw scores: it once took the calibrated confidence (a probability near
+    1 against MetaSDNet's scores of 3-5, so that 0.8 of it let nearly any positive candidate in), and
+    tracking then changed whenever the calibration maps were fitted again."""
+    from metatrack.calibration import Calibration
+
+    seq = leaves_and_returns(0, gone=16, lookalike=True)
+    runs = {}
+    for label, cal in (("shipped", None), ("other map", "steep"), ("none", "none")):
+        t = create_tracker("metasdnet")
+        if cal == "none":
+            monkeypatch.setattr(t, "_calibration", lambda: None)
+        elif cal == "steep":
+            shipped = t._calibration()
+            assert isinstance(shipped, Calibration)
+            other = dataclasses.replace(shipped, a=shipped.a * 3, b=shipped.b - 2)
+            monkeypatch.setattr(t, "_calibration", lambda other=other: other)
+        t.seed(0)
+        boxes, _ = track_ope(t, seq, [])
+        runs[label] = (boxes, t._loss_counter.reference, t.raw_confidence)
+    for label in ("other map", "none"):
+        np.testing.assert_array_equal(runs[label][0], runs["shipped"][0])
+    reference = runs["none"][1]
+    assert reference is not None and reference > 1.5  # raw scores, not a probability
 
 
 # ---------------------------------------------------------------- walking on behind an occluder

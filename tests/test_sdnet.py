@@ -258,6 +258,34 @@ def test_nan_scores_take_the_failure_path(monkeypatch):
     assert calls and t.trans > trans  # short-term update, wider search
 
 
+@pytest.mark.parametrize("ratio, found", [(0.0, True), (0.5, False)])
+def test_a_positive_score_under_success_ratio_of_the_running_score_is_a_failure(monkeypatch, ratio, found):
+    """success_ratio: a frame whose score is positive (pyMDNet's success) but under that share of the
+    running score of the found frames (a target sliding behind a pole) is a failure: no update samples
+    are kept from it and the search widens; at 0 (pyMDNet) it is a success."""
+    import metatrack.trackers.sdnet.tracker as sdnet_tracker
+
+    frames, boxes = moving_square(8, (160, 120), 24)
+    t = SDNet(2, **FAST, success_ratio=ratio)
+    t.seed(0)
+    t.init(frames[0], boxes[0])
+    real = sdnet_tracker.top_k_mean
+    script = iter([4.0] * 5 + [1.5, 4.0])  # the running score is 4 when the frame scoring 1.5 comes
+    monkeypatch.setattr(sdnet_tracker, "top_k_mean",
+                        lambda scores, cfg: (lambda r, s: r._replace(score=s, success=s > cfg.success_threshold))(
+                            real(scores, cfg), next(script)))
+    for f in frames[1:6]:
+        t.update(f)
+    assert t.target_found and t._loss_counter.reference == pytest.approx(4.0)
+    kept, trans = len(t.store.pos), t.trans
+    t.update(frames[6])
+    assert t.raw_confidence == 1.5 and t.target_found is found
+    assert (len(t.store.pos) == kept + 1) is found  # samples kept only from a success
+    assert (t.trans > trans) is not found           # a failure widens the candidates' spread
+    with pytest.raises(ConfigError, match="success_ratio"):
+        SDNetConfig.from_dict({"success_ratio": 1.5})
+
+
 def test_bad_first_box_is_refused():
     img = np.zeros((120, 160, 3), np.uint8)
     t = SDNet(1, **FAST)

@@ -66,6 +66,12 @@ class RedetectSettings:
     # edge. Ours, chosen on validation: every out-of-view loss of embedded:eval starts with the box on
     # the edge; 0.25 also named the 130 px cyclist of bikes-cyclist-behind-van, 30 px below the top, departed
     redetect_border: float = 0.1
+    # a target that LEFT the view comes back through an edge: during a departed loss the wide search
+    # takes only candidates within this many times their own size (the square root of the box's area)
+    # of the frame's edge, and the family's own search waits where the target left instead of
+    # wandering inwards; a candidate in the interior is a look-alike that stayed in view. 0: anywhere
+    # (the first version)
+    redetect_entry: float = 0.0
     # the search centre moves on by this share of the mean displacement of the last found frames
     # after each found frame (0: off, centred on the last box as pyMDNet and CREST do)
     velocity_damping: float = 0.0
@@ -93,6 +99,8 @@ class RedetectSettings:
             raise ConfigError(f"tracker.redetect_scales: positive factors, got {self.redetect_scales}")
         if self.redetect_hidden_after < 0:
             raise ConfigError(f"tracker.redetect_hidden_after: >= 0, got {self.redetect_hidden_after}")
+        if not self.redetect_entry >= 0.0:
+            raise ConfigError(f"tracker.redetect_entry: >= 0, got {self.redetect_entry}")
         if not self.redetect_border >= 0.0:
             raise ConfigError(f"tracker.redetect_border: >= 0, got {self.redetect_border}")
         if not 0.0 <= self.velocity_damping <= 1.0:
@@ -170,8 +178,8 @@ class LossCounter:
         self.searched = 0
 
     def found(self, score: float = float("nan"), box: np.ndarray | None = None) -> None:
-        """The target was found (with ``score``, at ``box``): the loss (if any) is over. Without a box
-        (a re-detection's jump) the velocity's history starts again."""
+        """The target was found (with ``score``, the family's own raw score, at ``box``): the loss (if
+        any) is over. Without a box (a re-detection's jump) the velocity's history starts again."""
         self.frames = 0
         self.tries = 0
         self.kind = None
@@ -217,6 +225,24 @@ class LossCounter:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
         ratio = self.settings.redetect_ratio
         return not ratio or self.reference is None or score >= ratio * self.reference
+
+    def exit_centre(self) -> np.ndarray | None:
+        """Where the family's own search waits during a departed loss (``redetect_entry``): the last
+        found box's centre, where the target left; None otherwise."""
+        if not self.settings.redetect_entry or self.kind != DEPARTED or self.last_box is None:
+            return None
+        return self.last_box[:2] + self.last_box[2:] / 2
+
+    def admits(self, box: np.ndarray, image_size: tuple[int, int]) -> bool:
+        """Whether a re-detected candidate ``box`` (x, y, w, h) may be the target: during a departed
+        loss, only within ``redetect_entry`` of its size of the frame's edge (always when that is 0,
+        or for a hidden loss)."""
+        entry = self.settings.redetect_entry
+        if not entry or self.kind != DEPARTED:
+            return True
+        x, y, w, h = (float(v) for v in box)
+        band = entry * float(np.sqrt(max(w * h, 0.0)))
+        return min(x, y, image_size[0] - (x + w), image_size[1] - (y + h)) <= band
 
     def lost(self, image_size: tuple[int, int] | None = None) -> bool:
         """One more frame without the target; whether to search wider on it. The loss's first frame

@@ -337,7 +337,9 @@ class AdaptiveTracker(Tracker):
         loss = self._loss_counter
         size = image_size(image)
         if self.target_found:
-            loss.found(self.confidence, box)
+            # the family's own score, never the calibrated confidence: a candidate's score (passes) is raw,
+            # and tracking must not change when the calibration maps are fitted again
+            loss.found(self.raw_confidence, box)
             offset = loss.search_offset()
             if offset.any():  # constant velocity: the next frame's search centred where the target goes
                 self._shift_search(offset, size)
@@ -346,6 +348,9 @@ class AdaptiveTracker(Tracker):
         coast = loss.coast_centre()
         if coast is not None:  # a hidden target walks on: the next frame's search centred where it goes
             self._shift_search(coast - self._search_geometry()[0], size)
+        exit_point = loss.exit_centre()
+        if exit_point is not None:  # a departed target: the family's own search waits where it left
+            self._shift_search(exit_point - self._search_geometry()[0], size)
         if not search:
             return box
         cfg = self.config
@@ -361,7 +366,7 @@ class AdaptiveTracker(Tracker):
         best = None
         for k, (scale, request) in enumerate(requests):
             found = self._best_candidate(image, request, features[k:k + 1])
-            if found is not None and (best is None or found[0] > best[0]):
+            if found is not None and loss.admits(found[1], size) and (best is None or found[0] > best[0]):
                 best = (found[0], found[1], scale)
         if best is None or not loss.passes(best[0]):
             return box

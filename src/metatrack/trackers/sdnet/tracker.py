@@ -190,6 +190,9 @@ class _SDNetTracker(AdaptiveTracker):
         blank = _is_blank(image, cands, cfg.blank_std)
         # a blank region: no candidate (the NaN path: hold, failure)
         top, target_score, success = top_k_mean(np.full(len(cands), np.nan) if blank else scores, cfg)
+        running = self._loss_counter.reference
+        if success and cfg.success_ratio and running is not None and running > 0:
+            success = target_score >= cfg.success_ratio * running
         # no finite score: keep the last box (and take the failure path)
         new_target = cands[top].mean(axis=0) if len(top) else target
         self.trans = cfg.trans if success else min(self.trans * cfg.trans_growth, cfg.trans_limit)
