@@ -3,7 +3,8 @@
 The shipped calibrations (``src/metatrack/calibration/confidence.json``, fitted by ``metatrack
 calibrate`` on ``embedded:eval`` + ``real:validation``) are applied to one-pass runs (seed 0) of
 each tracker on the validation data sets, on ``embedded:hard`` (validation under the test split's
-conditions, not fitted on: does a map carry over to harder conditions?) and on the test ones
+conditions, not fitted on: does a map carry over to harder conditions?), on ``embedded:crossing``
+(validation, not fitted on: targets that leave the frame while look-alikes stay in view) and on the test ones
 (``embedded:test`` + ``real:test``: reported, never used to choose). Per tracker and role: ECE
 (10 equal-width bins) of the calibrated confidence against "the box overlaps the target" (IoU > 0;
 an absent target: no), the share of frames where ``present`` agrees with it, the share of absent
@@ -42,13 +43,14 @@ from metatrack.evaluation.scoring import read_ope_result, score_ope  # noqa: E40
 from metatrack.io import atomic_write_json  # noqa: E402
 
 ROLES = {"validation": ("embedded:eval", "real:validation"), "hard": ("embedded:hard",),
-         "test": ("embedded:test", "real:test")}
+         "crossing": ("embedded:crossing",), "test": ("embedded:test", "real:test")}
 CALIBRATION_SPLIT = (
     "validation = `embedded:eval` (validation: choices were made on it) + `real:validation` (validation: choices "
     "were made on these clips): the calibrations and present's thresholds were fitted on them; hard = "
     "`embedded:hard` (validation under the test split's conditions, not fitted on: how the maps carry over, seen "
-    "before test); test = `embedded:test` + `real:test` (test: reported, never used to choose); frames after the "
-    "first that show the target or are flagged absent")
+    "before test); crossing = `embedded:crossing` (validation, not fitted on: targets that leave the frame while "
+    "look-alikes stay in view); test = `embedded:test` + `real:test` (test: reported, never used to choose); "
+    "frames after the first that show the target or are flagged absent")
 GUARD_SPLIT = ("`embedded:eval` (validation: choices were made on it) and `real:validation` (validation: choices "
                "were made on these clips)")
 
