@@ -286,6 +286,15 @@ def test_a_positive_score_under_success_ratio_of_the_running_score_is_a_failure(
         SDNetConfig.from_dict({"success_ratio": 1.5})
 
 
+def test_metasdnet_holds_its_frames_to_half_the_running_score_and_sdnet_n_does_not():
+    """MetaSDNet's own share (meta_success_ratio, chosen on validation) and pyMDNet's rule for SDNet-N
+    and pyMDNet-N (success_ratio 0), each overridable."""
+    assert create_tracker("metasdnet").success_ratio == 0.5
+    assert create_tracker("metasdnet", meta_success_ratio=0.0).success_ratio == 0.0
+    assert create_tracker("sdnet-30").success_ratio == 0.0 and create_tracker("mdnet-10").success_ratio == 0.0
+    assert create_tracker("sdnet-30", success_ratio=0.3).success_ratio == 0.3
+
+
 def test_bad_first_box_is_refused():
     img = np.zeros((120, 160, 3), np.uint8)
     t = SDNet(1, **FAST)

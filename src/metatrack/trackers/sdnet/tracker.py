@@ -95,6 +95,11 @@ class _SDNetTracker(AdaptiveTracker):
         """The learning rate of the updates after the first frame."""
         return self.config.update_lr
 
+    @property
+    def success_ratio(self) -> float:
+        """The share of the running score a tracked frame's score must also reach to be a success."""
+        return self.config.success_ratio
+
     def seed(self, seed: int) -> None:
         """Seed the head's random initialisation and every box sampling."""
         super().seed(seed)
@@ -190,9 +195,9 @@ class _SDNetTracker(AdaptiveTracker):
         blank = _is_blank(image, cands, cfg.blank_std)
         # a blank region: no candidate (the NaN path: hold, failure)
         top, target_score, success = top_k_mean(np.full(len(cands), np.nan) if blank else scores, cfg)
-        running = self._loss_counter.reference
-        if success and cfg.success_ratio and running is not None and running > 0:
-            success = target_score >= cfg.success_ratio * running
+        running, ratio = self._loss_counter.reference, self.success_ratio
+        if success and ratio and running is not None and running > 0:
+            success = target_score >= ratio * running
         # no finite score: keep the last box (and take the failure path)
         new_target = cands[top].mean(axis=0) if len(top) else target
         self.trans = cfg.trans if success else min(self.trans * cfg.trans_growth, cfg.trans_limit)
@@ -461,6 +466,10 @@ class MetaSDNet(_SDNetTracker):
     @property
     def online_lr(self) -> float:
         return self.config.meta_update_lr
+
+    @property
+    def success_ratio(self) -> float:
+        return self.config.meta_success_ratio
 
     def _initial_training(self, fmap, window, box) -> FirstFrame:
         cfg = self.config
