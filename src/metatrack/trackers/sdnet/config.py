@@ -160,7 +160,7 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     # search-that-follows-the-velocity has the measurements). The ratio was chosen as 0.8 while the
     # running score was by mistake the calibrated confidence; 0.2 of the raw running score gives
     # MetaSDNet's boxes of then on every validation sequence (docs/results.md#the-running-score-was-
-    # the-calibrated-confidence)
+    # the-calibrated-confidence-fixed)
     redetect_after: int = 5
     redetect_interval: int = 8
     redetect_scales: tuple[float, ...] = (1.0, 0.6)
