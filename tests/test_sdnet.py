@@ -271,9 +271,12 @@ def test_a_positive_score_under_success_ratio_of_the_running_score_is_a_failure(
     t.init(frames[0], boxes[0])
     real = sdnet_tracker.top_k_mean
     script = iter([4.0] * 5 + [1.5, 4.0])  # the running score is 4 when the frame scoring 1.5 comes
-    monkeypatch.setattr(sdnet_tracker, "top_k_mean",
-                        lambda scores, cfg: (lambda r, s: r._replace(score=s, success=s > cfg.success_threshold))(
-                            real(scores, cfg), next(script)))
+
+    def scripted(scores, cfg):  # pyMDNet's top-k candidates, with the frame's score from the script
+        score = next(script)
+        return real(scores, cfg)._replace(score=score, success=score > cfg.success_threshold)
+
+    monkeypatch.setattr(sdnet_tracker, "top_k_mean", scripted)
     for f in frames[1:6]:
         t.update(f)
     assert t.target_found and t._loss_counter.reference == pytest.approx(4.0)
