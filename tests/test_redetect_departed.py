@@ -310,10 +310,17 @@ def crossing(seed: int, speed: int, side: int = 24, size: tuple[int, int] = (640
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_velocity_keeps_a_fast_target_in_metasdnets_candidates(seed):
+    """The velocity under pyMDNet's success test (meta_success_ratio 0). Its price under MetaSDNet's
+    default test (half the running score): on seed 0 one weak frame of the fast square is a loss, the
+    velocity starts again after it and the square is left behind (docs/results.md, a positive score
+    far under the running score is a failure)."""
     seq = crossing(seed, 16)  # 16 px a frame: two thirds of the target's side
-    # candidates around the last box (MetaSDNet's default; without coasting after the loss): left behind
-    assert _mean_iou("metasdnet", seq, 1, redetect_after=0, coast_frames=0) < 0.2
-    assert _mean_iou("metasdnet", seq, 1, redetect_after=0, velocity_damping=0.5) > 0.7
+    pymdnet = {"redetect_after": 0, "meta_success_ratio": 0.0}
+    # candidates around the last box (without coasting after the loss): left behind
+    assert _mean_iou("metasdnet", seq, 1, coast_frames=0, **pymdnet) < 0.2
+    assert _mean_iou("metasdnet", seq, 1, velocity_damping=0.5, **pymdnet) > 0.7
+    if seed == 0:
+        assert _mean_iou("metasdnet", seq, 1, redetect_after=0, velocity_damping=0.5) < 0.2
 
 
 @pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
