@@ -138,6 +138,11 @@ def grid_centres(centre: np.ndarray, side: float, image_size: tuple[int, int], s
 DEPARTED, HIDDEN = "departed", "hidden"
 
 
+def box_size(box: np.ndarray) -> float:
+    """A box's size as the speed limit and the entry band read it: the square root of its area."""
+    return float(np.sqrt(max(float(box[2]) * float(box[3]), 0.0)))
+
+
 def loss_kind(box: np.ndarray, velocity: np.ndarray, image_size: tuple[int, int], border: float,
               frames: int) -> str:
     """Whether a loss whose last found box is ``box`` (x, y, w, h) is a target that left the view
@@ -218,8 +223,7 @@ class LossCounter:
         limit = self.settings.coast_speed_limit
         if not limit or self.last_box is None:
             return True
-        size = float(np.sqrt(max(self.last_box[2] * self.last_box[3], 0.0)))
-        return float(np.hypot(*velocity)) <= limit * size
+        return float(np.hypot(*velocity)) <= limit * box_size(self.last_box)
 
     def passes(self, score: float) -> bool:
         """Whether a re-detected candidate's ``score`` reaches ``redetect_ratio`` of the running score."""
@@ -241,8 +245,7 @@ class LossCounter:
         if not entry or self.kind != DEPARTED:
             return True
         x, y, w, h = (float(v) for v in box)
-        band = entry * float(np.sqrt(max(w * h, 0.0)))
-        return min(x, y, image_size[0] - (x + w), image_size[1] - (y + h)) <= band
+        return min(x, y, image_size[0] - (x + w), image_size[1] - (y + h)) <= entry * box_size(box)
 
     def lost(self, image_size: tuple[int, int] | None = None) -> bool:
         """One more frame without the target; whether to search wider on it. The loss's first frame
