@@ -109,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.table:
         if not args.sources:
             p.error("--table needs --from")
+        for item in args.sources:
+            label, _, folders = item.partition("=")
+            if not folders or ":" not in label:
+                p.error(f"--from: expected tracker:words=DIR[,DIR...], got {item!r}")
+            for folder in folders.split(","):
+                found = Path(folder) / "result.json"
+                if not found.is_file():
+                    p.error(f"--from {label}: {found} is missing (run this script with --out {folder})")
         from metatrack.io import atomic_write_text
 
         atomic_write_text(args.table, json.dumps(table(args.sources, args.split, args.command), indent=1) + "\n")
