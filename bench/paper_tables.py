@@ -35,6 +35,8 @@ import numpy as np
 from meta_bench import load, machine
 from split_bench import DEFAULT_SPLITS, _one_thread, build, run_job, run_ope_job, score_split
 
+from metatrack.determinism import math_threads_for_children
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: the rows of the paper's Tables 1 and 2, by family (the paper's names: MetaCREST-01, CREST-65 is our
@@ -216,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     runs2: dict[tuple[str, str], dict[int, dict]] = {}
     rerun_diffs: list[float] = []
     # spawned workers: a forked one inherits the parent's thread pools (torch, OpenCV) and can hang in them
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    # and born with one math thread: NumPy's OpenBLAS, loaded before _one_thread runs, keeps the count it
+    # loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
+    with math_threads_for_children(1), ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
+                                                           mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
         for t, role, spec, seed in jobs:
             path = cache_path(cache, t, spec, seed)

@@ -21,7 +21,6 @@ import argparse
 import datetime
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -31,6 +30,8 @@ import numpy as np
 from meta_bench import load, machine
 from results_tables import render_split_bench
 
+from metatrack.determinism import math_threads_for_children
+
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
 DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30", "metacrest", "crest-10",
@@ -38,9 +39,8 @@ DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30",
 
 
 def _one_thread() -> None:
-    """Worker start-up: one math thread per process (two processes share two cores)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = "1"
+    """Worker start-up: torch's and OpenCV's own pools at one thread (two processes share two cores; the
+    math libraries were pinned by the environment the worker was born with)."""
     import cv2
     import torch
 
@@ -201,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[tuple[str, str], list[dict]] = {}
     # spawned, not forked: the parent has run torch and OpenCV (it built every tracker above), and a worker
     # forked from it can inherit a lock held by one of their threads and wait on it for ever (seen here)
-    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    # and born with one math thread: NumPy's OpenBLAS, loaded before _one_thread runs, keeps the count it
+    # loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
+    with math_threads_for_children(1), ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
+                                                           mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
         for job in jobs:
             path = cached(job)

@@ -3,6 +3,7 @@ ran before in the process and however many worker processes share the sequences.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -13,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from metatrack.cli import main
 from metatrack.data import open_dataset
-from metatrack.determinism import set_deterministic
+from metatrack.determinism import MATH_THREAD_VARIABLES, math_threads_for_children, set_deterministic
 from metatrack.errors import CheckpointError
 from metatrack.evaluation.runner import ope_paths, run_tracker
 from metatrack.trackers import Tracker, create_tracker, register_tracker
@@ -27,7 +29,9 @@ def restore_settings():
     """set_deterministic is process-wide: put torch's and OpenCV's settings back after each test."""
     threads, cv_threads = torch.get_num_threads(), cv2.getNumThreads()
     algorithms = torch.are_deterministic_algorithms_enabled()
+    blas = threadpool_limits(limits=None)  # records the BLAS thread counts, changes nothing
     yield
+    blas.restore_original_limits()
     torch.use_deterministic_algorithms(algorithms)
     torch.set_num_threads(threads)
     cv2.setNumThreads(cv_threads)
@@ -45,6 +49,44 @@ def test_set_deterministic_pins_threads_algorithms_and_every_global_rng():
     assert torch.equal(first[1], again[1]) and first[2] == again[2]
     set_deterministic(4)
     assert not np.array_equal(np.random.rand(3), first[0])
+
+
+def _openblas_threads() -> list[int]:
+    return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+
+
+def test_set_deterministic_pins_the_blas_numpy_loaded_before_it():
+    """NumPy's OpenBLAS is loaded long before --deterministic is read: its threads are set at run time."""
+    threadpool_limits(2)
+    if max(_openblas_threads()) < 2:
+        pytest.skip("one core: OpenBLAS runs one thread whatever it is told")
+    set_deterministic(0)
+    assert _openblas_threads() and set(_openblas_threads()) == {1}
+
+
+#: a child's NumPy, as a spawned benchmark worker loads it: with the thread count it is born with
+_CHILD_BLAS = ("import json, numpy; from threadpoolctl import threadpool_info; "
+               "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'openblas']))")
+
+
+def test_children_started_inside_math_threads_for_children_load_blas_at_that_count(monkeypatch):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: OpenBLAS runs one thread whatever it is told")
+    for var in MATH_THREAD_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's own setting, to be put back
+
+    def child() -> list[int]:
+        out = subprocess.run([sys.executable, "-c", _CHILD_BLAS], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    with math_threads_for_children(1):
+        assert child() == [1]
+    assert child() == [2]  # the default again: the block's setting did not leak
+    assert os.environ["OMP_NUM_THREADS"] == "2" and "OPENBLAS_NUM_THREADS" not in os.environ
+    with pytest.raises(RuntimeError), math_threads_for_children(1):
+        raise RuntimeError("a failing benchmark")
+    assert "MKL_NUM_THREADS" not in os.environ
 
 
 class GlobalRandomTracker(Tracker):

@@ -13,8 +13,37 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+
+#: the variables the math libraries read their thread counts from when they load: OpenMP (torch's
+#: libgomp), MKL, and the OpenBLAS that NumPy and OpenCV each carry
+MATH_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextmanager
+def math_threads_for_children(threads: int) -> Iterator[None]:
+    """Start every process spawned inside the block with ``threads`` math threads, restoring the
+    environment afterwards.
+
+    OpenBLAS reads its thread count once, when NumPy or OpenCV loads it, and a spawned worker loads
+    them before its start-up function runs (it imports the parent's main module first). A count
+    lowered later does not give the sums of a count set at load: an OpenBLAS loaded with two threads
+    and limited to one differs from one loaded with one by 1e-6 px a frame, and the tracks part
+    after ~100 frames. Only the environment a worker is born with pins it.
+    """
+    before = {var: os.environ.get(var) for var in MATH_THREAD_VARIABLES}
+    os.environ.update({var: str(threads) for var in MATH_THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for var, value in before.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def set_deterministic(seed: int = 0) -> None:
@@ -27,6 +56,7 @@ def set_deterministic(seed: int = 0) -> None:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import cv2
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
@@ -34,6 +64,9 @@ def set_deterministic(seed: int = 0) -> None:
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    # the OpenBLAS of NumPy and OpenCV, loaded before this call: one thread from now on (bit-identical to
+    # a process started with OPENBLAS_NUM_THREADS=1 only when it was set before NumPy loaded)
+    threadpool_limits(1)
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)

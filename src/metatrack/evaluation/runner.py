@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.sequence import Sequence
-from ..determinism import set_deterministic
+from ..determinism import math_threads_for_children, set_deterministic
 from ..errors import ConfigError, MetatrackError
 from ..geometry import check_first_box, iou
 from ..io import atomic_write_text
@@ -258,14 +258,15 @@ def _write_vot(task: _Task, rep: int, run: VotRun, times: np.ndarray) -> None:
 
 
 def _limit_threads(threads: int) -> None:
-    """Worker start-up: cap the math libraries' threads before torch or OpenCV spin up their pools.
+    """Worker start-up: cap torch's and OpenCV's own thread pools (the environment the worker was born
+    with, from :func:`math_threads_for_children`, has capped the math libraries as they loaded).
 
     Two workers with two threads each on two cores run many times slower than two with one.
     """
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
     import cv2
+    import torch
 
+    torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
 
 
@@ -432,20 +433,22 @@ def run_tracker(
                 collect(_run_sequence(task))
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)  # workers x threads never oversubscribe
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                       initializer=_limit_threads, initargs=(threads,))
-            try:
-                futures = {pool.submit(_run_sequence, t): t.sequence.name for t in tasks}
-                for fut in as_completed(futures):
-                    try:
-                        collect(fut.result())
-                    except Exception as exc:  # a worker that died (out of memory, killed)
-                        died = f"(worker process died: {type(exc).__name__}: {exc})"
-                        collect(_Outcome(futures[fut], error=died))
-            except BaseException:  # Ctrl-C: do not wait for the queued sequences
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown()
+            # workers are spawned as sequences are submitted: each is born with the thread count
+            with math_threads_for_children(threads):
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+                                           initializer=_limit_threads, initargs=(threads,))
+                try:
+                    futures = {pool.submit(_run_sequence, t): t.sequence.name for t in tasks}
+                    for fut in as_completed(futures):
+                        try:
+                            collect(fut.result())
+                        except Exception as exc:  # a worker that died (out of memory, killed)
+                            died = f"(worker process died: {type(exc).__name__}: {exc})"
+                            collect(_Outcome(futures[fut], error=died))
+                except BaseException:  # Ctrl-C: do not wait for the queued sequences
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                pool.shutdown()
     finally:
         bar.close()
     order = {s.name: i for i, s in enumerate(mine)}
