@@ -160,6 +160,7 @@ def test_a_departed_loss_admits_candidates_near_an_edge_and_waits_where_the_targ
     _lost_frames(c, [0, 100, 30, 30], 1)
     assert c.kind == DEPARTED
     np.testing.assert_allclose(c.exit_centre(), [15.0, 115.0])
+    np.testing.assert_allclose(c.search_centre(), [15.0, 115.0])  # a departed loss: the exit point
     assert c.admits(np.array([25.0, 100, 30, 30]), SIZE)        # 25 px from the left edge: within 30
     assert c.admits(np.array([150.0, 205, 30, 30]), SIZE)       # 5 px from the bottom
     assert not c.admits(np.array([140.0, 100, 30, 30]), SIZE)   # the interior: 100 px from every edge
@@ -171,6 +172,7 @@ def test_a_departed_loss_admits_candidates_near_an_edge_and_waits_where_the_targ
     off = LossCounter(RedetectSettings(redetect_after=2))
     _lost_frames(off, [0, 100, 30, 30], 1)
     assert off.exit_centre() is None and off.admits(np.array([140.0, 100, 30, 30]), SIZE)
+    assert off.search_centre() is None
     c.found(1.0, np.array([140.0, 100, 30, 30]))  # found again: the loss is over
     assert c.exit_centre() is None and c.admits(np.array([140.0, 100, 30, 30]), SIZE)
     with pytest.raises(ConfigError, match="redetect_entry"):
@@ -238,6 +240,8 @@ def test_a_hidden_loss_coasts_on_the_velocity_it_had_for_coast_frames():
         expected = centre + np.array([3.0, 0.0]) * (k + 1) if k <= 4 else None
         got = c.coast_centre()
         assert (got is None) if expected is None else np.allclose(got, expected), (k, got)
+        searched = c.search_centre()  # the template's one question: the coasting point of a hidden loss
+        assert (searched is None) if expected is None else np.allclose(searched, expected), (k, searched)
     assert c.kind == HIDDEN
     # a departed target does not coast (it is searched for over the frame), nor does one without coast_frames
     for settings, box in ((RedetectSettings(coast_frames=4), [6.0, 100, 20, 20]),   # left at the edge

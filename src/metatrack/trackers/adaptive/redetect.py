@@ -237,6 +237,13 @@ class LossCounter:
             return None
         return self.last_box[:2] + self.last_box[2:] / 2
 
+    def search_centre(self) -> np.ndarray | None:
+        """Where the family's own search belongs on the next frame of this loss: walking on with a
+        hidden target (:meth:`coast_centre`) or waiting where a departed one left (:meth:`exit_centre`);
+        None to leave it where it is. The two are exclusive: a loss has one kind."""
+        coast = self.coast_centre()
+        return coast if coast is not None else self.exit_centre()
+
     def admits(self, box: np.ndarray, image_size: tuple[int, int]) -> bool:
         """Whether a re-detected candidate ``box`` (x, y, w, h) may be the target: during a departed
         loss, only within ``redetect_entry`` of its size of the frame's edge (always when that is 0,

@@ -345,12 +345,9 @@ class AdaptiveTracker(Tracker):
                 self._shift_search(offset, size)
             return box
         search = loss.lost(size)
-        coast = loss.coast_centre()
-        if coast is not None:  # a hidden target walks on: the next frame's search centred where it goes
-            self._shift_search(coast - self._search_geometry()[0], size)
-        exit_point = loss.exit_centre()
-        if exit_point is not None:  # a departed target: the family's own search waits where it left
-            self._shift_search(exit_point - self._search_geometry()[0], size)
+        point = loss.search_centre()
+        if point is not None:  # hidden: where the target walks on; departed: where it left
+            self._shift_search(point - self._search_geometry()[0], size)
         if not search:
             return box
         cfg = self.config
