@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from metatrack.errors import ConfigError
 from metatrack.meta import MetaSGD, adapt
 from metatrack.trackers.crest.config import CRESTConfig
 from metatrack.trackers.crest.first_frame import first_frame_update
@@ -124,6 +125,12 @@ def test_window_geometry_round_trip_and_subpixel_peak():
     assert window_side((20, 50)) == 250  # 5 x the longer side (official get_search_size)
     assert window_side((20, 50), basis="shorter") == 100
     assert window_side((10, 80), basis="shorter") == 80  # never smaller than the target
+    assert window_side((20, 80), basis="area") == 200  # 5 x sqrt(20 x 80): the geometric mean
+    assert window_side((40, 40), basis="area") == window_side((40, 40)) == 200  # a square: all agree
+    assert window_side((2, 200), basis="area") == 200  # never smaller than the target
+    CRESTConfig(window_basis="area").validate()
+    with pytest.raises(ConfigError, match="window_basis must be 'longer', 'shorter' or 'area'"):
+        CRESTConfig(window_basis="square").validate()
     cell = offset_to_cell((12.0, -7.0), 100.0, 31)
     assert np.allclose(cell_to_offset(cell, 100.0, 31), [12.0, -7.0])
     ys, xs = np.mgrid[0:15, 0:15]

@@ -51,7 +51,8 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     backbone_weights: str | None = None  # path of torchvision's vgg16-397923af.pth for "vgg16"
     crop_size: int = 248  # ours: a 31x31 map at stride 8 (odd, so the window centre is a cell)
     # official get_search_size: a square window of 5 x the target's LONGER side (the issue's
-    # "shorter side" does not match that code; "shorter" is available, at least the longer side)
+    # "shorter side" does not match that code; "shorter" and "area" (the square root of the area) are
+    # available, each at least the longer side)
     window_factor: float = 5.0
     window_basis: str = "longer"
     feature_upsample: int = 1  # official: stride-8 conv4_3 resized to 4-pixel cells (= 2); ours 1
@@ -161,7 +162,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
         checks = [
             (self.crop_size >= 32, "crop_size must be >= 32"),
             (self.window_factor >= 1.0, "window_factor must be >= 1"),
-            (self.window_basis in ("longer", "shorter"), "window_basis must be 'longer' or 'shorter'"),
+            (self.window_basis in ("longer", "shorter", "area"), "window_basis must be 'longer', 'shorter' or 'area'"),
             (self.feature_upsample in (1, 2), "feature_upsample must be 1 or 2"),
             (self.reduced_channels >= 1, "reduced_channels must be >= 1"),
             (self.correlation in ("conv", "im2col"), "correlation must be 'conv' or 'im2col'"),
