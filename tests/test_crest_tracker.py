@@ -318,3 +318,48 @@ def test_a_weak_peak_above_follow_ratio_moves_the_box_and_is_not_learned(name):
         moved[follow] = out[-1, 0] - out[0, 0]
     assert moved[0.5] == 0.0  # held
     assert moved[0.0] > 2.0  # followed the target's 3 px a frame
+
+
+# ---------------------------------------------------------------- the first filter in closed form (init_filter: dcf)
+def test_fitted_scale_and_bias_recovers_an_affine_response():
+    label = torch.from_numpy(np.outer(np.hanning(9), np.hanning(9))).float()[None, None]
+    c, b = first_frame.fitted_scale_and_bias(2.0 * label + 0.3, label)
+    assert float(c) == pytest.approx(0.5, abs=1e-4) and float(b) == pytest.approx(-0.15, abs=1e-4)
+
+
+def test_the_closed_form_filter_peaks_on_the_centre_of_an_elongated_target():
+    """A bar with one stronger end (the brake light of docs/results.md): the solved filter's response on
+    its own frame peaks on the label's centre and follows the label (cropped to the target's size)."""
+    m, size = 21, (3, 13)
+    x = torch.zeros(2, m, m)
+    x[0, 9:12, 4:17] = 1.0      # the bar, 13 cells long
+    x[1, 9:12, 4:8] = 2.0       # its stronger left end
+    x += 0.05 * torch.randn(2, m, m, generator=torch.Generator().manual_seed(0))
+    yy, xx = np.mgrid[0:m, 0:m]
+    label = torch.from_numpy(np.exp(-((yy - 10) ** 2 + (xx - 10) ** 2) / 4.0)).float()
+    solved = first_frame.dcf_filter(x, label, size, 0.1)
+    assert solved.shape == (2, *size)
+    r = first_frame.correlate(x[None], solved, None, "conv")[0, 0]
+    assert np.unravel_index(int(torch.argmax(r)), r.shape) == (10, 10)
+    assert float(torch.corrcoef(torch.stack([r.flatten(), label.flatten()]))[0, 1]) > 0.8
+
+
+def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tmp_path):
+    frames, boxes = moving_square(20)
+    model = metacrest_model(tmp_path / "m.safetensors")
+    t = create_tracker("metacrest", model=model, init_filter="dcf")
+    t.init(frames[0], boxes[0])
+    theta0 = t.learner.theta0()
+    assert torch.equal(t.params["reduce.weight"], theta0["reduce.weight"])  # the meta-learned reduction
+    assert t.params["filter"].shape[1:] == t.filter_size
+    out = [boxes[0]] + [t.update(f) for f in frames[1:]]
+    assert np.mean(iou(np.array(out), boxes)) > 0.6
+    # differentiable: meta-training could go through it (the same function)
+    batch = t.fit_first_frame(frames[0], boxes[0]).samples
+    head_theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta0.items()}
+    out = first_frame.first_frame_update(t.learner.head, head_theta, {}, ResponseBatch(batch.features, batch.label,
+                                         t.filter_size), 1, t.config, create_graph=True)
+    out["filter"].sum().backward()
+    assert head_theta["reduce.weight"].grad is not None and torch.isfinite(head_theta["reduce.weight"].grad).all()
+    with pytest.raises(ConfigError, match="init_filter must be 'step' or 'dcf'"):
+        create_tracker("metacrest", model=model, init_filter="ridge")

@@ -73,6 +73,13 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # MetaCREST: "alpha" = the steps as they are (paper); "fit" = their length fitted to the first
     # frame's label along their own direction (ours; crest/first_frame.py), in meta-training too
     init_step_length: str = "alpha"
+    # MetaCREST: "step" = the filter from init_steps alpha-steps (paper); "dcf" = the filter solved in
+    # closed form on the first frame's reduced features (a multi-channel discriminative correlation
+    # filter, MOSSE/KCF's ridge regression in the Fourier domain, ridge dcf_lambda x the mean feature
+    # power), cropped to the target's filter size, its length fitted; the 1x1 reduction and the bias
+    # stay the meta-learned ones (ours, beyond the paper; docs/results.md#metacrests-first-filter-in-closed-form)
+    init_filter: str = "step"
+    dcf_lambda: float = 0.1
     init_iterations: int = 10  # CREST-N: N iterations from a random filter
     init_until_loss: float | None = None  # CREST's rule: train until the loss <= 0.02 (CREST-65)
     init_max_iterations: int = 300  # cap of the rule above
@@ -169,6 +176,8 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (self.canonical_filter_size is None or (len(self.canonical_filter_size) == 2
              and min(self.canonical_filter_size) >= 1), "canonical_filter_size must be [h, w] >= 1"),
             (self.init_step_length in ("alpha", "fit"), "init_step_length must be 'alpha' or 'fit'"),
+            (self.init_filter in ("step", "dcf"), "init_filter must be 'step' or 'dcf'"),
+            (self.dcf_lambda > 0, "dcf_lambda must be > 0"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),
             (self.init_max_iterations >= 1, "init_max_iterations must be >= 1"),
             (self.init_optimizer in ("adam", "sgd"), "init_optimizer must be 'adam' or 'sgd'"),

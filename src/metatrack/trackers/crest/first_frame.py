@@ -38,6 +38,33 @@ def fitted_length(r0: torch.Tensor, r1: torch.Tensor, label: torch.Tensor) -> to
     return c.clamp(0.05, 20.0)
 
 
+def fitted_scale_and_bias(r: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``(c, b)`` minimising ``sum(e^(2y) * (c * r + b - y)^2)`` (the weights of :func:`fitted_length`)."""
+    w = torch.exp(2.0 * label)
+    sw, sr, sy = w.sum(), (w * r).sum(), (w * label).sum()
+    srr, sry = (w * r * r).sum(), (w * r * label).sum()
+    det = sw * srr - sr * sr + 1e-12
+    return (sw * sry - sr * sy) / det, (srr * sy - sr * sry) / det
+
+
+def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridge: float) -> torch.Tensor:
+    """The multi-channel correlation filter (C, h, w) whose response on the reduced features ``x``
+    (C, M, M; M odd) best fits ``label`` (M, M) in closed form, cropped around its centre to ``size``.
+
+    Per frequency, ``H_c = X_c conj(Y) / (sum_k |X_k|^2 + ridge * mean power)`` (MOSSE and KCF's
+    multi-channel ridge regression, a circular correlation), back in space with the origin moved to
+    the centre: the filter weighs the target's features against their own correlations, so that the
+    response peaks on the target's centre, where one gradient step from zero is a plain template whose
+    response along an elongated target is a ridge (docs/results.md). Differentiable.
+    """
+    xf = torch.fft.fft2(x)
+    power = (xf.real ** 2 + xf.imag ** 2).sum(0)
+    hf = xf * torch.fft.fft2(label).conj() / (power + ridge * power.mean())
+    h = torch.fft.fftshift(torch.fft.ifft2(hf).real, dim=(-2, -1))
+    c, (fh, fw) = x.shape[-1] // 2, size
+    return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]
+
+
 def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
                        batch: ResponseBatch, steps: int, config: CRESTConfig, *, create_graph: bool,
                        first_order: bool = False) -> Params:
@@ -53,6 +80,13 @@ def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alph
 
     def response(p: Params) -> torch.Tensor:
         return functional_call(head, dict(p), (batch.features, size), strict=False)
+
+    if config.init_filter == "dcf":  # the filter in closed form on the meta-learned reduction
+        with torch.set_grad_enabled(create_graph):
+            x = reduce_features(batch.features, theta0["reduce.weight"], theta0["reduce.bias"])
+            filt = dcf_filter(x[0], label[0, 0], size, config.dcf_lambda)
+            c, b = fitted_scale_and_bias(correlate(x, filt, None, config.correlation), label)
+            return dict(theta0, filter=c * filt, filter_bias=b.reshape(theta0["filter_bias"].shape))
 
     if not create_graph and steps == 1 and not torch.any(theta0["filter"]):
         alpha = {k: v for k, v in alpha.items() if k in FILTER_PARAMS}
