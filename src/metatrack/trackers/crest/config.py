@@ -76,8 +76,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # MetaCREST: "step" = the filter from init_steps alpha-steps (paper); "dcf" = the filter solved in
     # closed form on the first frame's reduced features (a multi-channel discriminative correlation
     # filter, MOSSE/KCF's ridge regression in the Fourier domain, ridge dcf_lambda x the mean feature
-    # power), cropped to the target's filter size, its length fitted; the 1x1 reduction and the bias
-    # stay the meta-learned ones (ours, beyond the paper; docs/results.md#metacrests-first-filter-in-closed-form)
+    # power), cropped to the target's filter size, its scale and bias fitted to the label; the 1x1
+    # reduction stays the meta-learned one (ours, beyond the paper, tried on validation and off;
+    # docs/results.md#metacrests-first-filter-in-closed-form)
     init_filter: str = "step"
     dcf_lambda: float = 0.1
     init_iterations: int = 10  # CREST-N: N iterations from a random filter

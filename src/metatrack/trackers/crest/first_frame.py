@@ -69,7 +69,9 @@ def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alph
                        batch: ResponseBatch, steps: int, config: CRESTConfig, *, create_graph: bool,
                        first_order: bool = False) -> Params:
     """theta after the first frame: ``steps`` alpha-steps of ``head``'s eq. 6 loss on ``batch``,
-    their length fitted when ``config.init_step_length == "fit"``.
+    their length fitted when ``config.init_step_length == "fit"``; or, with ``config.init_filter ==
+    "dcf"``, the filter solved in closed form (:func:`dcf_filter`) on theta0's reduction, its scale
+    and bias fitted to the label (alpha is not used).
 
     ``create_graph=True`` keeps the graph (meta-training). Without it (tracking), one step from a
     zero filter takes a shortcut with the same result: only the filter and its bias move (the
