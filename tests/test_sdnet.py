@@ -61,6 +61,26 @@ def test_config_rejects_unknown_keys_and_bad_values():
         SDNetConfig.from_dict({"crop_size": 0})
 
 
+
+@pytest.mark.parametrize("key, value, why", [
+    ("maxiter_update", 2.5, "tracker.maxiter_update: expected a whole number, got 2.5"),
+    ("update_lr", "fast", "tracker.update_lr: expected a number, got 'fast'"),
+    ("balance_head", "yes", "tracker.balance_head: expected true or false, got 'yes'"),
+    ("update_lr", True, "tracker.update_lr: expected a number, got True"),
+])
+def test_a_setting_of_the_wrong_kind_is_named_not_a_traceback(key, value, why):
+    """Keyword overrides and YAML values are checked against the field's type before the tracker runs
+    (a float for an int field used to fail as a TypeError inside the first frame's loop)."""
+    with pytest.raises(ConfigError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        SDNetConfig.from_dict({key: value})
+
+
+def test_whole_floats_and_numeric_strings_become_the_fields_type():
+    cfg = SDNetConfig.from_dict({"maxiter_update": 15.0, "update_lr": "1e-3", "balance_head": 0})
+    assert cfg.maxiter_update == 15 and isinstance(cfg.maxiter_update, int)
+    assert cfg.update_lr == 0.001 and cfg.balance_head is False
+
+
 def test_trackers_are_registered():
     names = set(available_trackers())
     assert {"metasdnet", "metasdnet-01", "metasdnet-03", "metasdnet-05"} <= names

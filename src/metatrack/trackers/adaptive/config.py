@@ -23,11 +23,37 @@ from ...sections import known_keys_only
 C = TypeVar("C", bound="TrackerConfig")
 
 
+def _coerce_scalar(name: str, ann: str, value: Any) -> Any:
+    """A number or a switch as its field's type: a whole float for an ``int`` field (``2.0``), a number
+    or a numeric string for a ``float`` one (YAML reads ``1e-4`` as a string); anything else of the
+    wrong kind is a ConfigError naming the field, not a TypeError deep in the tracker."""
+    kind = ann.removesuffix("|None")
+    if value is None or kind not in ("int", "float", "bool"):
+        return value
+    if kind == "bool":
+        if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
+            return bool(value)
+        raise ConfigError(f"tracker.{name}: expected true or false, got {value!r}")
+    if isinstance(value, bool):
+        raise ConfigError(f"tracker.{name}: expected a number, got {value!r}")
+    if kind == "int":
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return int(value)
+        raise ConfigError(f"tracker.{name}: expected a whole number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"tracker.{name}: expected a number, got {value!r}") from None
+
+
 def _coerce(name: str, annotation: str, value: Any) -> Any:
     """A YAML value (lists for tuples) as the field's annotated type: ``tuple[float, float]``,
-    ``tuple[float, ...]``, ``tuple[int, int] | None``; other fields pass through."""
+    ``tuple[float, ...]``, ``tuple[int, int] | None``, and ``int``, ``float`` and ``bool`` fields
+    (:func:`_coerce_scalar`); other fields pass through."""
     ann = annotation.replace(" ", "")
-    if not ann.startswith("tuple[") or value is None or isinstance(value, str):
+    if not ann.startswith("tuple["):
+        return _coerce_scalar(name, ann, value)
+    if value is None or isinstance(value, str):
         return value
     inner = ann[len("tuple["):ann.index("]")].split(",")
     if not isinstance(value, list | tuple):
