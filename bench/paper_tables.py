@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 from meta_bench import load, machine
-from split_bench import DEFAULT_SPLITS, _one_thread, build, run_job, run_ope_job, score_split
+from split_bench import DEFAULT_SPLITS, build, run_job, run_ope_job, score_split
 
-from metatrack.determinism import math_threads_for_children
+from metatrack.determinism import limit_thread_pools, math_threads_for_children
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -218,10 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     runs2: dict[tuple[str, str], dict[int, dict]] = {}
     rerun_diffs: list[float] = []
     # spawned workers: a forked one inherits the parent's thread pools (torch, OpenCV) and can hang in them
-    # and born with one math thread: NumPy's OpenBLAS, loaded before _one_thread runs, keeps the count it
-    # loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
-    with math_threads_for_children(1), ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
-                                                           mp_context=multiprocessing.get_context("spawn")) as pool:
+    # and born with one math thread: NumPy's OpenBLAS, loaded before the start-up function runs, keeps the
+    # count it loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
+    with math_threads_for_children(1), ProcessPoolExecutor(
+            max_workers=args.jobs, initializer=limit_thread_pools, initargs=(1,),
+            mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
         for t, role, spec, seed in jobs:
             path = cache_path(cache, t, spec, seed)

@@ -30,22 +30,12 @@ import numpy as np
 from meta_bench import load, machine
 from results_tables import render_split_bench
 
-from metatrack.determinism import math_threads_for_children
+from metatrack.determinism import limit_thread_pools, math_threads_for_children
 
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
 DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30", "metacrest", "crest-10",
                     "crest-converged", "crest-base", "crest", "opencv-csrt", "opencv-kcf", "dlib-correlation")
-
-
-def _one_thread() -> None:
-    """Worker start-up: torch's and OpenCV's own pools at one thread (two processes share two cores; the
-    math libraries were pinned by the environment the worker was born with)."""
-    import cv2
-    import torch
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 def build(tracker: str):
@@ -201,10 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[tuple[str, str], list[dict]] = {}
     # spawned, not forked: the parent has run torch and OpenCV (it built every tracker above), and a worker
     # forked from it can inherit a lock held by one of their threads and wait on it for ever (seen here)
-    # and born with one math thread: NumPy's OpenBLAS, loaded before _one_thread runs, keeps the count it
-    # loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
-    with math_threads_for_children(1), ProcessPoolExecutor(max_workers=args.jobs, initializer=_one_thread,
-                                                           mp_context=multiprocessing.get_context("spawn")) as pool:
+    # and born with one math thread: NumPy's OpenBLAS, loaded before the start-up function runs, keeps the
+    # count it loaded with, and two threads' sums part the tracks after ~100 frames (docs/results.md)
+    with math_threads_for_children(1), ProcessPoolExecutor(
+            max_workers=args.jobs, initializer=limit_thread_pools, initargs=(1,),
+            mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {}
         for job in jobs:
             path = cached(job)

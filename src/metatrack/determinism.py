@@ -46,6 +46,20 @@ def math_threads_for_children(threads: int) -> Iterator[None]:
                 os.environ[var] = value
 
 
+def limit_thread_pools(threads: int) -> None:
+    """Cap torch's and OpenCV's own thread pools at ``threads``: a worker process's start-up (the math
+    libraries it loaded were capped by the environment :func:`math_threads_for_children` gave it).
+
+    Two workers with two threads each on two cores run many times slower than two with one.
+    """
+    import cv2
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+
+
 def set_deterministic(seed: int = 0) -> None:
     """Make this process's tracking and training bit-reproducible, and seed every global RNG with ``seed``.
 
@@ -61,9 +75,7 @@ def set_deterministic(seed: int = 0) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    limit_thread_pools(1)
     # the OpenBLAS of NumPy and OpenCV, loaded before this call: one thread from now on (bit-identical to
     # a process started with OPENBLAS_NUM_THREADS=1 only when it was set before NumPy loaded)
     threadpool_limits(1)

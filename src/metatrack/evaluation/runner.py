@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data.sequence import Sequence
-from ..determinism import math_threads_for_children, set_deterministic
+from ..determinism import limit_thread_pools, math_threads_for_children, set_deterministic
 from ..errors import ConfigError, MetatrackError
 from ..geometry import check_first_box, iou
 from ..io import atomic_write_text
@@ -257,19 +257,6 @@ def _write_vot(task: _Task, rep: int, run: VotRun, times: np.ndarray) -> None:
     atomic_write_text(box_path, "".join(line + "\n" for line in VotRun(run.flags, file_boxes).lines()))
 
 
-def _limit_threads(threads: int) -> None:
-    """Worker start-up: cap torch's and OpenCV's own thread pools (the environment the worker was born
-    with, from :func:`math_threads_for_children`, has capped the math libraries as they loaded).
-
-    Two workers with two threads each on two cores run many times slower than two with one.
-    """
-    import cv2
-    import torch
-
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
-
-
 def _run_sequence(task: _Task) -> _Outcome:
     """Run every missing repetition of one sequence; never raises (errors go in the outcome)."""
     seq = task.sequence
@@ -436,7 +423,7 @@ def run_tracker(
             # workers are spawned as sequences are submitted: each is born with the thread count
             with math_threads_for_children(threads):
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                                           initializer=_limit_threads, initargs=(threads,))
+                                           initializer=limit_thread_pools, initargs=(threads,))
                 try:
                     futures = {pool.submit(_run_sequence, t): t.sequence.name for t in tasks}
                     for fut in as_completed(futures):
