@@ -166,3 +166,48 @@ def test_train_from_config_gives_metacrest_its_canonical_size_from_the_training_
     expected = canonical_filter_size(open_dataset(f"otb:{data}"), task.config, task.map_size)
     square = default_canonical_size(task.config, task.map_size)
     assert tuple(info["config"]["canonical_filter_size"]) == expected != square
+
+
+# ---------------------------------------------------------------- meta_training.meta_loss: localisation
+def test_localisation_loss_scores_where_the_peak_is_not_how_high():
+    from metatrack.trackers.crest.loss import gaussian_label, localisation_loss
+
+    label = torch.from_numpy(gaussian_label((15, 15), (7, 7), (5, 5)))[None, None]
+    decoy = torch.from_numpy(gaussian_label((15, 15), (2, 11), (5, 5)))[None, None]
+    right_but_weak = 0.4 * label
+    strong_look_alike = 0.4 * label + 0.6 * decoy  # the strongest cell is the look-alike's
+    assert localisation_loss(right_but_weak, label) < localisation_loss(strong_look_alike, label)
+    # equation 6 says the opposite: the weak response misses the peak's height by more than 0.1
+    from metatrack.trackers.crest.loss import crest_loss
+    assert crest_loss(right_but_weak, label) > crest_loss(0.9 * label + 0.3 * decoy, label)
+    # a divergence: never below zero, zero only where the softmax is the label's distribution
+    target = 0.1 * torch.log((label / label.sum()).clamp(min=1e-30))
+    assert abs(float(localisation_loss(target, label))) < 1e-5
+    assert float(localisation_loss(torch.randn(3, 1, 15, 15), label.expand(3, 1, 15, 15))) > 0
+
+
+def test_meta_training_with_the_localisation_loss_learns_the_reduction_through_the_closed_form_filter(tmp_path):
+    seqs = synthetic_sequences()
+    cfg = MetaTrainConfig.from_dict({
+        "iterations": 3, "episodes_per_batch": 2, "lr_theta": 1e-3, "alpha_init": 1e-4,
+        "schedule": [{"from_iteration": 0, "params": ["reduce.*", "filter*"]}], "meta_loss": "localisation",
+    })
+    task = build_task({"init_filter": "dcf"}, meta_training=cfg, sequences=seqs)
+    before = task.learner.head.reduce.weight.detach().clone()
+    MetaTrainer(task, EpisodeSampler([seqs], None, cfg.delta_range), cfg, tmp_path / "run").train(progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines() if line]
+    assert len(rows) == 3 and all(math.isfinite(r["meta_loss"]) and r["meta_loss"] >= 0 for r in rows)
+    assert not torch.equal(before, task.learner.head.reduce.weight.detach())
+
+
+def test_meta_loss_is_checked():
+    with pytest.raises(ConfigError, match="meta_loss must be 'task' or 'localisation'"):
+        MetaTrainConfig.from_dict({"meta_loss": "peak"})
+
+    class NoLocalisation:  # a task without a localisation loss (MetaSDNet's)
+        model_name = "metasdnet"
+        learner = build_task({"canonical_filter_size": [5, 5]}).learner
+
+    cfg = MetaTrainConfig.from_dict({"meta_loss": "localisation"})
+    with pytest.raises(ConfigError, match="metasdnet's task has no localisation loss"):
+        MetaTrainer(NoLocalisation(), None, cfg, "unused")

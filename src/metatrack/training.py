@@ -83,6 +83,10 @@ class MetaTrainConfig:
     # with delta' uniform in this range (the paper's 1..10), added to the loss after the online update,
     # so that theta0 and alpha keep the paper's objective; None: the loss after the online update alone
     first_step_delta_range: tuple[int, int] | None = None
+    # the meta-loss on frame j + delta: "task" = the tracker's own loss (the paper: the inner loop's
+    # loss); "localisation" (ours) = the task's localisation loss, which scores only where the response
+    # puts the target (MetaCREST: a softmax over the map's cells against the label)
+    meta_loss: str = "task"
     # episode sources: [{"dataset": "embedded:train", "weight": 1.0}, ...]
     sources: list[dict] = field(default_factory=lambda: [{"dataset": "embedded:train", "weight": 1.0}])
 
@@ -108,6 +112,8 @@ class MetaTrainConfig:
             raise ConfigError(f"meta_training.delta_range starts at {cfg.delta_range[0]}: with online_frames "
                               f"{cfg.online_frames} the future frame must come after the tracked ones "
                               f"(delta_range >= {cfg.online_frames + 1})")
+        if cfg.meta_loss not in ("task", "localisation"):
+            raise ConfigError(f"meta_training.meta_loss must be 'task' or 'localisation', got {cfg.meta_loss!r}")
         if cfg.first_step_delta_range is not None:
             lo, hi = cfg.first_step_delta_range
             if not cfg.online_frames or not 1 <= lo <= hi:
@@ -156,6 +162,9 @@ class MetaTask(Protocol):
 
     def metrics(self, params: Params, batch: Any) -> dict[str, float]:
         """Extra numbers to log (e.g. accuracy); may be empty."""
+
+    # Only for ``meta_loss: localisation``: localisation_loss(params, batch) -> a loss that scores
+    # only where the response puts the target
 
     def model_config(self) -> dict[str, Any]:
         """The tracker settings a model file stores (what it was trained with)."""
@@ -246,6 +255,9 @@ class MetaTrainer:
         if config.online_frames and learner.online is None:
             raise ConfigError(f"meta_training.online_frames: {task.model_name}'s task does not learn online "
                               "step sizes (no online_init reached it)")
+        if config.meta_loss == "localisation" and not hasattr(task, "localisation_loss"):
+            raise ConfigError(f"meta_training.meta_loss: {task.model_name}'s task has no localisation loss "
+                              "(use 'task')")
         self.opt_alpha = torch.optim.Adam(learner.step_sizes(), lr=config.lr_alpha)
         milestones = sorted(config.lr_decay_at)
         self.sched_theta = torch.optim.lr_scheduler.MultiStepLR(self.opt_theta, milestones, config.lr_decay_factor)
@@ -368,9 +380,10 @@ class MetaTrainer:
             online = {n: b for n, b in learner.onlines().items() if n in trained}
             tracked, test = self.task.tracked_batches(theta1, episode, cfg.online_frames)
             theta = self.task.online_adapt(theta1, online, tracked, first_order=cfg.first_order)
-        meta_loss = self.task.loss(theta, test)
+        outer = self.task.loss if cfg.meta_loss == "task" else self.task.localisation_loss
+        meta_loss = outer(theta, test)
         if cfg.first_step_delta_range is not None:
-            meta_loss = meta_loss + self.task.loss(theta1, self._first_step_test(episode, rng))
+            meta_loss = meta_loss + outer(theta1, self._first_step_test(episode, rng))
         meta_loss.backward()
         with torch.no_grad():
             numbers = {"meta_loss": float(meta_loss), "train_loss_after": float(self.task.loss(theta1, train))}

@@ -51,6 +51,25 @@ def crest_loss(response: torch.Tensor, label: torch.Tensor, filt: torch.Tensor |
     return loss
 
 
+#: ours: the softmax's temperature in label units (the first frame's fitted response peaks near 1)
+LOCALISATION_TEMPERATURE = 0.1
+
+
+def localisation_loss(response: torch.Tensor, label: torch.Tensor,
+                      temperature: float = LOCALISATION_TEMPERATURE) -> torch.Tensor:
+    """The Kullback-Leibler divergence of the response as a distribution over cells (a softmax of
+    ``response / temperature``) from the label normalised to sum 1, per map, averaged: it scores WHERE
+    the response puts the target, relative to the rest of the map, not how high it is, so a response
+    that is right but weak costs little and one whose strongest cell is a look-alike costs most.
+    Equation 6 (the inner loop's) fits every cell's height instead, and its threshold ignores the
+    small errors that decide between a target and a look-alike."""
+    r = response.flatten(1) / temperature
+    y = label.flatten(1)
+    p = y / y.sum(1, keepdim=True).clamp(min=1e-12)
+    entropy = -(p * torch.log(p.clamp(min=1e-12))).sum(1)
+    return (-(p * torch.log_softmax(r, 1)).sum(1) - entropy).mean()
+
+
 def peak_offset_error(response: torch.Tensor, label: torch.Tensor) -> float:
     """Mean distance in cells between the response's peak and the label's peak (per map)."""
     r = response.detach().flatten(1)

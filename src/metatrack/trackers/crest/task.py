@@ -33,7 +33,7 @@ from .config import CRESTConfig
 from .features import FeatureExtractor, crop_square
 from .first_frame import first_frame_update
 from .head import CorrelationHead, ResponseBatch, filter_size
-from .loss import crest_loss, gaussian_label, peak_offset_error
+from .loss import crest_loss, gaussian_label, localisation_loss, peak_offset_error
 from .online import online_update
 from .tracker import MODEL_NAME, backbone_sha256, shared_extractor
 from .window import cell_to_offset, offset_to_cell, target_cells, window_side
@@ -182,6 +182,10 @@ class CRESTTask(AdaptiveTask):
         cfg = self.config
         return crest_loss(self.response(params, batch), batch.label, params["filter"], cfg.weight_decay,
                           cfg.loss_threshold)
+
+    def localisation_loss(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> torch.Tensor:
+        """``meta_training.meta_loss: localisation``: where the response puts the target (crest/loss.py)."""
+        return localisation_loss(self.response(params, batch), batch.label)
 
     def metrics(self, params: dict[str, torch.Tensor], batch: ResponseBatch) -> dict[str, float]:
         return {"peak_error_cells": peak_offset_error(self.response(params, batch), batch.label)}
