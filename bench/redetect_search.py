@@ -28,12 +28,15 @@ import numpy as np
 
 
 def parse_setting(text: str) -> tuple[str, dict[str, Any]]:
-    """``NAME=key:value,...`` as (name, overrides); values are numbers, comma-free tuples ``a/b`` or
-    words (``window_basis:shorter``)."""
+    """``NAME=key:value,...`` as (name, overrides); values are numbers, comma-free tuples ``a/b``,
+    switches (``true``, ``false``) or words (``window_basis:shorter``)."""
     name, _, rest = text.partition("=")
     out: dict[str, Any] = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition(":")
+        if value in ("true", "false"):
+            out[key] = value == "true"
+            continue
         try:
             parts = [float(v) for v in value.split("/")]
         except ValueError:

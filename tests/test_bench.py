@@ -61,3 +61,21 @@ def test_split_bench_rows_can_name_another_model_file(tmp_path):
     missing = tmp_path / "other.safetensors"
     with pytest.raises(MetatrackError, match="other.safetensors"):
         split_bench.build(f"metacrest@{missing}")
+
+
+def test_redetect_search_settings_read_numbers_tuples_switches_and_words():
+    """bench/redetect_search.py's NAME=key:value,... settings: a switch is a bool (the tracker's config
+    refuses the word 'false' for one), a whole number an int, a/b a tuple."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    try:
+        import redetect_search
+    finally:
+        sys.path.pop(0)
+    name, out = redetect_search.parse_setting(
+        "x=scale_filter:false,subpixel:true,update_interval:5,update_lr:0.0001,scale_limits:0.5/2,window_basis:area")
+    assert name == "x" and out == {"scale_filter": False, "subpixel": True, "update_interval": 5,
+                                   "update_lr": 0.0001, "scale_limits": (0.5, 2.0), "window_basis": "area"}
+    assert isinstance(out["update_interval"], int) and out["scale_filter"] is False
