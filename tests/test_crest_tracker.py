@@ -363,3 +363,74 @@ def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tm
     assert head_theta["reduce.weight"].grad is not None and torch.isfinite(head_theta["reduce.weight"].grad).all()
     with pytest.raises(ConfigError, match="init_filter must be 'step' or 'dcf'"):
         create_tracker("metacrest", model=model, init_filter="ridge")
+
+
+# ---------------------------------------------------------------- through a look-alike's crossing
+def crossing_copy(n=60, size=(320, 200), wh=(20, 44), seed=0):
+    """A target walking right and a paler copy of it walking left in front of it, 6 px higher: they
+    overlap around frame n / 2 (the crossing split's failure, drawn small)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = textured(h, w, rng, 8)
+    obj = cv2.resize(textured(48, 48, rng, 4), wh)
+    copy = np.clip(obj.astype(int) + 20, 0, 255).astype(np.uint8)
+    frames, boxes = [], []
+    for i in range(n):
+        tx, cx = int(60 + 3 * i), int(60 + 3 * n - 3 * i)
+        f = bg.copy()
+        f[80:80 + wh[1], tx:tx + wh[0]] = obj
+        f[74:74 + wh[1], cx:cx + wh[0]] = copy  # in front
+        frames.append(f)
+        boxes.append([tx, 80, wh[0], wh[1]])
+    return frames, np.array(boxes, dtype=float)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_copy_crossing_in_front_takes_the_filter_unless_the_track_is_kept(seed):
+    frames, boxes = crossing_copy(seed=seed)
+    ends = {}
+    for name, kw in {"plain": {}, "crossing": {"crossing_ratio": 0.4}}.items():
+        t = create_tracker("metacrest", **kw)
+        t.init(frames[0], boxes[0])
+        tracked = np.array([boxes[0]] + [t.update(f) for f in frames[1:]])
+        ends[name] = float(iou(tracked[-10:], boxes[-10:]).mean())
+    assert ends["plain"] < 0.2  # the shipped default leaves with the copy (what the option is for)
+    assert ends["crossing"] > 0.6
+
+
+def test_the_crossing_guard_extrapolates_through_the_merge_and_takes_the_peak_on_the_track():
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, MERGED, CrossingGuard
+    from metatrack.trackers.crest.loss import gaussian_label
+
+    cells, m = np.array([4.0, 4.0]), 31
+    to_frame = lambda c: np.array([c[1] * 8.0, c[0] * 8.0])  # noqa: E731 - one cell is 8 px, origin cell 0
+    velocity = np.array([8.0, 0.0])  # the target: one cell a frame to the right
+
+    def step(guard, target_col, copy_col=None, copy_height=0.8):
+        r = gaussian_label((m, m), (15, target_col), cells)
+        if copy_col is not None:
+            r = np.maximum(r, copy_height * gaussian_label((m, m), (15, copy_col), cells))
+        chosen = np.unravel_index(int(np.argmax(r)), r.shape)
+        return chosen, guard.step(r, chosen, cells, 8.0, to_frame, velocity)
+
+    g = CrossingGuard(ratio=0.4, distance=2.0, frames=2, merge=1.5, hold=20)
+    assert step(g, 10, 20)[1] is None and g.state == IDLE  # 2.5 sizes away: not near
+    assert step(g, 10, 17)[1] is None and g.state == IDLE  # 1.75 sizes: near once, not yet
+    assert step(g, 11, 17)[1] is None and g.state == APPROACHING and g.learning  # twice
+    step(g, 12, 17)
+    step(g, 13, 13)  # one peak, the copy last seen 1.25 sizes away: merged, nothing learned
+    assert g.state == MERGED and not g.learning
+    assert step(g, 14)[1] is None and g.state == MERGED  # the one peak on the track
+    # parting: the copy, seen whole, answers better and is chosen 4 cells behind the track; the
+    # target's own peak lies on it
+    chosen, move = step(g, 15, 11, copy_height=1.2)
+    assert chosen[1] == 11 and g.state == IDLE
+    np.testing.assert_allclose(move, to_frame((15, 15)))
+
+    away = CrossingGuard(ratio=0.4, distance=2.0, frames=1, merge=1.5, hold=20)
+    step(away, 10, 17)
+    assert away.state == APPROACHING
+    step(away, 11)  # gone from 1.75 sizes away: it went away, not into the target
+    assert away.state == IDLE and away.learning
+    with pytest.raises(ConfigError, match="crossing_ratio must be in"):
+        create_tracker("metacrest", crossing_ratio=1.5)

@@ -123,6 +123,17 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # box (a target partly hidden or changing its looks moves on), and is not learned from; at
     # occlusion_ratio or above: every weak peak holds the box. Tried on validation, not kept (same page)
     follow_ratio: float = 0.5
+    # ours: through a look-alike's crossing, the peak the target's track leads to (crest/crossing.py):
+    # a second response peak 1 to crossing_distance target sizes away reaching crossing_ratio of the
+    # chosen one on crossing_frames frames in a row starts it; when it goes within crossing_merge sizes
+    # the track is extrapolated for up to crossing_hold frames, nothing learned, and the map's peak on
+    # the track taken once the followed one leaves it. 0: off. Tried on validation (docs/results.md,
+    # MetaCREST through a look-alike's crossing); the other values are those measured there
+    crossing_ratio: float = 0.0
+    crossing_distance: float = 2.0
+    crossing_frames: int = 3
+    crossing_merge: float = 1.5
+    crossing_hold: int = 20
     # ours: the window and its motion prior centred on a constant-velocity prediction, this share of the
     # mean displacement over the last velocity_frames found frames (adaptive/redetect.py; official: 0,
     # centred on the last position). Chosen on validation (MetaCREST embedded:eval 0.602 -> 0.611,
@@ -193,6 +204,10 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
              "occlusion_ratio must be in [0, 1) and occlusion_memory in (0, 1]"),
             (0.0 <= self.occlusion_decay < 1.0, "occlusion_decay must be in [0, 1)"),
             (0.0 <= self.follow_ratio < 1.0, "follow_ratio must be in [0, 1)"),
+            (0.0 <= self.crossing_ratio < 1.0 and self.crossing_distance > 1.0 and self.crossing_frames >= 1
+             and self.crossing_merge > 1.0 and self.crossing_hold >= 1,
+             "crossing_ratio must be in [0, 1), crossing_distance and crossing_merge > 1, crossing_frames and "
+             "crossing_hold >= 1"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
             (self.update_until_loss is None or self.update_until_loss >= 0, "update_until_loss must be >= 0"),

@@ -38,6 +38,7 @@ from ...meta import MetaSGD
 from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
+from .crossing import CrossingGuard
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
 from .first_frame import FILTER_PARAMS, first_frame_update
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
@@ -166,6 +167,8 @@ class CRESTTracker(AdaptiveTracker):
         self.buffer: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=cfg.buffer_size)
         self.frame = 0
         self.reference: float | None = None
+        self.crossing = (CrossingGuard(cfg.crossing_ratio, cfg.crossing_distance, cfg.crossing_frames,
+                                       cfg.crossing_merge, cfg.crossing_hold) if cfg.crossing_ratio else None)
         self.box = clip_box(box, image_size(image))
         self.scale_filter = (ScaleFilter(cfg, grey(image), self.center, self.base_size * self.scale)
                              if cfg.scale_filter else None)
@@ -242,8 +245,11 @@ class CRESTTracker(AdaptiveTracker):
             else:
                 self.box = clip_box(self.box, (w_img, h_img))
         else:
+            window = self.center.copy()
             self._follow(resp, r1, side, (w_img, h_img), image)
-            if score > cfg.update_score_threshold:
+            if self.crossing is not None:  # a look-alike crossing: the peak the target's track leads to
+                self._through_crossing(r1, window, side, (w_img, h_img))
+            if score > cfg.update_score_threshold and (self.crossing is None or self.crossing.learning):
                 label = gaussian_label((m, m), self._peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
                 kept = feat[0] if cfg.update_reduction else x[unit]
                 self.buffer.append((kept.half(), torch.from_numpy(label)[None].to(self.device)))
@@ -283,6 +289,18 @@ class CRESTTracker(AdaptiveTracker):
         """The occlusion test alone, without its side effects: ``score`` under ``occlusion_ratio`` of the
         running peak (a re-detected candidate must pass it as a tracked peak does)."""
         return self.reference is not None and score < self.config.occlusion_ratio * self.reference
+
+    def _through_crossing(self, r1: np.ndarray, window: np.ndarray, side: float, size: tuple[int, int]) -> None:
+        """Move to where :class:`~.crossing.CrossingGuard` says the target is, if it says so (``window``:
+        the centre of the window this frame's response was read in)."""
+        m = self.map_size
+        chosen = np.unravel_index(int(np.argmax((r1 - r1.min() + 1e-6) * self.motion)), r1.shape)
+        move = self.crossing.step(r1, chosen, np.asarray(self.cells), side / m,
+                                  lambda cell: window + cell_to_offset(cell, side, m), self._loss_counter.velocity())
+        if move is not None:
+            self.center = np.clip(move, [0.0, 0.0], [float(size[0]), float(size[1])])
+            wh = self.base_size * self.scale
+            self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
 
     def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, size: tuple[int, int],
                 frame: np.ndarray, learn: bool = True) -> None:

@@ -1,0 +1,100 @@
+"""Through a look-alike's crossing: the correlation filter's track kept by where the target was going.
+
+A copy of the target that passes in front of it (two people in one crowd, a second coin) takes the
+response's peak with it: while the two overlap there is one peak, and once they part the copy, seen
+whole, answers the filter better than the half-hidden target (seen frame by frame on the crossing
+split; docs/results.md). What tells them apart then is where each is going. So, on the response map of
+each found frame:
+
+- approaching: a second local maximum, more than the target's size from the chosen peak and at most
+  ``crossing_distance`` sizes, reaching ``crossing_ratio`` of it (above the map's median) on
+  ``crossing_frames`` consecutive frames is a look-alike near; the target's track is anchored on the
+  chosen peak, with the velocity it has;
+- merged: the second peak is gone after it was last seen within ``crossing_merge`` sizes (it went into
+  the target, not away): the track is extrapolated at that velocity for up to ``crossing_hold``
+  frames, and the tracker learns nothing (the buffer would get the copy's looks);
+- parting: once the followed peak leaves the extrapolated track by more than half a size, the local
+  maximum of the map that lies on the track (within half a size, reaching ``crossing_ratio``) is the
+  target, if there is one.
+
+Sizes are the target's extent in cells, at least two cells. Ours, beyond CREST and the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+IDLE, APPROACHING, MERGED = "idle", "approaching", "merged"
+
+
+def local_maxima(base: np.ndarray) -> np.ndarray:
+    """Cells that are the maximum of their 3 x 3 neighbourhood."""
+    return base >= cv2.dilate(base.astype(np.float32), np.ones((3, 3), np.uint8))
+
+
+class CrossingGuard:
+    """The state of one tracker's look-alike crossing (module docstring); :meth:`step` once a found frame."""
+
+    def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int):
+        self.ratio, self.distance, self.frames, self.merge, self.hold = ratio, distance, frames, merge, hold
+        self.state = IDLE
+        self.seen = 0  # consecutive frames with a look-alike near
+        self.track = np.zeros(2)  # where the target is, anchored or extrapolated (frame pixels)
+        self.velocity = np.zeros(2)
+        self.gap = np.inf  # the look-alike's last distance from the target, in sizes
+        self.left = 0  # frames of the merge still allowed
+
+    @property
+    def learning(self) -> bool:
+        """Whether the tracker may learn from this frame (not while the two are one peak)."""
+        return self.state != MERGED
+
+    def step(self, r1: np.ndarray, chosen: tuple[int, int], cells: np.ndarray, cell_px: float,
+             to_frame: Callable[[tuple[float, float]], np.ndarray], velocity: np.ndarray) -> np.ndarray | None:
+        """One found frame's response ``r1`` with its ``chosen`` peak (row, col); ``cells`` the target's
+        (h, w) in cells of ``cell_px`` frame pixels, ``to_frame(cell)`` a cell's (x, y) in the frame,
+        ``velocity`` the target's (px a frame). Returns the frame position to move to instead of the
+        chosen peak, or None."""
+        reach = np.maximum(np.asarray(cells, dtype=float), 2.0)
+        base = r1 - np.median(r1)
+        top = float(base[chosen])
+        rows, cols = np.indices(r1.shape)
+        far = np.maximum(np.abs(rows - chosen[0]) / reach[0], np.abs(cols - chosen[1]) / reach[1])
+        near = local_maxima(base) & (far > 1.0) & (far <= self.distance)
+        second = None
+        if top > 0 and near.any():
+            q = np.unravel_index(int(np.argmax(np.where(near, base, -np.inf))), r1.shape)
+            second = q if base[q] >= self.ratio * top else None
+        gap = float(far[second]) if second is not None else np.inf
+
+        if self.state == IDLE:
+            self.seen = self.seen + 1 if second is not None else 0
+            if self.seen >= self.frames:
+                self.state, self.track, self.velocity, self.gap = APPROACHING, to_frame(chosen), velocity.copy(), gap
+                self.left = self.hold
+            return None
+        self.track = self.track + self.velocity
+        if self.state == APPROACHING:
+            if second is not None:
+                self.track, self.gap = to_frame(chosen), gap
+            else:  # gone: into the target if it was last seen close, else away
+                self.state = MERGED if self.gap <= self.merge else IDLE
+            return None
+        self.left -= 1  # merged
+        size = reach[::-1] * cell_px  # (w, h) in frame pixels
+
+        def off(cell) -> float:
+            return float(np.max(np.abs(to_frame(cell) - self.track) / size))
+
+        if top > 0 and off(chosen) > 0.5:
+            on_track = [c for c in zip(*np.nonzero(local_maxima(base) & (base >= self.ratio * top)), strict=True)
+                        if off(c) <= 0.5]
+            if on_track:
+                self.state = IDLE
+                return to_frame(min(on_track, key=off))
+        if self.left <= 0:
+            self.state = IDLE
+        return None
