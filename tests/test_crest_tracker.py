@@ -434,3 +434,17 @@ def test_the_crossing_guard_extrapolates_through_the_merge_and_takes_the_peak_on
     assert away.state == IDLE and away.learning
     with pytest.raises(ConfigError, match="crossing_ratio must be in"):
         create_tracker("metacrest", crossing_ratio=1.5)
+
+
+def test_a_re_detection_ends_a_crossing_and_every_crest_tracker_has_the_option():
+    from metatrack.trackers.crest.crossing import IDLE, MERGED
+
+    frames, boxes = crossing_copy(n=8)
+    for name in ("metacrest", "crest-10", "crest"):
+        t = create_tracker(name, crossing_ratio=0.4)
+        t.init(frames[0], boxes[0])
+        t.update(frames[1])
+        t.crossing.state = MERGED
+        t._relocate(frames[2], boxes[2], 1.0, 1.0)
+        assert t.crossing.state == IDLE
+        assert np.all(np.isfinite(t.update(frames[3])))

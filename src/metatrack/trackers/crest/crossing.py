@@ -17,7 +17,8 @@ each found frame:
   maximum of the map that lies on the track (within half a size, reaching ``crossing_ratio``) is the
   target, if there is one.
 
-Sizes are the target's extent in cells, at least two cells. Ours, beyond CREST and the paper.
+Sizes are the target's extent in cells, at least two cells. Only found frames step it (a held frame
+neither moves nor extrapolates the track), and a re-detection ends it. Ours, beyond CREST and the paper.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class CrossingGuard:
 
     def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int):
         self.ratio, self.distance, self.frames, self.merge, self.hold = ratio, distance, frames, merge, hold
+        self.reset()
+
+    def reset(self) -> None:
+        """No crossing under way (the start, and after a re-detection moved the box elsewhere)."""
         self.state = IDLE
         self.seen = 0  # consecutive frames with a look-alike near
         self.track = np.zeros(2)  # where the target is, anchored or extrapolated (frame pixels)

@@ -368,6 +368,8 @@ class CRESTTracker(AdaptiveTracker):
         wh = self.base_size * self.scale
         self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
         self.confidence = score
+        if self.crossing is not None:  # the box jumped: a crossing's track no longer applies
+            self.crossing.reset()
         return self.box.copy()
 
     def _online_update(self) -> None:
