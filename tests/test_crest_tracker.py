@@ -371,7 +371,8 @@ def crossing_copy(n=60, size=(320, 200), wh=(20, 44), seed=0):
     overlap around frame n / 2 (the crossing split's failure, drawn small)."""
     rng = np.random.default_rng(seed)
     w, h = size
-    bg = textured(h, w, rng, 8)
+    # a faint background: its texture must not make second peaks of its own (they start crossings too)
+    bg = (96 + (textured(h, w, rng, 8).astype(int) - 128) // 6).astype(np.uint8)
     obj = cv2.resize(textured(48, 48, rng, 4), wh)
     copy = np.clip(obj.astype(int) + 20, 0, 255).astype(np.uint8)
     frames, boxes = [], []
