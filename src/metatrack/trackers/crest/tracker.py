@@ -46,7 +46,7 @@ from .loss import crest_loss, gaussian_label
 from .online import online_update
 from .pca import fit_pca_reduction
 from .scale_filter import ScaleFilter, grey
-from .window import cell_to_offset, subpixel_peak, target_cells, window_side
+from .window import cell_to_offset, offset_to_cell, subpixel_peak, target_cells, window_side
 
 MODEL_NAME = "metacrest"
 
@@ -298,6 +298,7 @@ class CRESTTracker(AdaptiveTracker):
         move = self.crossing.step(r1, chosen, np.asarray(self.cells), side / m,
                                   lambda cell: window + cell_to_offset(cell, side, m), self._loss_counter.velocity())
         if move is not None:
+            self._peak = offset_to_cell(move - window, side, m)  # this frame's sample is labelled there
             self.center = np.clip(move, [0.0, 0.0], [float(size[0]), float(size[1])])
             wh = self.base_size * self.scale
             self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
