@@ -68,7 +68,8 @@ class CrossingGuard:
         top = float(base[chosen])
         rows, cols = np.indices(r1.shape)
         far = np.maximum(np.abs(rows - chosen[0]) / reach[0], np.abs(cols - chosen[1]) / reach[1])
-        near = local_maxima(base) & (far > 1.0) & (far <= self.distance)
+        peaks = local_maxima(base)
+        near = peaks & (far > 1.0) & (far <= self.distance)
         second = None
         if top > 0 and near.any():
             q = np.unravel_index(int(np.argmax(np.where(near, base, -np.inf))), r1.shape)
@@ -95,7 +96,7 @@ class CrossingGuard:
             return float(np.max(np.abs(to_frame(cell) - self.track) / size))
 
         if top > 0 and off(chosen) > 0.5:
-            on_track = [c for c in zip(*np.nonzero(local_maxima(base) & (base >= self.ratio * top)), strict=True)
+            on_track = [c for c in zip(*np.nonzero(peaks & (base >= self.ratio * top)), strict=True)
                         if off(c) <= 0.5]
             if on_track:
                 self.state = IDLE

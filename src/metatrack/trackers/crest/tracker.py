@@ -290,11 +290,17 @@ class CRESTTracker(AdaptiveTracker):
         running peak (a re-detected candidate must pass it as a tracked peak does)."""
         return self.reference is not None and score < self.config.occlusion_ratio * self.reference
 
+    def _with_prior(self, r1: np.ndarray) -> np.ndarray:
+        """The response times the motion prior, whose maximum is the chosen peak. The prior multiplies a
+        non-negative map, so that it never favours cells far away (a negative response times a small
+        prior would grow), and a flat map keeps the centre."""
+        return (r1 - r1.min() + 1e-6) * self.motion
+
     def _through_crossing(self, r1: np.ndarray, window: np.ndarray, side: float, size: tuple[int, int]) -> None:
         """Move to where :class:`~.crossing.CrossingGuard` says the target is, if it says so (``window``:
         the centre of the window this frame's response was read in)."""
         m = self.map_size
-        chosen = np.unravel_index(int(np.argmax((r1 - r1.min() + 1e-6) * self.motion)), r1.shape)
+        chosen = np.unravel_index(int(np.argmax(self._with_prior(r1))), r1.shape)
         move = self.crossing.step(r1, chosen, np.asarray(self.cells), side / m,
                                   lambda cell: window + cell_to_offset(cell, side, m), self._loss_counter.velocity())
         if move is not None:
@@ -308,9 +314,7 @@ class CRESTTracker(AdaptiveTracker):
         """Move to the response's peak (times the motion prior) and take the best scale's size (or the
         scale filter's, crest/scale_filter.py, which learns from the frame only if ``learn``)."""
         cfg, m = self.config, self.map_size
-        # the prior multiplies a non-negative map, so that it never favours cells far away (a
-        # negative response times a small prior would grow), and a flat map keeps the centre
-        self._peak = subpixel_peak((r1 - r1.min() + 1e-6) * self.motion, cfg.subpixel)
+        self._peak = subpixel_peak(self._with_prior(r1), cfg.subpixel)
         self.center = self.center + cell_to_offset(self._peak, side, m)
         self.center = np.clip(self.center, [0.0, 0.0], [float(size[0]), float(size[1])])
         if self.scale_filter is not None:
