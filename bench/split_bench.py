@@ -34,8 +34,9 @@ from metatrack.determinism import limit_thread_pools, math_threads_for_children
 
 DEFAULT_SPLITS = ("validation=embedded:eval", "test=embedded:test", "real-validation=real:validation",
                   "real-test=real:test")
-DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30", "metacrest", "crest-10",
-                    "crest-converged", "crest-base", "crest", "opencv-csrt", "opencv-kcf", "dlib-correlation")
+DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30", "metacrest", "metacrest-01",
+                    "crest-10", "crest-converged", "crest-base", "crest", "opencv-csrt", "opencv-kcf",
+                    "dlib-correlation")
 
 
 def build(tracker: str):

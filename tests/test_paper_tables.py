@@ -47,16 +47,16 @@ def test_tables_and_figures_end_to_end(paper_tables, splits, tmp_path, monkeypat
     pt, rt = paper_tables
     cache, figures = tmp_path / "cache", tmp_path / "figures"
     t1, t2 = tmp_path / "t1.json", tmp_path / "t2.json"
-    argv = ["--splits", *splits, "--trackers", "metacrest", "crest", "--seeds", "0,1", "--cache", str(cache),
+    argv = ["--splits", *splits, "--trackers", "metacrest-01", "crest", "--seeds", "0,1", "--cache", str(cache),
             "--table1", str(t1), "--table2", str(t2), "--figures", str(figures)]
     assert pt.main(argv) == 0
 
     doc1, doc2 = json.loads(t1.read_text()), json.loads(t2.read_text())
     assert doc1["kind"] == "paper_table1" and doc2["kind"] == "paper_table2"
     for doc in (doc1, doc2):
-        assert set(doc["results"]) == {"metacrest", "crest"} and set(doc["splits"]) == {"validation", "test"}
+        assert set(doc["results"]) == {"metacrest-01", "crest"} and set(doc["splits"]) == {"validation", "test"}
         assert doc["seeds"] == [0, 1] and doc["machine"]["cores"] >= 1 and "Nothing was chosen" in doc["note"]
-    assert doc1["stochastic"] == {"metacrest": False, "crest": True}
+    assert doc1["stochastic"] == {"metacrest-01": False, "crest": True}
     for tracker, per_split in doc1["results"].items():
         for r in per_split.values():
             assert 0 <= r["eao"] <= 1 and 0 <= r["success_auc"] <= 1 and 0 <= r["precision"] <= 1
@@ -76,8 +76,8 @@ def test_tables_and_figures_end_to_end(paper_tables, splits, tmp_path, monkeypat
     # the docs' renderers know both files
     assert rt.renderer_for(doc1) is rt.render_paper_table1 and rt.renderer_for(doc2) is rt.render_paper_table2
     table = rt.render_paper_table1("t1", doc1)
-    assert "**validation**" in table and "| crest |" in table and "metacrest success_auc >= crest's" in table
-    assert "| metacrest | loss |" in rt.render_paper_table2("t2", doc2)
+    assert "**validation**" in table and "| crest |" in table and "metacrest-01 success_auc >= crest's" in table
+    assert "| metacrest-01 | loss |" in rt.render_paper_table2("t2", doc2)
     for role in ("validation", "test"):
         assert (figures / f"paper_fig3_{role}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -27,6 +27,9 @@ from metatrack.trackers.sdnet.config import SDNetConfig  # noqa: E402
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SIZE = (320, 240)
+#: the CREST family's member these mechanisms were shown on: the paper's one-step MetaCREST (its failures
+#: without them are what the sequences demonstrate; re-detection is off in every MetaCREST's defaults)
+CREST_FAMILY = "metacrest-01"
 
 
 # ---------------------------------------------------------------- the rule
@@ -119,7 +122,7 @@ def _mean_iou(name: str, seq: Sequence, start: int, box=None, **overrides) -> fl
     return float(np.mean(iou(boxes[start:], ref)))
 
 
-@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("name", ["metasdnet", CREST_FAMILY])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_target_that_leaves_at_one_border_is_found_where_it_comes_back(name, seed):
     seq = leaves_and_returns(seed)
@@ -131,11 +134,11 @@ def test_a_target_that_leaves_at_one_border_is_found_where_it_comes_back(name, s
     # MetaCREST under the whole velocity (velocity_damping 1.0) takes a patch of the background's
     # corner on seed 0 while the target is away, and stays there
     assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.7}) > 0.6
-    if name == "metacrest" and seed == 0:
+    if name == CREST_FAMILY and seed == 0:
         assert _mean_iou(name, seq, back, **{**WIDE, "redetect_ratio": 0.5}) < 0.1
 
 
-@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("name", ["metasdnet", CREST_FAMILY])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewhere(name, seed):
     seq = hidden_beside_a_lookalike(seed)
@@ -144,7 +147,7 @@ def test_a_target_hidden_in_the_interior_is_not_swapped_for_a_lookalike_elsewher
     # the first version (no difference between the kinds): the wide search takes the look-alike and stays
     # (MetaCREST with its scale filter takes a window over the frame's corner instead, as wrong: the
     # demonstration reads the size from the three scales; docs/results.md, MetaCREST's size)
-    old = {"scale_filter": False} if name == "metacrest" else {}
+    old = {"scale_filter": False} if name == CREST_FAMILY else {}
     assert _mean_iou(name, seq, back, lookalike, **WIDE, redetect_hidden_after=5, **old) > 0.6
     # hidden: the family's own search only, and it is on the target when the occluder goes
     assert _mean_iou(name, seq, back, **WIDE) > 0.6
@@ -179,7 +182,7 @@ def test_a_departed_loss_admits_candidates_near_an_edge_and_waits_where_the_targ
         RedetectSettings(redetect_entry=-1.0).validate_redetect()
 
 
-@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("name", ["metasdnet", CREST_FAMILY])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_target_away_from_the_view_is_not_swapped_for_a_lookalike_in_the_interior(name, seed):
     """The target leaves over the left edge for 16 frames while a look-alike stands in the middle of the
@@ -188,7 +191,7 @@ def test_a_target_away_from_the_view_is_not_swapped_for_a_lookalike_in_the_inter
     redetect_entry the look-alike is never taken and the target is found where it comes back in."""
     seq = leaves_and_returns(seed, gone=16, lookalike=True)
     away, back = slice(36, 52), 36 + 16 + 10
-    settings = {**WIDE, "redetect_ratio": 0.7} if name == "metacrest" else WIDE
+    settings = {**WIDE, "redetect_ratio": 0.7} if name == CREST_FAMILY else WIDE
     t = create_tracker(name, **settings)
     t.seed(0)
     anywhere, _ = track_ope(t, seq, [])
@@ -269,7 +272,7 @@ def test_a_velocity_fast_against_the_box_does_not_coast():
         RedetectSettings(coast_speed_limit=-0.1).validate_redetect()
 
 
-@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("name", ["metasdnet", CREST_FAMILY])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_target_that_walks_behind_a_pole_is_found_on_its_far_side(name, seed):
     """Wholly hidden for about 10 frames behind a pole 56 px wide: waiting where it went in, a tracker
@@ -327,7 +330,7 @@ def test_the_velocity_keeps_a_fast_target_in_metasdnets_candidates(seed):
         assert _mean_iou("metasdnet", seq, 1, redetect_after=0, velocity_damping=0.5) < 0.2
 
 
-@pytest.mark.parametrize("name", ["metasdnet", "metacrest"])
+@pytest.mark.parametrize("name", ["metasdnet", CREST_FAMILY])
 def test_the_search_centre_moves_on_by_the_damped_velocity(name):
     seq = crossing(0, 4)
     t = create_tracker(name, velocity_damping=0.5)

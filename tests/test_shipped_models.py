@@ -15,7 +15,7 @@ from metatrack.modelfile import SUMS_FILE, listed_sha256, load_model
 MODELS = Path(metatrack.__file__).parent / "models"
 SHIPPED = {"metasdnet.safetensors": "metasdnet", "metacrest.safetensors": "metacrest", "mdnet.safetensors": "mdnet",
            "metasdnet_features.safetensors": "metasdnet", "metacrest_online.safetensors": "metacrest",
-           "metasdnet_online.safetensors": "metasdnet"}
+           "metasdnet_online.safetensors": "metasdnet", "metacrest_step.safetensors": "metacrest"}
 
 
 def test_every_model_file_in_the_package_is_one_of_these():

@@ -26,11 +26,11 @@ REFUSED = {"embedded:test": "test", "real:test": "test", "real:all": "test clips
            "embedded:train": "meta-training"}
 #: the shipped calibration's validation data sets and trackers
 DEFAULT_DATASETS = ("embedded:eval", "real:validation")
-DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "mdnet-01", "mdnet-10", "mdnet-30", "metacrest", "crest",
+DEFAULT_TRACKERS = ("metasdnet", "sdnet-30", "mdnet-01", "mdnet-10", "mdnet-30", "metacrest", "metacrest-01", "crest",
                     "crest-base", "crest-converged", "opencv-kcf", "opencv-csrt", "opencv-mosse",
                     "opencv-medianflow", "opencv-mil", "opencv-tld", "dlib-correlation")
 #: other registered names of the same tracker
-ALIASES = {"metasdnet": ["metasdnet-01"], "metacrest": ["metacrest-01"]}
+ALIASES = {"metasdnet": ["metasdnet-01"]}
 #: what each tracker's raw confidence is (by name prefix)
 RAW_SCORES = {
     "metasdnet": "mean fc6 positive logit of the top-5 candidates (blank region: blank_confidence)",

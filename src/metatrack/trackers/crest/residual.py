@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .config import CREST_SCHEDULE, CRESTConfig
+from .config import CREST_SCHEDULE, CRESTConfig, settings_under
 from .head import ResponseBatch, correlate, reduce_features
 from .loss import crest_loss
 from .tracker import CRESTN, Params
@@ -82,21 +82,11 @@ def _unprefixed(params: Params, prefix: str) -> Params:
     return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
 
 
-def with_crest_schedule(config: CRESTConfig | dict | None) -> CRESTConfig | dict:
-    """Settings with CREST's schedule (:data:`CREST_SCHEDULE`) under them: a settings dict, or none,
-    gets the schedule's value for every key it does not set; a full :class:`CRESTConfig` is kept."""
-    if config is None:
-        return dict(CREST_SCHEDULE)
-    if isinstance(config, dict):
-        return {**CREST_SCHEDULE, **config}
-    return config
-
-
 def crest_base(device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
                **overrides: Any) -> CRESTN:
     """CREST-Base, CREST's ablation: CREST-N trained to convergence on the first frame, on CREST's
     schedule, without the residual modules (a configuration of :class:`CRESTN`, not a copy)."""
-    return CRESTN(device, with_crest_schedule(config), **overrides)
+    return CRESTN(device, settings_under(CREST_SCHEDULE, config), **overrides)
 
 
 class CREST(CRESTN):
@@ -105,7 +95,7 @@ class CREST(CRESTN):
 
     def __init__(self, device: str | torch.device = "cpu", config: CRESTConfig | dict | None = None,
                  spatial: bool = True, temporal: bool = True, **overrides: Any):
-        super().__init__(device, with_crest_schedule(config), **overrides)
+        super().__init__(device, settings_under(CREST_SCHEDULE, config), **overrides)
         self.use_spatial, self.use_temporal = bool(spatial), bool(temporal)
         self._first_x: torch.Tensor | None = None  # the first frame's reduced, windowed features
         self.temporal_map: torch.Tensor | None = None  # the frozen temporal residual's output (1, 1, M, M)
