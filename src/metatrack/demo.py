@@ -26,14 +26,15 @@ from .io import atomic_write_text
 from .trackers import available_trackers
 from .visualize import VideoWriter, annotate, contact_sheet, write_image
 
-#: the paper's pairs (Table 1: MetaSDNet / pyMDNet-30, MetaCREST / CREST), the baselines without
-#: offline training (SDNet-30, CREST-converged) and the OpenCV peers; the baselines' N sweep is the
-#: first-frame table (INIT_TRACKERS), whose tracking is bench/meta_bench.py's job: a tracking run of
-#: every N would triple the demo's time
-OPE_TRACKERS = ["metasdnet", "mdnet-30", "sdnet-30", "metacrest", "crest", "crest-converged", "opencv-kcf",
-                "opencv-csrt", "opencv-mosse", "opencv-medianflow"]
-VOT_TRACKERS = ["metasdnet", "mdnet-30", "sdnet-30", "metacrest", "crest", "crest-converged", "opencv-kcf",
-                "opencv-csrt"]
+#: the paper's pairs (Table 1: MetaSDNet / pyMDNet-30, MetaCREST-01 / CREST) with the default MetaCREST
+#: (its first filter in closed form), the baselines without offline training (SDNet-30,
+#: CREST-converged) and the OpenCV peers; the baselines' N sweep is the first-frame table
+#: (INIT_TRACKERS), whose tracking is bench/meta_bench.py's job: a tracking run of every N would triple
+#: the demo's time
+OPE_TRACKERS = ["metasdnet", "mdnet-30", "sdnet-30", "metacrest", "metacrest-01", "crest", "crest-converged",
+                "opencv-kcf", "opencv-csrt", "opencv-mosse", "opencv-medianflow"]
+VOT_TRACKERS = ["metasdnet", "mdnet-30", "sdnet-30", "metacrest", "metacrest-01", "crest", "crest-converged",
+                "opencv-kcf", "opencv-csrt"]
 #: Table 1 (reset-based) on the first VOT_SEQUENCES eval sequences (every object of the split): the
 #: VOT protocol on all 16 doubles the demo's time (`metatrack run --protocol vot` runs them all)
 VOT_SEQUENCES = 8
