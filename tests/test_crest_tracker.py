@@ -392,6 +392,15 @@ def test_the_shipped_metacrest_is_the_closed_form_model_and_metacrest_01_the_pap
     assert default.model_path.name == "metacrest.safetensors" and default.config.init_filter == "dcf"
     assert paper.model_path.name == "metacrest_step.safetensors" and paper.config.init_filter == "step"
     assert default.config.window_basis == "area" and paper.config.window_basis == "longer"
+    # each config that trains a shipped model names the settings it is tracked with
+    import yaml
+
+    from metatrack.trackers.adaptive import shipped_config
+
+    for tracker, config in ((default, "metacrest"), (paper, "metacrest_step")):
+        named = yaml.safe_load(shipped_config(config).read_text())["tracker"]
+        for key in ("update_lr", "init_filter", "window_basis", "occlusion_ratio", "velocity_damping"):
+            assert named.get(key, getattr(CRESTConfig(), key)) == getattr(tracker.config, key), (config, key)
 
 
 # ---------------------------------------------------------------- through a look-alike's crossing
@@ -474,6 +483,34 @@ def test_the_crossing_guard_extrapolates_through_the_merge_and_takes_the_peak_on
     assert away.state == IDLE and away.learning
     with pytest.raises(ConfigError, match="crossing_ratio must be in"):
         create_tracker("metacrest", crossing_ratio=1.5)
+
+
+def test_a_second_peak_that_stays_put_starts_no_crossing_under_crossing_motion():
+    """crossing_motion: a spot of background texture beside the target (a second peak fixed in the
+    frame) starts no crossing, a look-alike walking towards the target does; without the test both do."""
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
+    from metatrack.trackers.crest.loss import gaussian_label
+
+    cells, m = np.array([4.0, 4.0]), 31
+    to_frame = lambda c: np.array([c[1] * 8.0, c[0] * 8.0])  # noqa: E731 - one cell is 8 px
+    velocity = np.zeros(2)
+
+    def run(guard, copy_cols):
+        states = []
+        for col in copy_cols:
+            r = np.maximum(gaussian_label((m, m), (15, 10), cells), 0.8 * gaussian_label((m, m), (15, col), cells))
+            chosen = np.unravel_index(int(np.argmax(r)), r.shape)
+            guard.step(r, chosen, cells, 8.0, to_frame, velocity)
+            states.append(guard.state)
+        return states
+
+    static, walking = [17] * 6, [18, 18, 17, 17, 16, 16]  # 1.5-2 sizes away; the walker 2 cells (half a size)
+    assert run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.0), static)[2] == APPROACHING
+    assert set(run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), static)) == {IDLE}
+    states = run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), walking)
+    assert states[:4] == [IDLE] * 4 and states[4] == APPROACHING  # 3 frames seen, then moved 0.5 sizes
+    with pytest.raises(ConfigError, match="crossing_motion"):
+        CRESTConfig(crossing_ratio=0.4, crossing_motion=-1.0)
 
 
 def test_a_re_detection_ends_a_crossing_and_every_crest_tracker_has_the_option():

@@ -153,6 +153,10 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     crossing_frames: int = 3
     crossing_merge: float = 1.5
     crossing_hold: int = 20
+    # ours: ... and only once that second peak has moved this many target sizes in the frame since it
+    # was first seen (background texture stays put and started false crossings; a look-alike walks).
+    # 0: no such test (the option as first measured)
+    crossing_motion: float = 0.0
     # ours: the window and its motion prior centred on a constant-velocity prediction, this share of the
     # mean displacement over the last velocity_frames found frames (adaptive/redetect.py; official: 0,
     # centred on the last position). Chosen on validation (MetaCREST embedded:eval 0.602 -> 0.611,
@@ -224,9 +228,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (0.0 <= self.occlusion_decay < 1.0, "occlusion_decay must be in [0, 1)"),
             (0.0 <= self.follow_ratio < 1.0, "follow_ratio must be in [0, 1)"),
             (0.0 <= self.crossing_ratio < 1.0 and self.crossing_distance > 1.0 and self.crossing_frames >= 1
-             and self.crossing_merge > 1.0 and self.crossing_hold >= 1,
+             and self.crossing_merge > 1.0 and self.crossing_hold >= 1 and self.crossing_motion >= 0,
              "crossing_ratio must be in [0, 1), crossing_distance and crossing_merge > 1, crossing_frames and "
-             "crossing_hold >= 1"),
+             "crossing_hold >= 1, crossing_motion >= 0"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
             (self.update_until_loss is None or self.update_until_loss >= 0, "update_until_loss must be >= 0"),

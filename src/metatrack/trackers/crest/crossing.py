@@ -8,8 +8,9 @@ each found frame:
 
 - approaching: a second local maximum, more than the target's size from the chosen peak and at most
   ``crossing_distance`` sizes, reaching ``crossing_ratio`` of it (above the map's median) on
-  ``crossing_frames`` consecutive frames is a look-alike near; the target's track is anchored on the
-  chosen peak, with the velocity it has;
+  ``crossing_frames`` consecutive frames, and having moved in the frame by ``crossing_motion`` sizes
+  since it was first seen (a look-alike walks; a spot of the background's texture stays where it is),
+  is a look-alike near; the target's track is anchored on the chosen peak, with the velocity it has;
 - merged: the second peak is gone after it was last seen within ``crossing_merge`` sizes (it went into
   the target, not away): the track is extrapolated at that velocity for up to ``crossing_hold``
   frames, and the tracker learns nothing (the buffer would get the copy's looks);
@@ -39,14 +40,16 @@ def local_maxima(base: np.ndarray) -> np.ndarray:
 class CrossingGuard:
     """The state of one tracker's look-alike crossing (module docstring); :meth:`step` once a found frame."""
 
-    def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int):
+    def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int, motion: float = 0.0):
         self.ratio, self.distance, self.frames, self.merge, self.hold = ratio, distance, frames, merge, hold
+        self.motion = motion
         self.reset()
 
     def reset(self) -> None:
         """No crossing under way (the start, and after a re-detection moved the box elsewhere)."""
         self.state = IDLE
         self.seen = 0  # consecutive frames with a look-alike near
+        self.first_seen = np.zeros(2)  # where it was on the first of them (frame pixels)
         self.track = np.zeros(2)  # where the target is, anchored or extrapolated (frame pixels)
         self.velocity = np.zeros(2)
         self.gap = np.inf  # the look-alike's last distance from the target, in sizes
@@ -75,10 +78,18 @@ class CrossingGuard:
             q = np.unravel_index(int(np.argmax(np.where(near, base, -np.inf))), r1.shape)
             second = q if base[q] >= self.ratio * top else None
         gap = float(far[second]) if second is not None else np.inf
+        size = reach[::-1] * cell_px  # (w, h) in frame pixels
 
         if self.state == IDLE:
-            self.seen = self.seen + 1 if second is not None else 0
-            if self.seen >= self.frames:
+            if second is None:
+                self.seen = 0
+                return None
+            here = to_frame(second)
+            if self.seen == 0:
+                self.first_seen = here
+            self.seen += 1
+            moved = float(np.max(np.abs(here - self.first_seen) / size))
+            if self.seen >= self.frames and moved >= self.motion:
                 self.state, self.track, self.velocity, self.gap = APPROACHING, to_frame(chosen), velocity.copy(), gap
                 self.left = self.hold
             return None
@@ -90,7 +101,6 @@ class CrossingGuard:
                 self.state = MERGED if self.gap <= self.merge else IDLE
             return None
         self.left -= 1  # merged
-        size = reach[::-1] * cell_px  # (w, h) in frame pixels
 
         def off(cell) -> float:
             return float(np.max(np.abs(to_frame(cell) - self.track) / size))

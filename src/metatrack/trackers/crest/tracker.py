@@ -168,7 +168,8 @@ class CRESTTracker(AdaptiveTracker):
         self.frame = 0
         self.reference: float | None = None
         self.crossing = (CrossingGuard(cfg.crossing_ratio, cfg.crossing_distance, cfg.crossing_frames,
-                                       cfg.crossing_merge, cfg.crossing_hold) if cfg.crossing_ratio else None)
+                                       cfg.crossing_merge, cfg.crossing_hold, cfg.crossing_motion)
+                         if cfg.crossing_ratio else None)
         self.box = clip_box(box, image_size(image))
         self.scale_filter = (ScaleFilter(cfg, grey(image), self.center, self.base_size * self.scale)
                              if cfg.scale_filter else None)
