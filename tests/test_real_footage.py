@@ -71,12 +71,21 @@ EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
     ("metasdnet", "bikes-pannier"): 0.7,
     ("metasdnet", "bikes-brake-light"): 0.75,
     ("metasdnet", "carphone-head"): 0.75,
-    # the shipped MetaCREST (zero theta0_f, fitted first step; measured 2026-11-26: 0.80, 0.94, 0.80, 0.49, 0.84)
-    ("metacrest", "bikes-man-in-suit"): 0.7,
-    ("metacrest", "bikes-cyclist"): 0.65,
-    ("metacrest", "bikes-pannier"): 0.6,
-    ("metacrest", "bikes-brake-light"): 0.4,
-    ("metacrest", "carphone-head"): 0.7,
+    # the paper's one-step MetaCREST (zero theta0_f, fitted first step; the shipped metacrest until
+    # 2026-12-06; measured 2026-11-26: 0.80, 0.94, 0.80, 0.49, 0.84): its box shrinks onto the brake
+    # light's strong end (a template's ridge along an elongated target)
+    ("metacrest-01", "bikes-man-in-suit"): 0.7,
+    ("metacrest-01", "bikes-cyclist"): 0.65,
+    ("metacrest-01", "bikes-pannier"): 0.6,
+    ("metacrest-01", "bikes-brake-light"): 0.4,
+    ("metacrest-01", "carphone-head"): 0.7,
+    # the default MetaCREST, its first filter in closed form (measured 2026-12-06, bench/split_bench.py on
+    # real:validation: 0.84, 0.95, 0.84, 0.86, 0.86): it keeps the whole brake light
+    ("metacrest", "bikes-man-in-suit"): 0.75,
+    ("metacrest", "bikes-cyclist"): 0.8,
+    ("metacrest", "bikes-pannier"): 0.75,
+    ("metacrest", "bikes-brake-light"): 0.75,
+    ("metacrest", "carphone-head"): 0.75,
     # pyMDNet-30 and the two options beyond the shipped models (measured 2026-12-05, seed 0, by
     # bench/split_bench.py on real:validation: mdnet-30 0.89, 0.94, 0.84, 0.87, 0.88; metasdnet-features
     # 0.91, 0.93, 0.86, 0.87, 0.86; metacrest-online 0.82, 0.74, 0.83, 0.60, 0.82)
@@ -358,3 +367,11 @@ def test_hard_clips_defeat_a_plain_correlation_filter(clip_name):
     worst = min(keyframe_ious(name, clip_name).mean() for name in ("opencv-kcf", "opencv-mosse"))
     assert worst < 0.3
     assert keyframe_ious("opencv-csrt", clip_name).mean() > 0.6
+
+
+def test_the_closed_form_first_filter_keeps_the_elongated_brake_light():
+    """The reason the default MetaCREST solves its first filter in closed form: the paper's one step
+    writes a template whose response along the thin brake light is a ridge, and its box shrinks onto the
+    light's strong end; the solved filter keeps the whole light (docs/results.md)."""
+    step, solved = (keyframe_ious(name, "bikes-brake-light") for name in ("metacrest-01", "metacrest"))
+    assert step.mean() < 0.6 < solved.mean(), (np.round(step, 2).tolist(), np.round(solved, 2).tolist())
