@@ -72,8 +72,8 @@ EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
     ("metasdnet", "bikes-brake-light"): 0.75,
     ("metasdnet", "carphone-head"): 0.75,
     # the paper's one-step MetaCREST (zero theta0_f, fitted first step; the shipped metacrest until
-    # 2026-12-06; measured 2026-11-26: 0.80, 0.94, 0.80, 0.49, 0.84): its box shrinks onto the brake
-    # light's strong end (a template's ridge along an elongated target)
+    # 2026-12-06; measured 2026-11-26: 0.80, 0.94, 0.80, 0.49, 0.84, the brake light 0.74 with the
+    # defaults of 2026-12-06): its box shrinks towards the brake light's strong end
     ("metacrest-01", "bikes-man-in-suit"): 0.7,
     ("metacrest-01", "bikes-cyclist"): 0.65,
     ("metacrest-01", "bikes-pannier"): 0.6,
@@ -371,7 +371,10 @@ def test_hard_clips_defeat_a_plain_correlation_filter(clip_name):
 
 def test_the_closed_form_first_filter_keeps_the_elongated_brake_light():
     """The reason the default MetaCREST solves its first filter in closed form: the paper's one step
-    writes a template whose response along the thin brake light is a ridge, and its box shrinks onto the
-    light's strong end; the solved filter keeps the whole light (docs/results.md)."""
+    writes a template whose response along the thin brake light is a ridge, and its box shrinks towards
+    the light's strong end (measured 2026-12-06: keyframe IoU 0.74 on average, down to 0.46); the solved
+    filter keeps the whole light (0.86, never under 0.78; docs/results.md)."""
     step, solved = (keyframe_ious(name, "bikes-brake-light") for name in ("metacrest-01", "metacrest"))
-    assert step.mean() < 0.6 < solved.mean(), (np.round(step, 2).tolist(), np.round(solved, 2).tolist())
+    shown = (np.round(step, 2).tolist(), np.round(solved, 2).tolist())
+    assert solved.mean() >= step.mean() + 0.08, shown
+    assert step.min() < 0.6 < 0.7 < solved.min(), shown
