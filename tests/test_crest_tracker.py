@@ -374,6 +374,43 @@ def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tm
         create_tracker("metacrest", model=step_model, init_filter="dcf")
 
 
+def test_the_solved_update_fits_the_buffer_and_blends_at_its_rate(tmp_path):
+    """dcf_update_rate: the later update solves the filter on the buffer's frames in closed form (its
+    response peaks where their labels do) and blends it in at that rate; several samples solve as one
+    when there is one."""
+    frames, boxes = moving_square(11)
+    model = metacrest_model(tmp_path / "m.safetensors", init_filter="dcf")
+    t = create_tracker("metacrest", model=model, dcf_update_rate=1.0, update_interval=100)
+    t.init(frames[0], boxes[0])
+    for f in frames[1:]:
+        t.update(f)
+    before, before_bias = t.params["filter"].clone(), t.params["filter_bias"].clone()
+    t._online_update()
+    feats = torch.stack([f for f, _ in t.buffer]).float()
+    labels = torch.stack([label for _, label in t.buffer])
+    resp = first_frame.correlate(feats, t.params["filter"], t.params["filter_bias"], "conv")
+    for r, label in zip(resp, labels, strict=True):  # within a cell (the labels' peaks are sub-cell)
+        peak, want = (np.array(np.unravel_index(int(m.argmax()), m.shape)) for m in (r, label))
+        assert np.abs(peak - want).max() <= 1
+    solved = t.params["filter"].clone()
+    # at rate 1 the filter is the buffer's closed-form solve, scaled to its labels
+    expected = first_frame.dcf_filter(feats, labels[:, 0], tuple(before.shape[-2:]), t.config.dcf_lambda)
+    c, bias = first_frame.fitted_scale_and_bias(first_frame.correlate(feats, expected, None, "im2col"), labels)
+    torch.testing.assert_close(t.params["filter"].detach(), c * expected, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(t.params["filter_bias"].detach(), bias.reshape(before_bias.shape), rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(before, t.params["filter"].detach())
+    half = create_tracker("metacrest", model=model, dcf_update_rate=0.5, update_interval=100)
+    half.init(frames[0], boxes[0])
+    for f in frames[1:]:
+        half.update(f)
+    half._online_update()
+    torch.testing.assert_close(half.params["filter"], 0.5 * before + 0.5 * solved, rtol=1e-4, atol=1e-7)
+    one = first_frame.dcf_filter(feats[:1], labels[:1, 0], (3, 3), 0.1)
+    torch.testing.assert_close(one, first_frame.dcf_filter(feats[0], labels[0, 0], (3, 3), 0.1))
+    with pytest.raises(ConfigError, match="dcf_update_rate"):
+        create_tracker("metacrest", model=model, dcf_update_rate=1.5)
+
+
 def test_the_default_metacrest_has_its_own_online_rate_under_the_callers_settings(tmp_path):
     """metacrest's closed-form filters are smaller than a step's: its online rate is its own, a caller's
     setting (a config dict or a keyword) still wins, and CREST-N and the paper's metacrest-01 keep theirs."""

@@ -100,6 +100,11 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # docs/results.md#metacrests-first-filter-in-closed-form)
     init_filter: str = "step"
     dcf_lambda: float = 0.1
+    # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
+    # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into
+    # the current filter at this rate, instead of update_iterations Adam steps (MOSSE's and KCF's model
+    # update). 0: Adam (official). Tried on validation (docs/results.md, MetaCREST's default)
+    dcf_update_rate: float = 0.0
     init_iterations: int = 10  # CREST-N: N iterations from a random filter
     init_until_loss: float | None = None  # CREST's rule: train until the loss <= 0.02 (CREST-65)
     init_max_iterations: int = 300  # cap of the rule above
@@ -212,6 +217,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
              and min(self.canonical_filter_size) >= 1), "canonical_filter_size must be [h, w] >= 1"),
             (self.init_step_length in ("alpha", "fit"), "init_step_length must be 'alpha' or 'fit'"),
             (self.init_filter in ("step", "dcf"), "init_filter must be 'step' or 'dcf'"),
+            (0.0 <= self.dcf_update_rate <= 1.0, "dcf_update_rate must be in [0, 1]"),
             (self.dcf_lambda > 0, "dcf_lambda must be > 0"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),
             (self.init_max_iterations >= 1, "init_max_iterations must be >= 1"),

@@ -55,11 +55,17 @@ def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridg
     multi-channel ridge regression, a circular correlation), back in space with the origin moved to
     the centre: the filter weighs the target's features against their own correlations, so that the
     response peaks on the target's centre, where one gradient step from zero is a plain template whose
-    response along an elongated target is a ridge (docs/results.md). Differentiable.
+    response along an elongated target is a ridge (docs/results.md). Differentiable. Several samples,
+    ``x`` (N, C, M, M) with ``label`` (N, M, M), give the filter that fits them all (the numerator and the
+    power summed over the samples, as MOSSE learns from several frames).
     """
     xf = torch.fft.fft2(x)
-    power = (xf.real ** 2 + xf.imag ** 2).sum(0)
-    hf = xf * torch.fft.fft2(label).conj() / (power + ridge * power.mean())
+    if x.dim() == 4:
+        power = (xf.real ** 2 + xf.imag ** 2).sum((0, 1))
+        hf = (xf * torch.fft.fft2(label)[:, None].conj()).sum(0) / (power + ridge * power.mean())
+    else:
+        power = (xf.real ** 2 + xf.imag ** 2).sum(0)
+        hf = xf * torch.fft.fft2(label).conj() / (power + ridge * power.mean())
     h = torch.fft.fftshift(torch.fft.ifft2(hf).real, dim=(-2, -1))
     c, (fh, fw) = x.shape[-1] // 2, size
     return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]

@@ -40,7 +40,7 @@ from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, Sha
 from .config import CRESTConfig
 from .crossing import CrossingGuard
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
-from .first_frame import FILTER_PARAMS, first_frame_update
+from .first_frame import FILTER_PARAMS, dcf_filter, first_frame_update, fitted_scale_and_bias
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
 from .online import online_update
@@ -385,6 +385,9 @@ class CRESTTracker(AdaptiveTracker):
         if cfg.online_update == "meta":
             self._learned_update()
             return
+        if cfg.dcf_update_rate:
+            self._solved_update()
+            return
         n = len(self.buffer)
         total = cfg.update_iterations * cfg.update_batch
         order = self.rng.permutation(n)
@@ -410,6 +413,23 @@ class CRESTTracker(AdaptiveTracker):
             with torch.no_grad():  # a diverged update is undone
                 for k, v in saved.items():
                     p[k].copy_(v)
+
+    def _solved_update(self) -> None:
+        """``dcf_update_rate``: the filter solved in closed form on every frame of the buffer, its scale and
+        bias fitted to their labels, blended into the current filter and bias at that rate."""
+        cfg, p = self.config, self.params
+        feats = torch.stack([f for f, _ in self.buffer]).float()
+        labels = torch.stack([label for _, label in self.buffer])
+        with torch.no_grad():
+            if cfg.update_reduction:  # the buffer holds backbone features
+                feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
+            solved = dcf_filter(feats, labels[:, 0], tuple(p["filter"].shape[-2:]), cfg.dcf_lambda)
+            c, b = fitted_scale_and_bias(correlate(feats, solved, None, cfg.correlation), labels)
+            if not (torch.isfinite(c) and torch.isfinite(b) and torch.isfinite(solved).all()):
+                return  # a degenerate solve changes nothing
+            rate = cfg.dcf_update_rate
+            p["filter"].mul_(1.0 - rate).add_(rate * c * solved)
+            p["filter_bias"].mul_(1.0 - rate).add_(rate * b.reshape(p["filter_bias"].shape))
 
     def _learned_update(self) -> None:
         """One step of the meta-learned online step sizes on the buffer's last ``update_interval``
