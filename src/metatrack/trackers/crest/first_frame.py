@@ -59,16 +59,25 @@ def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridg
     ``x`` (N, C, M, M) with ``label`` (N, M, M), give the filter that fits them all (the numerator and the
     power summed over the samples, as MOSSE learns from several frames).
     """
+    if x.dim() == 3:
+        x, label = x[None], label[None]
     xf = torch.fft.fft2(x)
-    if x.dim() == 4:
-        power = (xf.real ** 2 + xf.imag ** 2).sum((0, 1))
-        hf = (xf * torch.fft.fft2(label)[:, None].conj()).sum(0) / (power + ridge * power.mean())
-    else:
-        power = (xf.real ** 2 + xf.imag ** 2).sum(0)
-        hf = xf * torch.fft.fft2(label).conj() / (power + ridge * power.mean())
+    power = (xf.real ** 2 + xf.imag ** 2).sum((0, 1))
+    hf = (xf * torch.fft.fft2(label)[:, None].conj()).sum(0) / (power + ridge * power.mean())
     h = torch.fft.fftshift(torch.fft.ifft2(hf).real, dim=(-2, -1))
     c, (fh, fw) = x.shape[-1] // 2, size
     return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]
+
+
+def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
+                  config: CRESTConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The closed-form filter (:func:`dcf_filter`) on reduced features ``x`` (N, C, M, M) with their
+    labels (N, 1, M, M), and the scale and bias that fit its response to the labels
+    (:func:`fitted_scale_and_bias`): the first frame's filter, and the later updates' with
+    ``dcf_update_rate``."""
+    filt = dcf_filter(x, label[:, 0], size, config.dcf_lambda)
+    c, b = fitted_scale_and_bias(correlate(x, filt, None, config.correlation), label)
+    return filt, c, b
 
 
 def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
@@ -92,8 +101,7 @@ def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alph
     if config.init_filter == "dcf":  # the filter in closed form on the meta-learned reduction
         with torch.set_grad_enabled(create_graph):
             x = reduce_features(batch.features, theta0["reduce.weight"], theta0["reduce.bias"])
-            filt = dcf_filter(x[0], label[0, 0], size, config.dcf_lambda)
-            c, b = fitted_scale_and_bias(correlate(x, filt, None, config.correlation), label)
+            filt, c, b = solved_filter(x, label, size, config)
             return dict(theta0, filter=c * filt, filter_bias=b.reshape(theta0["filter_bias"].shape))
 
     if not create_graph and steps == 1 and not torch.any(theta0["filter"]):

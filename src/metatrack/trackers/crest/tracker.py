@@ -40,7 +40,7 @@ from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, Sha
 from .config import CRESTConfig
 from .crossing import CrossingGuard
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
-from .first_frame import FILTER_PARAMS, dcf_filter, first_frame_update, fitted_scale_and_bias
+from .first_frame import FILTER_PARAMS, first_frame_update, solved_filter
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
 from .loss import crest_loss, gaussian_label
 from .online import online_update
@@ -423,8 +423,7 @@ class CRESTTracker(AdaptiveTracker):
         with torch.no_grad():
             if cfg.update_reduction:  # the buffer holds backbone features
                 feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
-            solved = dcf_filter(feats, labels[:, 0], tuple(p["filter"].shape[-2:]), cfg.dcf_lambda)
-            c, b = fitted_scale_and_bias(correlate(feats, solved, None, cfg.correlation), labels)
+            solved, c, b = solved_filter(feats, labels, tuple(p["filter"].shape[-2:]), cfg)
             if not (torch.isfinite(c) and torch.isfinite(b) and torch.isfinite(solved).all()):
                 return  # a degenerate solve changes nothing
             rate = cfg.dcf_update_rate
