@@ -1,5 +1,7 @@
 """CREST-N and MetaCREST tracking: first-frame training, online tracking, hostile input."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -362,7 +364,7 @@ def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tm
                                          t.filter_size), 1, t.config, create_graph=True)
     out["filter"].sum().backward()
     assert head_theta["reduce.weight"].grad is not None and torch.isfinite(head_theta["reduce.weight"].grad).all()
-    with pytest.raises(ConfigError, match="init_filter must be 'step' or 'dcf'"):
+    with pytest.raises(ConfigError, match="init_filter must be 'step', 'dcf' or 'mix'"):
         CRESTConfig(init_filter="ridge")
     # the reduction was learned through the closed form: another first filter would not be what was learned
     with pytest.raises(ConfigError, match="trained with init_filter='dcf'"):
@@ -372,6 +374,66 @@ def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tm
     assert create_tracker("metacrest-01", model=step_model).config.init_filter == "step"
     with pytest.raises(ConfigError, match="trained with init_filter='step'"):
         create_tracker("metacrest", model=step_model, init_filter="dcf")
+
+
+def test_the_mixed_first_filter_is_the_closed_forms_and_the_steps_in_its_proportion(tmp_path):
+    """init_filter: mix: dcf_mix x the closed form's filter + the rest x the step's (warped to the
+    target's size), each fitted to the label; 1 and 0 are the two forms; meta-training's graph reaches
+    the reduction and the step's alpha through it."""
+    frames, boxes = moving_square(12)
+    model = metacrest_model(tmp_path / "mix.safetensors", init_filter="mix", init_step_length="fit")
+    t = create_tracker("metacrest", model=model)
+    assert t.config.init_filter == "mix" and t.config.dcf_mix == 0.5  # the model fixes both
+    t.init(frames[0], boxes[0])
+    batch = t.fit_first_frame(frames[0], boxes[0]).samples
+    rb = ResponseBatch(batch.features, batch.label, t.filter_size)
+    theta0, alpha, head = t.learner.theta0(), t.learner.alphas(), t.learner.head
+
+    def first(config, graph=False, theta=theta0, a=alpha):
+        return first_frame.first_frame_update(head, theta, a, rb, 1, config, create_graph=graph)
+
+    solved = first(dataclasses.replace(t.config, init_filter="dcf"))
+    step = first(dataclasses.replace(t.config, init_filter="step"))
+    for m, want in ((1.0, solved["filter"]), (0.0, warp_filter(step["filter"], t.filter_size)),
+                    (0.5, 0.5 * solved["filter"] + 0.5 * warp_filter(step["filter"], t.filter_size))):
+        got = first(dataclasses.replace(t.config, dcf_mix=m))
+        assert got["filter"].shape[1:] == t.filter_size and torch.allclose(got["filter"], want, atol=1e-6)
+    assert not torch.allclose(solved["filter"], warp_filter(step["filter"], t.filter_size), atol=1e-3)
+    out = [boxes[0]] + [t.update(f) for f in frames[1:]]
+    assert np.mean(iou(np.array(out), boxes)) > 0.6
+    theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta0.items()}
+    a = {k: v.detach().clone().requires_grad_(True) for k, v in alpha.items()}
+    first(t.config, True, theta, a)["filter"].pow(2).sum().backward()
+    assert float(theta["reduce.weight"].grad.abs().sum()) > 0 and float(a["filter"].grad.abs().sum()) > 0
+    with pytest.raises(ConfigError, match="dcf_mix must be in"):
+        CRESTConfig(init_filter="mix", dcf_mix=1.5)
+
+
+def test_the_first_frames_views_zoom_and_turn_around_the_centre_and_the_closed_form_solves_over_them(tmp_path):
+    """dcf_augment_zoom / dcf_augment_angle: the first frame's map and its views (the target 0.9 and
+    1.1 times as large, turned by -+10 degrees) around the window's centre; the closed form solves over
+    all five with the first frame's label, and without either option the first frame alone."""
+    m, c = 31, 15
+    spot = torch.zeros(1, 1, m, m)
+    spot[0, 0, c, c + 6] = 1.0  # 6 cells right of the centre
+    views = first_frame.augmented_features(spot, 0.1, 10.0)
+    assert views.shape == (5, 1, m, m) and torch.equal(views[0], spot[0])
+    peaks = [np.unravel_index(int(torch.argmax(v[0])), (m, m)) for v in views]
+    assert peaks[1][1] < c + 6 < peaks[2][1] and peaks[1][0] == peaks[2][0] == c  # smaller, larger
+    assert {peaks[3][0], peaks[4][0]} == {c - 1, c + 1}  # turned either way about the centre
+    assert first_frame.augmented_features(spot, 0.0, 0.0).shape[0] == 1
+    frames, boxes = moving_square(12)
+    model = metacrest_model(tmp_path / "m.safetensors", init_filter="dcf")
+    solved = {}
+    for zoom in (0.0, 0.1):
+        t = create_tracker("metacrest", model=model, dcf_augment_zoom=zoom)
+        t.init(frames[0], boxes[0])
+        solved[zoom] = t.params["filter"].clone()
+        out = [boxes[0]] + [t.update(f) for f in frames[1:]]
+        assert np.mean(iou(np.array(out), boxes)) > 0.6
+    assert solved[0.0].shape == solved[0.1].shape and not torch.allclose(solved[0.0], solved[0.1], atol=1e-4)
+    with pytest.raises(ConfigError, match="dcf_augment_angle must be in"):
+        CRESTConfig(dcf_augment_angle=90.0)
 
 
 def test_the_solved_update_fits_the_buffer_and_blends_at_its_rate(tmp_path):

@@ -63,7 +63,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     #: the learned first frame's form (the step's length, or the closed-form filter the reduction was
     #: learned through), with the value of files written before the key existed
     LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"init_step_length": "alpha", "init_filter": "step",
-                                                     "dcf_lambda": 0.1}
+                                                     "dcf_lambda": 0.1, "dcf_mix": 0.5}
 
     # ---------------------------------------------------------------- features (define a model)
     backbone: str = "mobilenet_v2"  # paper: VGG-16 conv4_3 ("vgg16", needs backbone_weights)
@@ -97,9 +97,18 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # filter, MOSSE/KCF's ridge regression in the Fourier domain, ridge dcf_lambda x the mean feature
     # power), cropped to the target's filter size, its scale and bias fitted to the label; the 1x1
     # reduction stays the meta-learned one (ours, beyond the paper, tried on validation and off;
-    # docs/results.md#metacrests-first-filter-in-closed-form)
+    # docs/results.md#metacrests-first-filter-in-closed-form); "mix" = the two mixed (dcf_mix below)
     init_filter: str = "step"
     dcf_lambda: float = 0.1
+    # ours, with init_filter "mix": the first filter is dcf_mix x the closed form's + (1 - dcf_mix) x
+    # the step's (each fitted to the label; the step's length fitted with init_step_length "fit"). Tried
+    # on validation, not kept (docs/results.md, MetaCREST's default)
+    dcf_mix: float = 0.5
+    # ours, an option of the closed form: solve it over the first frame and its views 1 +- zoom times as
+    # large and turned by +- angle degrees (resampled feature maps; first_frame.augmented_features);
+    # 0: the first frame alone. Tried on validation, not kept (docs/results.md, MetaCREST's default)
+    dcf_augment_zoom: float = 0.0
+    dcf_augment_angle: float = 0.0
     # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
     # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into
     # the current filter at this rate, instead of update_iterations Adam steps (MOSSE's and KCF's model
@@ -216,7 +225,10 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (self.canonical_filter_size is None or (len(self.canonical_filter_size) == 2
              and min(self.canonical_filter_size) >= 1), "canonical_filter_size must be [h, w] >= 1"),
             (self.init_step_length in ("alpha", "fit"), "init_step_length must be 'alpha' or 'fit'"),
-            (self.init_filter in ("step", "dcf"), "init_filter must be 'step' or 'dcf'"),
+            (self.init_filter in ("step", "dcf", "mix"), "init_filter must be 'step', 'dcf' or 'mix'"),
+            (0.0 <= self.dcf_mix <= 1.0, "dcf_mix must be in [0, 1]"),
+            (0.0 <= self.dcf_augment_zoom < 0.5, "dcf_augment_zoom must be in [0, 0.5)"),
+            (0.0 <= self.dcf_augment_angle <= 45.0, "dcf_augment_angle must be in [0, 45] degrees"),
             (0.0 <= self.dcf_update_rate <= 1.0, "dcf_update_rate must be in [0, 1]"),
             (self.dcf_lambda > 0, "dcf_lambda must be > 0"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),

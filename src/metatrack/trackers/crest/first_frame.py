@@ -14,9 +14,12 @@ learns theta0 and alpha through it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -80,13 +83,31 @@ def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
     return filt, c, b
 
 
+def augmented_features(features: torch.Tensor, zoom: float, angle: float) -> torch.Tensor:
+    """The first frame's feature map (1, C, M, M) and, resampled around the window's centre, its views
+    with the target ``1 +- zoom`` times as large and turned by ``+-angle`` degrees (each when non-zero):
+    (N, C, M, M).
+    The target stays centred, so every view keeps the first frame's label; a filter solved over them
+    answers the target a little larger, smaller or turned as well, as later frames show it."""
+    views = [(1.0, 0.0)] + ([(1.0 - zoom, 0.0), (1.0 + zoom, 0.0)] if zoom else []) \
+        + ([(1.0, -angle), (1.0, angle)] if angle else [])
+    theta = torch.zeros(len(views), 2, 3, dtype=features.dtype, device=features.device)
+    for i, (s, a) in enumerate(views):
+        c, n = math.cos(math.radians(a)), math.sin(math.radians(a))
+        theta[i, :, :2] = torch.tensor([[c, -n], [n, c]], dtype=features.dtype) / s
+    x = features.expand(len(views), -1, -1, -1)
+    out = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
+                        padding_mode="zeros", align_corners=False)
+    return torch.cat([features, out[1:]])
+
+
 def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
                        batch: ResponseBatch, steps: int, config: CRESTConfig, *, create_graph: bool,
                        first_order: bool = False) -> Params:
     """theta after the first frame: ``steps`` alpha-steps of ``head``'s eq. 6 loss on ``batch``,
     their length fitted when ``config.init_step_length == "fit"``; or, with ``config.init_filter ==
     "dcf"``, the filter solved in closed form (:func:`dcf_filter`) on theta0's reduction, its scale
-    and bias fitted to the label (alpha is not used).
+    and bias fitted to the label (alpha is not used); with ``"mix"``, the two mixed at ``dcf_mix``.
 
     ``create_graph=True`` keeps the graph (meta-training). Without it (tracking), one step from a
     zero filter takes a shortcut with the same result: only the filter and its bias move (the
@@ -98,10 +119,23 @@ def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alph
     def response(p: Params) -> torch.Tensor:
         return functional_call(head, dict(p), (batch.features, size), strict=False)
 
+    if config.init_filter == "mix":  # the closed form and the step, each fitted to the label, mixed
+        step = first_frame_update(head, theta0, alpha, batch, steps, replace(config, init_filter="step"),
+                                  create_graph=create_graph, first_order=first_order)
+        solved = first_frame_update(head, theta0, alpha, batch, steps, replace(config, init_filter="dcf"),
+                                    create_graph=create_graph, first_order=first_order)
+        m = config.dcf_mix
+        with torch.set_grad_enabled(create_graph):
+            return dict(theta0, filter=m * solved["filter"] + (1 - m) * warp_filter(step["filter"], size),
+                        filter_bias=m * solved["filter_bias"] + (1 - m) * step["filter_bias"])
+
     if config.init_filter == "dcf":  # the filter in closed form on the meta-learned reduction
         with torch.set_grad_enabled(create_graph):
-            x = reduce_features(batch.features, theta0["reduce.weight"], theta0["reduce.bias"])
-            filt, c, b = solved_filter(x, label, size, config)
+            features = batch.features
+            if config.dcf_augment_zoom or config.dcf_augment_angle:
+                features = augmented_features(features, config.dcf_augment_zoom, config.dcf_augment_angle)
+            x = reduce_features(features, theta0["reduce.weight"], theta0["reduce.bias"])
+            filt, c, b = solved_filter(x, label.expand(len(x), -1, -1, -1), size, config)
             return dict(theta0, filter=c * filt, filter_bias=b.reshape(theta0["filter_bias"].shape))
 
     if not create_graph and steps == 1 and not torch.any(theta0["filter"]):
