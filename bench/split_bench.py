@@ -178,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     for spec in splits.values():  # read (and on first use write) every data set once, before the workers start
         open_dataset(spec)
     seeds = [int(s) for s in args.seeds.split(",")]
-    stochastic = {t: bool(getattr(build(t), "stochastic", True)) for t in args.trackers}
+    from metatrack.errors import ConfigError
+    try:
+        stochastic = {t: bool(getattr(build(t), "stochastic", True)) for t in args.trackers}
+    except ConfigError as e:  # an unknown name (trackers are separated by spaces): said, not a traceback
+        p.error(f"--trackers: {e}")
     jobs = [(t, role, spec, seed) for t in args.trackers for role, spec in splits.items()
             for seed in (seeds if stochastic[t] else seeds[:1])]
     started, load_before = time.time(), load()

@@ -106,17 +106,22 @@ def test_sequence_k_does_not_depend_on_split_size(small_split: Path, tmp_path: P
 
 def test_splits_share_no_photo_video_texture_or_target():
     """The pools of train, eval and test share nothing; the crossing and hard splits (validation,
-    like eval) draw from eval's pool and may share only eval's sources."""
+    like eval) draw from eval's pool and may share only eval's sources; the faces split (validation)
+    has targets of its own over eval's backgrounds."""
     from metatrack.data.composite.sources import SPLIT_POOLS
 
-    assert set(POOLS) == {"train", "eval", "test"}
-    assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval", "hard": "eval"}
+    assert set(POOLS) == {"train", "eval", "test", "faces"}
+    assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval", "hard": "eval",
+                           "faces": "faces"}
+    backgrounds = {n: POOLS[n].sources() - {t.photo for t in POOLS[n].targets} for n in POOLS}
+    assert backgrounds["faces"] <= POOLS["eval"].sources()
     for a, b in itertools.combinations(sorted(POOLS), 2):
-        assert not POOLS[a].sources() & POOLS[b].sources(), (a, b)
+        if {a, b} != {"eval", "faces"}:
+            assert not POOLS[a].sources() & POOLS[b].sources(), (a, b)
         assert not {t.name for t in POOLS[a].targets} & {t.name for t in POOLS[b].targets}, (a, b)
         assert not {t.photo for t in POOLS[a].targets} & {t.photo for t in POOLS[b].targets}, (a, b)
     for split, pool in SPLIT_POOLS.items():
-        others = set().union(*(POOLS[o].sources() for o in POOLS if o != pool))
+        others = set().union(*(POOLS[o].sources() for o in POOLS if o != pool)) - POOLS[pool].sources()
         for i in range(30 if split != "crossing" else 12):
             plan = draw_plan(split, 0, i, 10 if split != "crossing" else 60, SMALL)
             assert set(plan.sources()) <= POOLS[pool].sources(), split
@@ -445,8 +450,9 @@ def test_read_embedded_rejects_bad_arguments(tmp_path: Path):
 def test_default_splits_are_named_and_sized():
     from metatrack.data.composite import DEFAULT_SPLITS
 
-    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing", "hard"} == set(composite_dataset.VERSIONS)
-    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 5
+    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing", "hard", "faces"} == set(
+        composite_dataset.VERSIONS)
+    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 6
     assert DEFAULT_SPLITS["train"]["sequences"] > DEFAULT_SPLITS["eval"]["sequences"]
 
 
@@ -490,6 +496,26 @@ def test_the_hard_split_is_eval_imagery_under_test_conditions(tmp_path: Path):
     (path,) = write_split(tmp_path, "hard", sequences=1, frames=4, seed=hard["seed"])
     first = cv2.imread(str(sorted((path / "img").glob("*.jpg"))[0]))
     assert first.shape[:2] == (test["image_size"][1], test["image_size"][0])
+
+
+def test_the_faces_split_is_unseen_portrait_faces_under_test_conditions():
+    """The validation split of portrait faces: test's frame size and shares, faces of lfw_subset that no
+    other pool or split version holds (train version 4's forty and the faces left out as like test's
+    included), each taking turns."""
+    from metatrack.data.composite import DEFAULT_SPLITS
+    from metatrack.data.composite.sources import FACES_LIKE_TEST, VALIDATION_FACES, VERSION_POOLS
+
+    faces, test = DEFAULT_SPLITS["faces"], DEFAULT_SPLITS["test"]
+    assert tuple(faces["image_size"]) == tuple(test["image_size"])
+    assert faces["challenge_rates"] == test["challenge_rates"]
+    assert (faces["sequences"], faces["frames"]) == (test["sequences"], test["frames"])
+    elsewhere = {t.photo for p in [*POOLS.values(), *VERSION_POOLS.values()] if p is not POOLS["faces"]
+                 for t in p.targets} | {f"lfw_{i:02d}" for i in FACES_LIKE_TEST}
+    mine = {t.photo for t in POOLS["faces"].targets}
+    assert len(mine) == len(VALIDATION_FACES) == 12 and all(p.startswith("lfw_") for p in mine)
+    assert not mine & elsewhere
+    plans = [draw_plan("faces", faces["seed"], i, 20, tuple(faces["image_size"])) for i in range(16)]
+    assert {p.target_name for p in plans} == {t.name for t in POOLS["faces"].targets}
 
 
 def test_read_embedded_test_split_has_its_frame_size_and_valid_first_boxes(tmp_path: Path, monkeypatch):

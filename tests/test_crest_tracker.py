@@ -436,6 +436,33 @@ def test_the_first_frames_views_zoom_and_turn_around_the_centre_and_the_closed_f
         CRESTConfig(dcf_augment_angle=90.0)
 
 
+def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gravel(tmp_path):
+    """dcf_taper: the solved filter's taps fall from 1 at its centre to 1 - taper beyond its edges.
+    embedded:faces (validation) sequence 9, a dim 25 px face walking down over still gravel: the shipped
+    closed form, solved over the target's box and the gravel around it, answers the gravel and stays
+    behind from frame 5 on; tapered at 0.8 it follows the face (docs/results.md, MetaCREST's default)."""
+    w = first_frame.filter_taper((5, 7), 0.8)
+    assert w.shape == (5, 7) and float(w[2, 3]) == pytest.approx(1.0)
+    assert float(w.min()) > 0.2 and float(w[0, 0]) < float(w[1, 1]) < float(w[2, 3])
+    assert torch.equal(first_frame.filter_taper((3, 3), 0.0), torch.ones(3, 3))
+    with pytest.raises(ConfigError, match="dcf_taper must be in"):
+        CRESTConfig(dcf_taper=1.5)
+    from metatrack.data.composite import DEFAULT_SPLITS
+    from metatrack.data.composite.dataset import _read_folder, write_sequence
+
+    spec = DEFAULT_SPLITS["faces"]
+    path, _ = write_sequence(tmp_path, "faces", spec["seed"], 9, spec["frames"], spec["image_size"])
+    (seq,) = [s for s in _read_folder(tmp_path) if s.name == path.name]
+    truth = np.asarray(seq.boxes[:30], float)
+    kept = {}
+    for taper in (0.0, 0.8):
+        t = create_tracker("metacrest", dcf_taper=taper)
+        t.init(seq.frame(0), truth[0])
+        out = np.array([truth[0]] + [t.update(seq.frame(i)) for i in range(1, 30)])
+        kept[taper] = float(np.mean(iou(out[10:], truth[10:])))
+    assert kept[0.0] < 0.2 and kept[0.8] > 0.45, kept
+
+
 def test_the_solved_update_fits_the_buffer_and_blends_at_its_rate(tmp_path):
     """dcf_update_rate: the later update solves the filter on the buffer's frames in closed form (its
     response peaks where their labels do) and blends it in at that rate; several samples solve as one

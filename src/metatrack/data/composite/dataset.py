@@ -34,7 +34,7 @@ from .sources import SPLIT_POOLS, pool_for
 # name reads by default; OTHER_VERSIONS the others still generated (``version=`` option): train v4
 # (67 objects, no video of a real clip, static occluders, hand-held camera: sources.VERSION_POOLS,
 # motion.VERSION_FEATURES). Train v3 was a draft (texture patches), not kept, never generated again.
-VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1, "hard": 1}
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1, "hard": 1, "faces": 1}
 OTHER_VERSIONS: dict[str, tuple[int, ...]] = {"train": (4,)}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
@@ -69,6 +69,15 @@ DEFAULT_SPLITS: dict[str, dict] = {
         "seed": 7,
         "image_size": (320, 240),
         "challenge_rates": SPLIT_RATES["hard"],
+    },
+    # validation: twelve portrait faces no other split uses (sources.VALIDATION_FACES) under test's
+    # conditions, as test's seven faces are; seed 9, picked before any tracker ran on it
+    "faces": {
+        "sequences": 16,
+        "frames": 150,
+        "seed": 9,
+        "image_size": (320, 240),
+        "challenge_rates": SPLIT_RATES["faces"],
     },
 }
 #: the splits whose conditions are their own (no challenge shares, no cut of the targets)

@@ -109,6 +109,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # 0: the first frame alone. Tried on validation, not kept (docs/results.md, MetaCREST's default)
     dcf_augment_zoom: float = 0.0
     dcf_augment_angle: float = 0.0
+    # ours, an option of the closed form: its taps weighed from 1 at the filter's centre down to
+    # 1 - dcf_taper at its edges (first_frame.filter_taper); 0: off
+    dcf_taper: float = 0.0
     # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
     # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into
     # the current filter at this rate, instead of update_iterations Adam steps (MOSSE's and KCF's model
@@ -229,6 +232,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (0.0 <= self.dcf_mix <= 1.0, "dcf_mix must be in [0, 1]"),
             (0.0 <= self.dcf_augment_zoom < 0.5, "dcf_augment_zoom must be in [0, 0.5)"),
             (0.0 <= self.dcf_augment_angle <= 45.0, "dcf_augment_angle must be in [0, 45] degrees"),
+            (0.0 <= self.dcf_taper <= 1.0, "dcf_taper must be in [0, 1]"),
             (0.0 <= self.dcf_update_rate <= 1.0, "dcf_update_rate must be in [0, 1]"),
             (self.dcf_lambda > 0, "dcf_lambda must be > 0"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),

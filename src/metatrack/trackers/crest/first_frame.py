@@ -72,6 +72,14 @@ def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridg
     return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]
 
 
+def filter_taper(size: tuple[int, int], strength: float) -> torch.Tensor:
+    """Weights (h, w) that fall from 1 at the filter's centre to ``1 - strength`` beyond its edges (a sine
+    window): the closed form's taps on the rim of the target's box, the background around it, count
+    less, as spatially regularised correlation filters keep a filter on its target."""
+    rows, cols = (torch.sin(torch.pi * torch.arange(1, n + 1, dtype=torch.float64) / (n + 1)) for n in size)
+    return (1.0 - strength) + strength * torch.outer(rows, cols).float()
+
+
 def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
                   config: CRESTConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The closed-form filter (:func:`dcf_filter`) on reduced features ``x`` (N, C, M, M) with their
@@ -79,6 +87,8 @@ def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
     (:func:`fitted_scale_and_bias`): the first frame's filter, and the later updates' with
     ``dcf_update_rate``."""
     filt = dcf_filter(x, label[:, 0], size, config.dcf_lambda)
+    if config.dcf_taper:
+        filt = filt * filter_taper(size, config.dcf_taper).to(filt)
     c, b = fitted_scale_and_bias(correlate(x, filt, None, config.correlation), label)
     return filt, c, b
 
