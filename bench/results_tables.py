@@ -42,6 +42,7 @@ ROLES = {
     "real:test": "test: reported, never used to choose",
     "embedded:crossing": "validation: small targets, look-alikes crossing, static occluders",
     "embedded:hard": "validation: eval's imagery under the test split's conditions",
+    "embedded:faces": "validation: portrait faces no other split holds, under the test split's conditions",
 }
 
 

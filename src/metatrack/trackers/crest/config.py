@@ -110,7 +110,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     dcf_augment_zoom: float = 0.0
     dcf_augment_angle: float = 0.0
     # ours, an option of the closed form: its taps weighed from 1 at the filter's centre down to
-    # 1 - dcf_taper at its edges (first_frame.filter_taper); 0: off
+    # 1 - dcf_taper at its edges (first_frame.filter_taper); 0: off. Not a model field: a model
+    # meta-trained through it is tracked with it only when told. Tried on validation, not the default
+    # (docs/results.md, a validation split of portrait faces)
     dcf_taper: float = 0.0
     # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
     # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into

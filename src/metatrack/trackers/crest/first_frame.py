@@ -96,9 +96,8 @@ def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
 def augmented_features(features: torch.Tensor, zoom: float, angle: float) -> torch.Tensor:
     """The first frame's feature map (1, C, M, M) and, resampled around the window's centre, its views
     with the target ``1 +- zoom`` times as large and turned by ``+-angle`` degrees (each when non-zero):
-    (N, C, M, M).
-    The target stays centred, so every view keeps the first frame's label; a filter solved over them
-    answers the target a little larger, smaller or turned as well, as later frames show it."""
+    (N, C, M, M). The target stays centred, so every view keeps the first frame's label; a filter solved
+    over them answers the target a little larger, smaller or turned as well, as later frames show it."""
     views = [(1.0, 0.0)] + ([(1.0 - zoom, 0.0), (1.0 + zoom, 0.0)] if zoom else []) \
         + ([(1.0, -angle), (1.0, angle)] if angle else [])
     theta = torch.zeros(len(views), 2, 3, dtype=features.dtype, device=features.device)
