@@ -98,8 +98,9 @@ def augmented_features(features: torch.Tensor, zoom: float, angle: float) -> tor
     with the target ``1 +- zoom`` times as large and turned by ``+-angle`` degrees (each when non-zero):
     (N, C, M, M). The target stays centred, so every view keeps the first frame's label; a filter solved
     over them answers the target a little larger, smaller or turned as well, as later frames show it."""
-    views = [(1.0, 0.0)] + ([(1.0 - zoom, 0.0), (1.0 + zoom, 0.0)] if zoom else []) \
-        + ([(1.0, -angle), (1.0, angle)] if angle else [])
+    views = ([(1.0 - zoom, 0.0), (1.0 + zoom, 0.0)] if zoom else []) + ([(1.0, -angle), (1.0, angle)] if angle else [])
+    if not views:
+        return features
     theta = torch.zeros(len(views), 2, 3, dtype=features.dtype, device=features.device)
     for i, (s, a) in enumerate(views):
         c, n = math.cos(math.radians(a)), math.sin(math.radians(a))
@@ -107,7 +108,7 @@ def augmented_features(features: torch.Tensor, zoom: float, angle: float) -> tor
     x = features.expand(len(views), -1, -1, -1)
     out = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), mode="bilinear",
                         padding_mode="zeros", align_corners=False)
-    return torch.cat([features, out[1:]])
+    return torch.cat([features, out])
 
 
 def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alpha: Mapping[str, torch.Tensor],
