@@ -423,10 +423,12 @@ def test_the_first_frames_views_zoom_and_turn_around_the_centre_and_the_closed_f
     assert {peaks[3][0], peaks[4][0]} == {c - 1, c + 1}  # turned either way about the centre
     assert first_frame.augmented_features(spot, 0.0, 0.0).shape[0] == 1
     frames, boxes = moving_square(12)
-    model = metacrest_model(tmp_path / "m.safetensors", init_filter="dcf")
     solved = {}
-    for zoom in (0.0, 0.1):
-        t = create_tracker("metacrest", model=model, dcf_augment_zoom=zoom)
+    for zoom in (0.0, 0.1):  # a model fixes the views its reduction was learned through
+        model = metacrest_model(tmp_path / f"m{zoom}.safetensors", init_filter="dcf", dcf_augment_zoom=zoom)
+        with pytest.raises(ConfigError, match="dcf_augment_zoom"):
+            create_tracker("metacrest", model=model, dcf_augment_zoom=0.2)
+        t = create_tracker("metacrest", model=model)
         t.init(frames[0], boxes[0])
         solved[zoom] = t.params["filter"].clone()
         out = [boxes[0]] + [t.update(f) for f in frames[1:]]
@@ -447,6 +449,10 @@ def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gr
     assert torch.equal(first_frame.filter_taper((3, 3), 0.0), torch.ones(3, 3))
     with pytest.raises(ConfigError, match="dcf_taper must be in"):
         CRESTConfig(dcf_taper=1.5)
+    model = metacrest_model(tmp_path / "taper.safetensors", init_filter="dcf", dcf_taper=0.8)
+    assert create_tracker("metacrest", model=model).config.dcf_taper == 0.8  # the model fixes it
+    with pytest.raises(ConfigError, match="dcf_taper=0.8"):
+        create_tracker("metacrest", model=model, dcf_taper=0.0)
     from metatrack.data.composite import DEFAULT_SPLITS
     from metatrack.data.composite.dataset import _read_folder, write_sequence
 
@@ -455,8 +461,9 @@ def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gr
     (seq,) = [s for s in _read_folder(tmp_path) if s.name == path.name]
     truth = np.asarray(seq.boxes[:30], float)
     kept = {}
-    for taper in (0.0, 0.8):
-        t = create_tracker("metacrest", dcf_taper=taper)
+    for taper in (0.0, 0.8):  # the shipped weights' first filter with and without the taper
+        t = create_tracker("metacrest")
+        t.config = dataclasses.replace(t.config, dcf_taper=taper)
         t.init(seq.frame(0), truth[0])
         out = np.array([truth[0]] + [t.update(seq.frame(i)) for i in range(1, 30)])
         kept[taper] = float(np.mean(iou(out[10:], truth[10:])))

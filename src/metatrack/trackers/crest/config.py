@@ -63,7 +63,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     #: the learned first frame's form (the step's length, or the closed-form filter the reduction was
     #: learned through), with the value of files written before the key existed
     LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"init_step_length": "alpha", "init_filter": "step",
-                                                     "dcf_lambda": 0.1, "dcf_mix": 0.5}
+                                                     "dcf_lambda": 0.1, "dcf_mix": 0.5,
+                                                     "dcf_augment_zoom": 0.0, "dcf_augment_angle": 0.0,
+                                                     "dcf_taper": 0.0}
 
     # ---------------------------------------------------------------- features (define a model)
     backbone: str = "mobilenet_v2"  # paper: VGG-16 conv4_3 ("vgg16", needs backbone_weights)
@@ -110,9 +112,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     dcf_augment_zoom: float = 0.0
     dcf_augment_angle: float = 0.0
     # ours, an option of the closed form: its taps weighed from 1 at the filter's centre down to
-    # 1 - dcf_taper at its edges (first_frame.filter_taper); 0: off. Not a model field: a model
-    # meta-trained through it is tracked with it only when told. Tried on validation, not the default
-    # (docs/results.md, a validation split of portrait faces)
+    # 1 - dcf_taper at its edges (first_frame.filter_taper); 0: off. Tried on validation, not the
+    # default (docs/results.md, a validation split of portrait faces). This and the views above are
+    # model fields: the reduction is learned through the first filter they shape
     dcf_taper: float = 0.0
     # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
     # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into
