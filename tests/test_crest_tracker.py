@@ -202,7 +202,9 @@ def test_one_alpha_step_reduces_the_first_frame_loss(tmp_path):
     assert res["after"] < 0.5 * res["before"]
     assert set(res) >= {"before", "after", "lookahead", "train_seconds", "frame_seconds"}
     assert np.isfinite(res["lookahead"])
-    assert 0 < res["train_seconds"] <= res["frame_seconds"]
+    # two separate timings (the step inside fit_first_frame, a whole init): each is measured, neither is
+    # compared with the other, which a busy machine can turn round
+    assert res["train_seconds"] > 0 and res["frame_seconds"] > 0
     frozen = MetaCREST(model=metacrest_model(tmp_path / "z.safetensors", alpha=0.0))
     res0 = analyse_sequence(frozen, frames, boxes)
     assert res0["after"] == pytest.approx(res0["before"])  # the step is alpha * gradient
