@@ -72,6 +72,10 @@ def test_episode_batches_place_the_future_label_where_the_target_moved():
     moved = seq.boxes[4, :2] - seq.boxes[0, :2]
     assert np.sign(c1 - c0) == np.sign(moved[0]) and c1 != c0
     assert train.size == test.size and all(s % 2 == 1 for s in train.size)
+    # the target's own extent travels with the batch (dcf_rim weighs the filter's taps beyond it)
+    assert train.cells == test.cells and all(c <= s for c, s in zip(train.cells, train.size, strict=True))
+    box = seq.boxes[0]
+    assert train.cells[1] / train.cells[0] == pytest.approx(box[2] / box[3])
 
 
 def test_canonical_size_comes_from_the_training_targets_mean_shape():

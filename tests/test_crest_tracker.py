@@ -472,6 +472,47 @@ def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gr
     assert kept[0.0] < 0.2 and kept[0.8] > 0.45, kept
 
 
+def test_the_rim_weighs_the_taps_beyond_the_box_down_and_keeps_the_face_and_the_long_light(tmp_path):
+    """dcf_rim: the taps that the filter's odd size adds around the target's box are weighed by 1 - rim,
+    the box's own (its ends too) keep theirs. On the shipped weights it keeps faces_009's face over the
+    gravel (as the taper does) and the whole of bikes-brake-light (the taper's models slid along it)."""
+    w = first_frame.rim_weights((5, 7), (4.0, 5.0), 1.0)  # the box covers 4 x 5 of the 5 x 7 cells
+    assert w.shape == (5, 7) and torch.equal(w[1:4, 2:5], torch.ones(3, 3))  # wholly inside: 1
+    assert float(w[0, 3]) == pytest.approx(0.5) and float(w[2, 1]) == pytest.approx(1.0)  # half, whole share
+    assert float(w[2, 0]) == 0.0 and float(w[0, 0]) == 0.0  # outside the box
+    assert float(first_frame.rim_weights((5, 7), (4.0, 5.0), 0.6)[2, 0]) == pytest.approx(0.4)
+    with pytest.raises(ConfigError, match="dcf_rim must be in"):
+        CRESTConfig(dcf_rim=1.5)
+    model = metacrest_model(tmp_path / "rim.safetensors", init_filter="dcf", dcf_rim=1.0)
+    assert create_tracker("metacrest", model=model).config.dcf_rim == 1.0  # the model fixes it
+    with pytest.raises(ConfigError, match="dcf_rim=1.0"):
+        create_tracker("metacrest", model=model, dcf_rim=0.0)
+    from metatrack.data.composite import DEFAULT_SPLITS
+    from metatrack.data.composite.dataset import _read_folder, write_sequence
+    from metatrack.data.real import read_real
+
+    spec = DEFAULT_SPLITS["faces"]
+    path, _ = write_sequence(tmp_path, "faces", spec["seed"], 9, spec["frames"], spec["image_size"])
+    (face,) = [s for s in _read_folder(tmp_path) if s.name == path.name]
+    (light,) = read_real("bikes-brake-light")
+    kept = {}
+    for rim in (0.0, 1.0):  # the shipped weights' first filter without and with the rim weighed away
+        t = create_tracker("metacrest")
+        t.config = dataclasses.replace(t.config, dcf_rim=rim)
+        truth = np.asarray(face.boxes[:30], float)
+        t.init(face.frame(0), truth[0])
+        out = np.array([truth[0]] + [t.update(face.frame(i)) for i in range(1, 30)])
+        kept["face", rim] = float(np.mean(iou(out[10:], truth[10:])))
+        t = create_tracker("metacrest")
+        t.config = dataclasses.replace(t.config, dcf_rim=rim)
+        keys = light.meta["keyframes"][1:]
+        t.init(light.frame(0), light.boxes[0])
+        out = np.array([light.boxes[0]] + [t.update(light.frame(i)) for i in range(1, len(light))])
+        kept["light", rim] = float(np.mean(iou(out[keys], light.boxes[keys])))
+    assert kept["face", 0.0] < 0.2 and kept["face", 1.0] > 0.45, kept
+    assert kept["light", 0.0] > 0.75 and kept["light", 1.0] > 0.75, kept
+
+
 def test_the_solved_update_fits_the_buffer_and_blends_at_its_rate(tmp_path):
     """dcf_update_rate: the later update solves the filter on the buffer's frames in closed form (its
     response peaks where their labels do) and blends it in at that rate; several samples solve as one

@@ -65,7 +65,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"init_step_length": "alpha", "init_filter": "step",
                                                      "dcf_lambda": 0.1, "dcf_mix": 0.5,
                                                      "dcf_augment_zoom": 0.0, "dcf_augment_angle": 0.0,
-                                                     "dcf_taper": 0.0}
+                                                     "dcf_taper": 0.0, "dcf_rim": 0.0}
 
     # ---------------------------------------------------------------- features (define a model)
     backbone: str = "mobilenet_v2"  # paper: VGG-16 conv4_3 ("vgg16", needs backbone_weights)
@@ -116,6 +116,11 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # default (docs/results.md, a validation split of portrait faces). This and the views above are
     # model fields: the reduction is learned through the first filter they shape
     dcf_taper: float = 0.0
+    # ours, an option of the closed form: the taps on the rim that the filter's odd size adds around the
+    # target's box weighed by 1 - dcf_rim (first_frame.rim_weights; 1: the filter's support is the box,
+    # as the spatially constrained filters BACF and CSR-DCF keep it); the box's own taps, its ends
+    # included, keep their weight. 0: off. A model field
+    dcf_rim: float = 0.0
     # ours, an option: the later updates solve the filter in closed form on the buffer's frames (the
     # first frame's solve over several samples, scale and bias fitted to their labels) and blend it into
     # the current filter at this rate, instead of update_iterations Adam steps (MOSSE's and KCF's model
@@ -237,6 +242,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (0.0 <= self.dcf_augment_zoom < 0.5, "dcf_augment_zoom must be in [0, 0.5)"),
             (0.0 <= self.dcf_augment_angle <= 45.0, "dcf_augment_angle must be in [0, 45] degrees"),
             (0.0 <= self.dcf_taper <= 1.0, "dcf_taper must be in [0, 1]"),
+            (0.0 <= self.dcf_rim <= 1.0, "dcf_rim must be in [0, 1]"),
             (0.0 <= self.dcf_update_rate <= 1.0, "dcf_update_rate must be in [0, 1]"),
             (self.dcf_lambda > 0, "dcf_lambda must be > 0"),
             (self.init_steps >= 0 and self.init_iterations >= 0, "init_steps/init_iterations must be >= 0"),

@@ -80,15 +80,32 @@ def filter_taper(size: tuple[int, int], strength: float) -> torch.Tensor:
     return (1.0 - strength) + strength * torch.outer(rows, cols).float()
 
 
-def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int],
-                  config: CRESTConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def rim_weights(size: tuple[int, int], cells: tuple[float, float], strength: float) -> torch.Tensor:
+    """Weights (h, w) of a filter of ``size`` cells around a target of ``cells`` (h, w) cells: 1 on the
+    target's box, ``1 - strength`` on the rim that the filter's odd size adds around it, each cell
+    in proportion to its share of the box. Unlike :func:`filter_taper`, the target's own ends keep
+    their weight, so a long plain target stays pinned along its length."""
+    shares = []
+    for n, extent in zip(size, cells, strict=True):
+        pos = torch.arange(n, dtype=torch.float64) - (n - 1) / 2  # cell centres from the filter's centre
+        half = float(extent) / 2
+        shares.append(((pos + 0.5).clamp(max=half) - (pos - 0.5).clamp(min=-half)).clamp(0.0, 1.0))
+    return ((1.0 - strength) + strength * torch.outer(*shares)).float()
+
+
+def solved_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], config: CRESTConfig,
+                  cells: tuple[float, float] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The closed-form filter (:func:`dcf_filter`) on reduced features ``x`` (N, C, M, M) with their
     labels (N, 1, M, M), and the scale and bias that fit its response to the labels
     (:func:`fitted_scale_and_bias`): the first frame's filter, and the later updates' with
-    ``dcf_update_rate``."""
+    ``dcf_update_rate``. ``cells``: the target's extent, which ``dcf_rim`` needs."""
     filt = dcf_filter(x, label[:, 0], size, config.dcf_lambda)
     if config.dcf_taper:
         filt = filt * filter_taper(size, config.dcf_taper).to(filt)
+    if config.dcf_rim:
+        if cells is None:
+            raise ValueError("dcf_rim needs the target's extent in cells")
+        filt = filt * rim_weights(size, cells, config.dcf_rim).to(filt)
     c, b = fitted_scale_and_bias(correlate(x, filt, None, config.correlation), label)
     return filt, c, b
 
@@ -145,7 +162,7 @@ def first_frame_update(head: nn.Module, theta0: Mapping[str, torch.Tensor], alph
             if config.dcf_augment_zoom or config.dcf_augment_angle:
                 features = augmented_features(features, config.dcf_augment_zoom, config.dcf_augment_angle)
             x = reduce_features(features, theta0["reduce.weight"], theta0["reduce.bias"])
-            filt, c, b = solved_filter(x, label.expand(len(x), -1, -1, -1), size, config)
+            filt, c, b = solved_filter(x, label.expand(len(x), -1, -1, -1), size, config, batch.cells)
             return dict(theta0, filter=c * filt, filter_bias=b.reshape(theta0["filter_bias"].shape))
 
     if not create_graph and steps == 1 and not torch.any(theta0["filter"]):

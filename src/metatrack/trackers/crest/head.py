@@ -23,12 +23,14 @@ from .features import hann_window
 
 @dataclass
 class ResponseBatch:
-    """Features of one window (1, C, M, M), the label of the target in it (1, 1, M, M), and the size
-    (h, w) in cells that the canonical filter is warped to for this target."""
+    """Features of one window (1, C, M, M), the label of the target in it (1, 1, M, M), the size
+    (h, w) in cells that the canonical filter is warped to for this target, and the target's own
+    extent (h, w) in cells (the filter's odd size rounds it up: the rest is the rim, ``dcf_rim``)."""
 
     features: torch.Tensor
     label: torch.Tensor
     size: tuple[int, int]
+    cells: tuple[float, float] | None = None
 
 
 def filter_size(target_cells: tuple[float, float]) -> tuple[int, int]:

@@ -116,8 +116,9 @@ class CRESTTask(AdaptiveTask):
         grid = F.affine_grid(theta, list(feat.shape), align_corners=False)
         return F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
-    def _batch(self, feat: torch.Tensor, label: np.ndarray, size: tuple[int, int]) -> ResponseBatch:
-        return ResponseBatch(feat, torch.from_numpy(label)[None, None].to(self.device), size)
+    def _batch(self, feat: torch.Tensor, label: np.ndarray, size: tuple[int, int],
+               cells: tuple[float, float]) -> ResponseBatch:
+        return ResponseBatch(feat, torch.from_numpy(label)[None, None].to(self.device), size, cells)
 
     # ------------------------------------------------------------------ MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[ResponseBatch, ResponseBatch]:
@@ -134,7 +135,7 @@ class CRESTTask(AdaptiveTask):
         label_j = gaussian_label((m, m), mid, cells, cfg.label_sigma_factor, cfg.label_alpha)
         where = offset_to_cell(cf - cj, side_j, m)
         label_f = gaussian_label((m, m), where, cells, cfg.label_sigma_factor, cfg.label_alpha)
-        return self._batch(feat_j, label_j, size), self._batch(feat_test, label_f, size)
+        return self._batch(feat_j, label_j, size, cells), self._batch(feat_test, label_f, size, cells)
 
     def tracked_batches(self, theta1: dict[str, torch.Tensor], episode: Episode,
                         frames: int) -> tuple[ResponseBatch | None, ResponseBatch]:
@@ -159,12 +160,13 @@ class CRESTTask(AdaptiveTask):
             centre = centre + cell_to_offset(peak, side, m)
             feats.append(feat)
             labels.append(gaussian_label((m, m), peak, cells, cfg.label_sigma_factor, cfg.label_alpha))
-        tracked = (ResponseBatch(torch.cat(feats), torch.from_numpy(np.stack(labels))[:, None].to(self.device), size)
+        tracked = (ResponseBatch(torch.cat(feats), torch.from_numpy(np.stack(labels))[:, None].to(self.device), size,
+                                 cells)
                    if feats else None)  # None: frame j + 1 has no box, nothing was tracked
         cf, _, _ = self._centre_side(seq, episode.future)
         label_f = gaussian_label((m, m), offset_to_cell(cf - centre, side, m), cells, cfg.label_sigma_factor,
                                  cfg.label_alpha)
-        return tracked, self._batch(self._seen_through(seq, episode.future, centre, side), label_f, size)
+        return tracked, self._batch(self._seen_through(seq, episode.future, centre, side), label_f, size, cells)
 
     def online_adapt(self, theta1: dict[str, torch.Tensor], online: dict[str, torch.Tensor],
                      tracked: ResponseBatch | None, first_order: bool = False) -> dict[str, torch.Tensor]:

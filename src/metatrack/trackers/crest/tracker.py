@@ -154,7 +154,8 @@ class CRESTTracker(AdaptiveTracker):
         self.label0 = torch.from_numpy(
             gaussian_label((m, m), mid, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
         )[None, None].to(self.device)
-        batch = ResponseBatch(self._features(image, self.center, self.base_side), self.label0, self.filter_size)
+        batch = ResponseBatch(self._features(image, self.center, self.base_side), self.label0, self.filter_size,
+                              self.cells)
         start = time.perf_counter()
         params, before, info = self._fit_first_frame(batch)
         seconds = time.perf_counter() - start
@@ -423,7 +424,7 @@ class CRESTTracker(AdaptiveTracker):
         with torch.no_grad():
             if cfg.update_reduction:  # the buffer holds backbone features
                 feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
-            solved, c, b = solved_filter(feats, labels, tuple(p["filter"].shape[-2:]), cfg)
+            solved, c, b = solved_filter(feats, labels, tuple(p["filter"].shape[-2:]), cfg, self.cells)
             if not (torch.isfinite(c) and torch.isfinite(b) and torch.isfinite(solved).all()):
                 return  # a degenerate solve changes nothing
             rate = cfg.dcf_update_rate
@@ -462,7 +463,7 @@ class CRESTTracker(AdaptiveTracker):
         """A later frame through the first frame's window and label, centred on its own true box
         (as the official meta-training look-ahead)."""
         centre = np.array([box[0] + box[2] / 2, box[1] + box[3] / 2])
-        return ResponseBatch(self._features(image, centre, self.base_side), self.label0, self.filter_size)
+        return ResponseBatch(self._features(image, centre, self.base_side), self.label0, self.filter_size, self.cells)
 
 
 class MetaCREST(CRESTTracker):
