@@ -440,36 +440,49 @@ def test_the_first_frames_views_zoom_and_turn_around_the_centre_and_the_closed_f
         CRESTConfig(dcf_augment_angle=90.0)
 
 
-def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gravel(tmp_path):
-    """dcf_taper: the solved filter's taps fall from 1 at its centre to 1 - taper beyond its edges.
-    embedded:faces (validation) sequence 9, a dim 25 px face walking down over still gravel: the shipped
-    weights' closed form with its rim kept (dcf_rim 0), solved over the target's box and the gravel
-    around it, answers the gravel and stays behind; tapered at 0.8 it follows the face
-    (docs/results.md, a validation split of portrait faces)."""
-    w = first_frame.filter_taper((5, 7), 0.8)
-    assert w.shape == (5, 7) and float(w[2, 3]) == pytest.approx(1.0)
-    assert float(w.min()) > 0.2 and float(w[0, 0]) < float(w[1, 1]) < float(w[2, 3])
-    assert torch.equal(first_frame.filter_taper((3, 3), 0.0), torch.ones(3, 3))
-    with pytest.raises(ConfigError, match="dcf_taper must be in"):
-        CRESTConfig(dcf_taper=1.5)
-    model = metacrest_model(tmp_path / "taper.safetensors", init_filter="dcf", dcf_taper=0.8)
-    assert create_tracker("metacrest", model=model).config.dcf_taper == 0.8  # the model fixes it
-    with pytest.raises(ConfigError, match="dcf_taper=0.8"):
-        create_tracker("metacrest", model=model, dcf_taper=0.0)
+def assert_a_model_fixes(tmp_path, field, value):
+    """A model meta-trained with ``field`` at ``value`` is tracked with it, and another value is refused."""
+    model = metacrest_model(tmp_path / f"{field}.safetensors", init_filter="dcf", **{field: value})
+    assert getattr(create_tracker("metacrest", model=model).config, field) == value
+    with pytest.raises(ConfigError, match=f"{field}={value}"):
+        create_tracker("metacrest", model=model, **{field: 0.0})
+
+
+def shipped_metacrest_iou(seq, frames, keys, **first_filter):
+    """Mean IoU at ``keys`` of the shipped MetaCREST's weights with ``first_filter`` settings over the
+    first ``frames`` frames of ``seq``."""
+    t = create_tracker("metacrest")
+    t.config = dataclasses.replace(t.config, **first_filter)
+    t.init(seq.frame(0), seq.boxes[0])
+    out = np.array([seq.boxes[0]] + [t.update(seq.frame(i)) for i in range(1, frames)])
+    return float(np.mean(iou(out[keys], np.asarray(seq.boxes)[keys])))
+
+
+def faces_009(tmp_path):
+    """embedded:faces (validation) sequence 9: a dim 25 px face walking down over still gravel."""
     from metatrack.data.composite import DEFAULT_SPLITS
     from metatrack.data.composite.dataset import _read_folder, write_sequence
 
     spec = DEFAULT_SPLITS["faces"]
     path, _ = write_sequence(tmp_path, "faces", spec["seed"], 9, spec["frames"], spec["image_size"])
     (seq,) = [s for s in _read_folder(tmp_path) if s.name == path.name]
-    truth = np.asarray(seq.boxes[:30], float)
-    kept = {}
-    for taper in (0.0, 0.8):  # the shipped weights' first filter, its rim kept, with and without the taper
-        t = create_tracker("metacrest")
-        t.config = dataclasses.replace(t.config, dcf_taper=taper, dcf_rim=0.0)
-        t.init(seq.frame(0), truth[0])
-        out = np.array([truth[0]] + [t.update(seq.frame(i)) for i in range(1, 30)])
-        kept[taper] = float(np.mean(iou(out[10:], truth[10:])))
+    return seq
+
+
+def test_the_taper_weighs_the_closed_forms_rim_down_and_keeps_a_small_face_on_gravel(tmp_path):
+    """dcf_taper: the solved filter's taps fall from 1 at its centre to 1 - taper beyond its edges. On
+    faces_009 the shipped weights' closed form with its rim kept (dcf_rim 0), solved over the target's
+    box and the gravel around it, answers the gravel and stays behind; tapered at 0.8 it follows the
+    face (docs/results.md, a validation split of portrait faces)."""
+    w = first_frame.filter_taper((5, 7), 0.8)
+    assert w.shape == (5, 7) and float(w[2, 3]) == pytest.approx(1.0)
+    assert float(w.min()) > 0.2 and float(w[0, 0]) < float(w[1, 1]) < float(w[2, 3])
+    assert torch.equal(first_frame.filter_taper((3, 3), 0.0), torch.ones(3, 3))
+    with pytest.raises(ConfigError, match="dcf_taper must be in"):
+        CRESTConfig(dcf_taper=1.5)
+    assert_a_model_fixes(tmp_path, "dcf_taper", 0.8)
+    face, later = faces_009(tmp_path), list(range(10, 30))
+    kept = {taper: shipped_metacrest_iou(face, 30, later, dcf_taper=taper, dcf_rim=0.0) for taper in (0.0, 0.8)}
     assert kept[0.0] < 0.2 and kept[0.8] > 0.45, kept
 
 
@@ -484,32 +497,16 @@ def test_the_rim_weighs_the_taps_beyond_the_box_down_and_keeps_the_face_and_the_
     assert float(first_frame.rim_weights((5, 7), (4.0, 5.0), 0.6)[2, 0]) == pytest.approx(0.4)
     with pytest.raises(ConfigError, match="dcf_rim must be in"):
         CRESTConfig(dcf_rim=1.5)
-    model = metacrest_model(tmp_path / "rim.safetensors", init_filter="dcf", dcf_rim=1.0)
-    assert create_tracker("metacrest", model=model).config.dcf_rim == 1.0  # the model fixes it
-    with pytest.raises(ConfigError, match="dcf_rim=1.0"):
-        create_tracker("metacrest", model=model, dcf_rim=0.0)
-    from metatrack.data.composite import DEFAULT_SPLITS
-    from metatrack.data.composite.dataset import _read_folder, write_sequence
+    assert_a_model_fixes(tmp_path, "dcf_rim", 1.0)
     from metatrack.data.real import read_real
 
-    spec = DEFAULT_SPLITS["faces"]
-    path, _ = write_sequence(tmp_path, "faces", spec["seed"], 9, spec["frames"], spec["image_size"])
-    (face,) = [s for s in _read_folder(tmp_path) if s.name == path.name]
+    face, later = faces_009(tmp_path), list(range(10, 30))
     (light,) = read_real("bikes-brake-light")
+    keys = light.meta["keyframes"][1:]
     kept = {}
     for rim in (0.0, 1.0):  # the shipped weights' first filter without and with the rim weighed away
-        t = create_tracker("metacrest")
-        t.config = dataclasses.replace(t.config, dcf_rim=rim)
-        truth = np.asarray(face.boxes[:30], float)
-        t.init(face.frame(0), truth[0])
-        out = np.array([truth[0]] + [t.update(face.frame(i)) for i in range(1, 30)])
-        kept["face", rim] = float(np.mean(iou(out[10:], truth[10:])))
-        t = create_tracker("metacrest")
-        t.config = dataclasses.replace(t.config, dcf_rim=rim)
-        keys = light.meta["keyframes"][1:]
-        t.init(light.frame(0), light.boxes[0])
-        out = np.array([light.boxes[0]] + [t.update(light.frame(i)) for i in range(1, len(light))])
-        kept["light", rim] = float(np.mean(iou(out[keys], light.boxes[keys])))
+        kept["face", rim] = shipped_metacrest_iou(face, 30, later, dcf_rim=rim)
+        kept["light", rim] = shipped_metacrest_iou(light, len(light), keys, dcf_rim=rim)
     assert kept["face", 0.0] < 0.2 and kept["face", 1.0] > 0.45, kept
     assert kept["light", 0.0] > 0.75 and kept["light", 1.0] > 0.75, kept
 
