@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from meta_bench import load, machine
+from redetect_search import parse_setting
 from results_tables import render_split_bench
 
 from metatrack.determinism import limit_thread_pools, math_threads_for_children
@@ -40,12 +41,16 @@ DEFAULT_TRACKERS = ("metasdnet", "mdnet-01", "mdnet-10", "mdnet-30", "sdnet-30",
 
 
 def build(tracker: str):
-    """The tracker a row names: a registered name, or ``NAME@MODEL`` for that tracker with another model
-    file (a meta-trained or pre-trained variant, e.g. ``metacrest@runs/x/metacrest.safetensors``)."""
+    """The tracker a row names: a registered name, ``NAME@MODEL`` for that tracker with another model
+    file (a meta-trained or pre-trained variant, e.g. ``metacrest@runs/x/metacrest.safetensors``), each
+    followed by ``+key=value`` settings of its config (``metacrest+occlusion_ratio=0.6``; values as
+    ``bench/redetect_search.py --setting`` reads them)."""
     from metatrack.trackers import create_tracker
 
-    name, _, model = tracker.partition("@")
-    return create_tracker(name, **({"model": model} if model else {}))
+    head, *settings = tracker.split("+")
+    name, _, model = head.partition("@")
+    _, overrides = parse_setting("=" + ",".join(s.replace("=", ":", 1) for s in settings))
+    return create_tracker(name, **({"model": model} if model else {}), **overrides)
 
 
 def ope_one(tracker: str, seq, seed: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
@@ -160,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--splits", nargs="+", default=list(DEFAULT_SPLITS), help="ROLE=FORMAT:PATH pairs")
     p.add_argument("--trackers", nargs="+", default=list(DEFAULT_TRACKERS),
-                   help="registered names, or NAME@MODEL for a tracker with another model file")
+                   help="registered names, or NAME@MODEL for a tracker with another model file; +key=value "
+                        "after either sets its config")
     p.add_argument("--seeds", default="0,1", help="comma-separated seeds of the stochastic trackers")
     p.add_argument("--jobs", type=int, default=2, help="worker processes, one math thread each")
     p.add_argument("--json", help="write everything here")

@@ -42,9 +42,9 @@ def test_bench_with_the_onnx_runtime_keeps_its_runs_apart(tmp_path, monkeypatch)
     assert data["runtime"] == "torch" and data["trackers"]["metacrest"]["peak_memory_mb"] is not None  # run afresh
 
 
-def test_split_bench_rows_can_name_another_model_file(tmp_path):
+def test_split_bench_rows_can_name_another_model_file_and_settings(tmp_path):
     """bench/split_bench.py's NAME@MODEL rows build the tracker with that model file (a missing one is
-    the tracker's own error naming it), plain names the shipped one."""
+    the tracker's own error naming it), plain names the shipped one; +key=value sets its config."""
     import sys
     from pathlib import Path
 
@@ -61,6 +61,12 @@ def test_split_bench_rows_can_name_another_model_file(tmp_path):
     missing = tmp_path / "other.safetensors"
     with pytest.raises(MetatrackError, match="other.safetensors"):
         split_bench.build(f"metacrest@{missing}")
+    # +key=value settings of the config, after a plain name or a model file
+    t = split_bench.build("metacrest+update_keep_first=true+occlusion_ratio=0.6")
+    assert t.config.update_keep_first is True and t.config.occlusion_ratio == 0.6
+    assert split_bench.build("metacrest").config.update_keep_first is False
+    with pytest.raises(MetatrackError, match="no_such_key"):
+        split_bench.build("metacrest+no_such_key=1")
 
 
 def test_redetect_search_settings_read_numbers_tuples_switches_and_words():
