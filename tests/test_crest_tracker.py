@@ -348,6 +348,63 @@ def test_the_closed_form_filter_peaks_on_the_centre_of_an_elongated_target():
     assert float(torch.corrcoef(torch.stack([r.flatten(), label.flatten()]))[0, 1]) > 0.8
 
 
+def fft_dcf_filter(x, label, size, ridge):
+    """The closed form by its definition, with torch's FFTs: the reference for the matrix DFTs."""
+    xf = torch.fft.fft2(x)
+    power = (xf.real ** 2 + xf.imag ** 2).sum((0, 1))
+    hf = (xf * torch.fft.fft2(label)[:, None].conj()).sum(0) / (power + ridge * power.mean())
+    h = torch.fft.fftshift(torch.fft.ifft2(hf).real, dim=(-2, -1))
+    c, (fh, fw) = x.shape[-1] // 2, size
+    return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]
+
+
+@pytest.mark.parametrize(("m", "samples", "size"),
+                         [(31, 1, (9, 13)), (31, 3, (5, 7)), (32, 2, (7, 31)), (30, 1, (29, 3))])
+def test_the_closed_form_equals_its_fft_definition_and_its_gradient(m, samples, size):
+    """The half-spectrum matrix DFTs of dcf_filter give the FFT definition's filter and gradient, on odd
+    and even maps (an even map's Nyquist column stands for one) and several samples."""
+    gen = torch.Generator().manual_seed(m + samples)
+    x = torch.randn(samples, 8, m, m, generator=gen, requires_grad=True)
+    label = torch.rand(samples, m, m, generator=gen)
+    weights = torch.randn(8, *size, generator=gen)
+    got = first_frame.dcf_filter(x, label, size, 0.1)
+    want = fft_dcf_filter(x, label, size, 0.1)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 * float(want.detach().abs().max()))
+    (g_got,) = torch.autograd.grad((got * weights).sum(), x)
+    (g_want,) = torch.autograd.grad((want * weights).sum(), x)
+    torch.testing.assert_close(g_got, g_want, rtol=1e-3, atol=1e-5 * float(g_want.abs().max()))
+
+
+def test_keeping_the_first_sample_holds_the_target_through_an_update_on_an_occluder(tmp_path):
+    """update_keep_first: every online update's batch holds the first frame's sample, so that a buffer
+    labelled away from the target (an occluder's position) moves the filter's answer on the target less."""
+    from metatrack.trackers.crest.loss import gaussian_label
+
+    frames, boxes = moving_square(11)
+    model = metacrest_model(tmp_path / "m.safetensors", init_filter="dcf")
+    peaks = {}
+    for keep in (False, True):
+        t = create_tracker("metacrest", model=model, update_keep_first=keep, update_interval=100, update_lr=1e-3)
+        t.init(frames[0], boxes[0])
+        assert (t.first_sample is not None) == keep
+        with torch.no_grad():  # the first frame's window as the tracker reads it
+            centre = boxes[0][:2] + boxes[0][2:] / 2
+            x0 = t._reduced(t._features(frames[0], centre, t.base_side), t.params)[t.config.scales.index(1.0)]
+        if keep:
+            torch.testing.assert_close(t.first_sample[0].float(), x0, rtol=1e-2, atol=1e-2)  # kept in half precision
+        for f in frames[1:]:
+            t.update(f)
+        m = t.map_size
+        corner = torch.from_numpy(gaussian_label((m, m), (3.0, 3.0), t.cells, 0.1, 0.3))[None].to(x0)
+        for i in range(len(t.buffer)):
+            t.buffer[i] = (t.buffer[i][0], corner)
+        t._online_update()
+        with torch.no_grad():
+            peaks[keep] = float(first_frame.correlate(x0[None], t.params["filter"], t.params["filter_bias"],
+                                                      "conv")[0, 0, m // 2, m // 2])
+    assert peaks[True] > peaks[False], peaks
+
+
 def test_metacrest_with_the_closed_form_filter_tracks_and_keeps_its_reduction(tmp_path):
     frames, boxes = moving_square(20)
     model = metacrest_model(tmp_path / "m.safetensors", init_filter="dcf")

@@ -153,6 +153,11 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     update_batch: int = 5  # official n_update_batch
     buffer_size: int = 10  # official max_db_size = n_online_updates * n_update_batch
     update_score_threshold: float = 0.0  # official score_thres
+    # ours: the first frame's sample (the one the given box labels) joins every online update's batch,
+    # as ATOM and DiMP keep the first frame's samples in their memory, so that an occluder that creeps
+    # over the target for ten frames (the buffer's length) does not become the target. Tried on validation,
+    # not kept (docs/results.md, the closed form by matrix DFTs and the first sample kept)
+    update_keep_first: bool = False
     # ours: a frame whose response peak falls below this share of the running peak of the frames
     # before (an occluder, a loss) leaves the position and size where they were and is not learned
     # from; 0 turns it off (the official tracker moves to every peak). Chosen on the validation

@@ -14,6 +14,7 @@ learns theta0 and alpha through it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import replace
@@ -50,9 +51,35 @@ def fitted_scale_and_bias(r: torch.Tensor, label: torch.Tensor) -> tuple[torch.T
     return (sw * sry - sr * sy) / det, (srr * sy - sr * sry) / det
 
 
+@functools.lru_cache(maxsize=32)
+def _dft_matrices(m: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """The real DFT of size ``m`` as matrices: cos and sin of every row frequency against every cell
+    (m, m), and of the half spectrum's column frequencies (m, m // 2 + 1); real input has a
+    Hermitian spectrum, so the half holds it all."""
+    k = torch.arange(m, dtype=torch.float64)
+    full, half = 2 * math.pi * torch.outer(k, k) / m, 2 * math.pi * torch.outer(k, k[: m // 2 + 1]) / m
+    return tuple(t.to(device, dtype) for t in (full.cos(), full.sin(), half.cos(), half.sin()))
+
+
+@functools.lru_cache(maxsize=64)
+def _inverse_rows(m: int, n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """``e^(2 pi i a u / m)`` (n, m) for the ``n`` offsets ``a`` around the origin: the inverse DFT
+    evaluated only where a cropped filter keeps taps."""
+    a = torch.arange(-(n // 2), n // 2 + 1, dtype=torch.float64)
+    angle = 2 * math.pi * torch.outer(a, torch.arange(m, dtype=torch.float64)) / m
+    return torch.polar(torch.ones_like(angle), angle).to(device, dtype)
+
+
+def _half_spectrum(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of the 2-D DFT of real ``x`` (..., m, m), columns halved."""
+    cos_full, sin_full, cos_half, sin_half = _dft_matrices(x.shape[-1], x.device, x.dtype)
+    p, q = x @ cos_half, x @ sin_half
+    return cos_full @ p - sin_full @ q, -(sin_full @ p + cos_full @ q)
+
+
 def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridge: float) -> torch.Tensor:
     """The multi-channel correlation filter (C, h, w) whose response on the reduced features ``x``
-    (C, M, M; M odd) best fits ``label`` (M, M) in closed form, cropped around its centre to ``size``.
+    (C, M, M) best fits ``label`` (M, M) in closed form, cropped around its centre to ``size``.
 
     Per frequency, ``H_c = X_c conj(Y) / (sum_k |X_k|^2 + ridge * mean power)`` (MOSSE and KCF's
     multi-channel ridge regression, a circular correlation), back in space with the origin moved to
@@ -61,15 +88,27 @@ def dcf_filter(x: torch.Tensor, label: torch.Tensor, size: tuple[int, int], ridg
     response along an elongated target is a ridge (docs/results.md). Differentiable. Several samples,
     ``x`` (N, C, M, M) with ``label`` (N, M, M), give the filter that fits them all (the numerator and the
     power summed over the samples, as MOSSE learns from several frames).
+
+    The DFTs are matrix products over the half spectrum, and the inverse is evaluated only at the
+    ``size`` taps kept: the map's odd size (31 cells) is slow for an FFT, and the first frame's step
+    is mostly this function (docs/results.md, the closed form by matrix DFTs).
     """
     if x.dim() == 3:
         x, label = x[None], label[None]
-    xf = torch.fft.fft2(x)
-    power = (xf.real ** 2 + xf.imag ** 2).sum((0, 1))
-    hf = (xf * torch.fft.fft2(label)[:, None].conj()).sum(0) / (power + ridge * power.mean())
-    h = torch.fft.fftshift(torch.fft.ifft2(hf).real, dim=(-2, -1))
-    c, (fh, fw) = x.shape[-1] // 2, size
-    return h[:, c - fh // 2:c + fh // 2 + 1, c - fw // 2:c + fw // 2 + 1]
+    m = x.shape[-1]
+    xr, xi = _half_spectrum(x)
+    yr, yi = (part[:, None] for part in _half_spectrum(label))
+    power = (xr ** 2 + xi ** 2).sum((0, 1))
+    twice = torch.full((m // 2 + 1,), 2.0, dtype=x.dtype, device=x.device)  # columns standing for two
+    twice[0] = 1.0
+    if m % 2 == 0:
+        twice[-1] = 1.0
+    denominator = power + ridge * (power * twice).sum() / (m * m)
+    hf = torch.complex((xr * yr + xi * yi).sum(0) / denominator, (xi * yr - xr * yi).sum(0) / denominator)
+    complex_dtype = x.dtype.to_complex()
+    rows = _inverse_rows(m, size[0], x.device, complex_dtype)
+    cols = _inverse_rows(m, size[1], x.device, complex_dtype)[:, : m // 2 + 1] * twice
+    return (rows @ hf @ cols.T).real / (m * m)
 
 
 def filter_taper(size: tuple[int, int], strength: float) -> torch.Tensor:

@@ -166,6 +166,12 @@ class CRESTTracker(AdaptiveTracker):
         self.params = {k: v.detach().clone().requires_grad_(k in self._trainable()) for k, v in first.after.items()}
         self.optimizer = torch.optim.Adam([self.params[k] for k in self._trainable()], lr=cfg.update_lr)
         self.buffer: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=cfg.buffer_size)
+        self.first_sample: tuple[torch.Tensor, torch.Tensor] | None = None
+        if cfg.update_keep_first:  # in the buffer's form: reduced features at scale 1 unless they are updated
+            with torch.no_grad():
+                kept = (first.samples.features[0] if cfg.update_reduction
+                        else self._reduced(first.samples.features, self.params)[cfg.scales.index(1.0)])
+            self.first_sample = (kept.half(), first.samples.label[0])
         self.frame = 0
         self.reference: float | None = None
         self.crossing = (CrossingGuard(cfg.crossing_ratio, cfg.crossing_distance, cfg.crossing_frames,
@@ -397,8 +403,9 @@ class CRESTTracker(AdaptiveTracker):
         saved = {k: v.detach().clone() for k, v in p.items()}
         for it in range(cfg.update_iterations):
             idx = order[it * cfg.update_batch:(it + 1) * cfg.update_batch]
-            feats = torch.stack([self.buffer[i][0] for i in idx]).float()
-            labels = torch.stack([self.buffer[i][1] for i in idx])
+            batch = [self.buffer[i] for i in idx] + ([self.first_sample] if self.first_sample else [])
+            feats = torch.stack([f for f, _ in batch]).float()
+            labels = torch.stack([label for _, label in batch])
             with torch.enable_grad():
                 if cfg.update_reduction:  # the buffer holds backbone features
                     feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
@@ -419,8 +426,9 @@ class CRESTTracker(AdaptiveTracker):
         """``dcf_update_rate``: the filter solved in closed form on every frame of the buffer, its scale and
         bias fitted to their labels, blended into the current filter and bias at that rate."""
         cfg, p = self.config, self.params
-        feats = torch.stack([f for f, _ in self.buffer]).float()
-        labels = torch.stack([label for _, label in self.buffer])
+        batch = list(self.buffer) + ([self.first_sample] if self.first_sample else [])
+        feats = torch.stack([f for f, _ in batch]).float()
+        labels = torch.stack([label for _, label in batch])
         with torch.no_grad():
             if cfg.update_reduction:  # the buffer holds backbone features
                 feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
