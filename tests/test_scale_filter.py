@@ -78,7 +78,8 @@ def test_model_size_and_features_shapes():
 
 
 @pytest.mark.parametrize("key,value", [("scale_filter_scales", 2), ("scale_filter_step", 1.0),
-                                       ("scale_filter_lr", 0.0), ("scale_filter_area", 10)])
+                                       ("scale_filter_lr", 0.0), ("scale_filter_area", 10),
+                                       ("scale_filter_min_side", -1.0)])
 def test_bad_settings_name_the_setting(key, value):
     with pytest.raises(ConfigError, match=key):
         CRESTConfig(scale_filter=True, **{key: value}).validate()
@@ -104,6 +105,34 @@ def test_metacrest_follows_a_shrinking_target_with_the_scale_filter(one_thread):
         assert abs(box[0] + box[2] / 2 - centers[-1][0]) < 6.0  # the position is held either way
     assert ends[True][2] == pytest.approx(sides[-1], rel=0.15)
     assert abs(ends[True][2] - sides[-1]) < abs(ends[False][2] - sides[-1])
+
+
+def test_a_target_under_the_scale_filters_smallest_side_is_sized_by_the_scale_search(one_thread, monkeypatch):
+    """scale_filter_min_side: while the target's shorter side is under it, the three-scale search sizes
+    the box and the scale filter only learns (so that it is current once the target grows past it);
+    at or over it, the scale filter estimates as before."""
+    from metatrack.trackers import create_tracker
+    from metatrack.trackers.crest import scale_filter as sf_module
+
+    target = _texture(4)
+    centers = [(120.0 + 1.5 * i, 120.0) for i in range(8)]
+    frames = [_frame(target, c, 30.0) for c in centers]
+    for min_side, estimates in ((40.0, False), (20.0, True)):
+        calls = {"estimate": 0, "update": 0}
+        for name in calls:
+            original = getattr(sf_module.ScaleFilter, name)
+
+            def counted(self, *a, _original=original, _name=name, _calls=calls):
+                _calls[_name] += 1
+                return _original(self, *a)
+            monkeypatch.setattr(sf_module.ScaleFilter, name, counted)
+        tracker = create_tracker("metacrest", scale_filter_min_side=min_side)
+        tracker.init(frames[0], np.array([centers[0][0] - 15.0, 105.0, 30.0, 30.0]))
+        for f in frames[1:]:
+            tracker.update(f)
+        assert (calls["estimate"] > 0) == estimates, (min_side, calls)
+        assert calls["update"] >= len(frames)  # the first frame's and every found frame's
+        monkeypatch.undo()
 
 
 def test_an_update_at_the_estimates_size_reuses_its_samples():

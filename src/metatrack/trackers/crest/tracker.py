@@ -325,7 +325,8 @@ class CRESTTracker(AdaptiveTracker):
         self._peak = subpixel_peak(self._with_prior(r1), cfg.subpixel)
         self.center = self.center + cell_to_offset(self._peak, side, m)
         self.center = np.clip(self.center, [0.0, 0.0], [float(size[0]), float(size[1])])
-        if self.scale_filter is not None:
+        small = min(self.base_size * self.scale) < cfg.scale_filter_min_side  # too small for the scale filter
+        if self.scale_filter is not None and not small:
             if self._inside(size):  # samples of a box crossing the frame's edge are part fill, not target
                 gray = grey(frame)
                 found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
@@ -336,6 +337,8 @@ class CRESTTracker(AdaptiveTracker):
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
+            if self.scale_filter is not None and learn and self._inside(size):  # current once the target grows
+                self.scale_filter.update(grey(frame), self.center, self.base_size * self.scale)
         wh = self.base_size * self.scale
         self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
 
