@@ -254,6 +254,24 @@ def test_online_update_every_interval_from_the_buffer(tmp_path, update_reduction
         assert np.all(np.isfinite(t.update(f)))
 
 
+def test_the_running_peak_learns_only_from_frames_at_occlusion_learn_ratio():
+    """occlusion_learn_ratio: a found frame whose peak is under that share of the running peak (an
+    occluder's pass, weak but not held) leaves the running peak where it was; at 0 every found frame
+    moves it (occlusion_memory of the way); a share outside [0, 1] is refused."""
+    frames, boxes = moving_square(2)
+    refs = {}
+    for share in (0.0, 0.8):
+        t = create_tracker("metacrest", occlusion_learn_ratio=share)
+        t.init(frames[0], boxes[0])
+        t.reference = 1.0
+        assert t._occluded(0.7) is False  # over the hold's 0.5: found
+        refs[share] = t.reference
+        assert t._occluded(0.9) is False and t.reference == pytest.approx(refs[share] - 0.1 * (refs[share] - 0.9))
+    assert refs[0.0] == pytest.approx(0.97) and refs[0.8] == 1.0
+    with pytest.raises(ConfigError, match="occlusion_learn_ratio"):
+        create_tracker("metacrest", occlusion_learn_ratio=1.5)
+
+
 @pytest.mark.parametrize("name", ["metacrest", "crest-05"])
 def test_an_occluded_target_holds_the_box_and_is_not_learned(name):
     """A frame where a flat occluder covers the target: the peak collapses, the box stays, nothing is

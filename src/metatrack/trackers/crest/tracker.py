@@ -290,7 +290,8 @@ class CRESTTracker(AdaptiveTracker):
         if self._weak(score):
             self.reference *= 1.0 - cfg.occlusion_decay
             return True
-        self.reference += cfg.occlusion_memory * (score - self.reference)
+        if score >= cfg.occlusion_learn_ratio * self.reference:
+            self.reference += cfg.occlusion_memory * (score - self.reference)
         return False
 
     def _weak(self, score: float) -> bool:
