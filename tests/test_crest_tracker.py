@@ -393,6 +393,19 @@ def test_the_closed_form_equals_its_fft_definition_and_its_gradient(m, samples, 
     torch.testing.assert_close(g_got, g_want, rtol=1e-3, atol=1e-5 * float(g_want.abs().max()))
 
 
+def test_the_closed_form_first_met_in_inference_mode_still_differentiates():
+    """Its DFT matrices are cached: made on a first call under torch.inference_mode, they must still serve
+    a later call that meta-training differentiates (inference tensors cannot be saved for backward)."""
+    first_frame._dft_matrices.cache_clear()
+    first_frame._inverse_rows.cache_clear()
+    x, label = torch.randn(1, 4, 13, 13), torch.rand(1, 13, 13)
+    with torch.inference_mode():
+        first_frame.dcf_filter(x, label, (3, 5), 0.1)
+    x.requires_grad_()
+    first_frame.dcf_filter(x, label, (3, 5), 0.1).sum().backward()
+    assert x.grad is not None and bool(torch.isfinite(x.grad).all())
+
+
 def test_keeping_the_first_sample_holds_the_target_through_an_update_on_an_occluder(tmp_path):
     """update_keep_first: every online update's batch holds the first frame's sample, so that a buffer
     labelled away from the target (an occluder's position) moves the filter's answer on the target less."""

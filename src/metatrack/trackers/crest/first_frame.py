@@ -55,19 +55,22 @@ def fitted_scale_and_bias(r: torch.Tensor, label: torch.Tensor) -> tuple[torch.T
 def _dft_matrices(m: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     """The real DFT of size ``m`` as matrices: cos and sin of every row frequency against every cell
     (m, m), and of the half spectrum's column frequencies (m, m // 2 + 1); real input has a
-    Hermitian spectrum, so the half holds it all."""
-    k = torch.arange(m, dtype=torch.float64)
-    full, half = 2 * math.pi * torch.outer(k, k) / m, 2 * math.pi * torch.outer(k, k[: m // 2 + 1]) / m
-    return tuple(t.to(device, dtype) for t in (full.cos(), full.sin(), half.cos(), half.sin()))
+    Hermitian spectrum, so the half holds it all. Cached, so made outside inference mode: a first call
+    under ``torch.inference_mode`` would otherwise cache tensors that a later backward cannot save."""
+    with torch.inference_mode(False):
+        k = torch.arange(m, dtype=torch.float64)
+        full, half = 2 * math.pi * torch.outer(k, k) / m, 2 * math.pi * torch.outer(k, k[: m // 2 + 1]) / m
+        return tuple(t.to(device, dtype) for t in (full.cos(), full.sin(), half.cos(), half.sin()))
 
 
 @functools.lru_cache(maxsize=64)
 def _inverse_rows(m: int, n: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """``e^(2 pi i a u / m)`` (n, m) for the ``n`` offsets ``a`` around the origin: the inverse DFT
-    evaluated only where a cropped filter keeps taps."""
-    a = torch.arange(-(n // 2), n // 2 + 1, dtype=torch.float64)
-    angle = 2 * math.pi * torch.outer(a, torch.arange(m, dtype=torch.float64)) / m
-    return torch.polar(torch.ones_like(angle), angle).to(device, dtype)
+    evaluated only where a cropped filter keeps taps (cached, made outside inference mode as above)."""
+    with torch.inference_mode(False):
+        a = torch.arange(-(n // 2), n // 2 + 1, dtype=torch.float64)
+        angle = 2 * math.pi * torch.outer(a, torch.arange(m, dtype=torch.float64)) / m
+        return torch.polar(torch.ones_like(angle), angle).to(device, dtype)
 
 
 def _half_spectrum(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
