@@ -272,6 +272,23 @@ def test_the_running_peak_learns_only_from_frames_at_occlusion_learn_ratio():
         create_tracker("metacrest", occlusion_learn_ratio=1.5)
 
 
+def test_a_hold_ends_only_at_occlusion_resume_ratio():
+    """occlusion_resume_ratio: after a held frame, a peak between the hold's bar (0.5 of the running peak)
+    and this share keeps the hold; a tracked target with the same peak is found; at 0 the hold's own bar
+    ends it; a share outside [0, 1) is refused."""
+    frames, boxes = moving_square(2)
+    for share, held_after_hold in ((0.0, False), (0.7, True)):
+        t = create_tracker("metacrest", occlusion_resume_ratio=share)
+        t.init(frames[0], boxes[0])
+        t.reference, t.target_found = 1.0, False  # the frame before was held
+        assert t._occluded(0.6) is held_after_hold
+        t.reference, t.target_found = 1.0, True  # the frame before was found
+        assert t._occluded(0.6) is False
+        assert t._occluded(0.4) is True  # under the hold's bar either way
+    with pytest.raises(ConfigError, match="occlusion_resume_ratio"):
+        create_tracker("metacrest", occlusion_resume_ratio=1.0)
+
+
 @pytest.mark.parametrize("name", ["metacrest", "crest-05"])
 def test_an_occluded_target_holds_the_box_and_is_not_learned(name):
     """A frame where a flat occluder covers the target: the peak collapses, the box stays, nothing is

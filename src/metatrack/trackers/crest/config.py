@@ -35,7 +35,7 @@ CREST_SCHEDULE: dict[str, Any] = {
 #: model file), 4-5x smaller than a step's, so the same Adam step moves it further: ours, 1e-5 chosen
 #: over 2e-5 and 1e-4 on the four validation sets over three training seeds (docs/results.md,
 #: MetaCREST's first filter in closed form). configs/metacrest.yaml names the same value.
-METACREST_SETTINGS: dict[str, Any] = {"update_lr": 1e-5}
+METACREST_SETTINGS: dict[str, Any] = {"update_lr": 1e-5, "occlusion_resume_ratio": 0.7}
 
 
 def settings_under(defaults: dict[str, Any], config: CRESTConfig | dict | None) -> CRESTConfig | dict:
@@ -168,6 +168,11 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # the weak frames of an occluder's pass do not lower the hold's bar; 0: from every found frame. Tried
     # on validation, not kept (docs/results.md, an occluder that drags the box along)
     occlusion_learn_ratio: float = 0.0
+    # ours: after a held frame the target counts as found again only at this share of the running peak
+    # (a hysteresis: a peak on the background at half of it ended a hold while an occluder passed);
+    # at or under occlusion_ratio: the hold's own bar (CREST-N). MetaCREST: 0.7 (METACREST_SETTINGS),
+    # chosen on the five validation sets (docs/results.md, an occluder that drags the box along)
+    occlusion_resume_ratio: float = 0.0
     # ours: the share of the running peak lost on each held frame, so that a hold ends once the
     # target's looks have changed for good (a turned face) instead of holding to the end; 0: the
     # running peak waits for a peak as strong as before. Tried on validation, not kept
@@ -267,6 +272,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (0.0 <= self.occlusion_ratio < 1.0 and 0.0 < self.occlusion_memory <= 1.0,
              "occlusion_ratio must be in [0, 1) and occlusion_memory in (0, 1]"),
             (0.0 <= self.occlusion_learn_ratio <= 1.0, "occlusion_learn_ratio must be in [0, 1]"),
+            (0.0 <= self.occlusion_resume_ratio < 1.0, "occlusion_resume_ratio must be in [0, 1)"),
             (0.0 <= self.occlusion_decay < 1.0, "occlusion_decay must be in [0, 1)"),
             (0.0 <= self.follow_ratio < 1.0, "follow_ratio must be in [0, 1)"),
             (0.0 <= self.crossing_ratio < 1.0 and self.crossing_distance > 1.0 and self.crossing_frames >= 1

@@ -287,7 +287,8 @@ class CRESTTracker(AdaptiveTracker):
         if self.reference is None:
             self.reference = score
             return False
-        if self._weak(score):
+        resume = not self.target_found and score < cfg.occlusion_resume_ratio * self.reference
+        if self._weak(score) or resume:  # a hold ends only at occlusion_resume_ratio
             self.reference *= 1.0 - cfg.occlusion_decay
             return True
         if score >= cfg.occlusion_learn_ratio * self.reference:
