@@ -279,8 +279,9 @@ class CRESTTracker(AdaptiveTracker):
 
     def _occluded(self, score: float) -> bool:
         """Whether this frame's peak is too weak against the running peak of the frames before
-        (``occlusion_ratio``, :meth:`_weak`); the running peak follows the frames that are not, and
-        fades by ``occlusion_decay`` on each frame that is."""
+        (``occlusion_ratio``, :meth:`_weak`; after a held frame ``occlusion_resume_ratio``, so that a hold
+        ends on a peak that clearly answers the target); the running peak follows the frames that are not
+        (those at ``occlusion_learn_ratio`` of it), and fades by ``occlusion_decay`` on each frame that is."""
         cfg = self.config
         if not cfg.occlusion_ratio:
             return False
