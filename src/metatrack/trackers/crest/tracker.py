@@ -409,9 +409,7 @@ class CRESTTracker(AdaptiveTracker):
         saved = {k: v.detach().clone() for k, v in p.items()}
         for it in range(cfg.update_iterations):
             idx = order[it * cfg.update_batch:(it + 1) * cfg.update_batch]
-            batch = [self.buffer[i] for i in idx] + ([self.first_sample] if self.first_sample else [])
-            feats = torch.stack([f for f, _ in batch]).float()
-            labels = torch.stack([label for _, label in batch])
+            feats, labels = self._stacked([self.buffer[i] for i in idx])
             with torch.enable_grad():
                 if cfg.update_reduction:  # the buffer holds backbone features
                     feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
@@ -428,13 +426,19 @@ class CRESTTracker(AdaptiveTracker):
                 for k, v in saved.items():
                     p[k].copy_(v)
 
+    def _stacked(self, samples: list[tuple[torch.Tensor, torch.Tensor]],
+                 first: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (float) and labels of buffer ``samples`` stacked for an update; with ``first``, the
+        first frame's sample after them when it is kept (``update_keep_first``)."""
+        if first and self.first_sample is not None:
+            samples = [*samples, self.first_sample]
+        return torch.stack([f for f, _ in samples]).float(), torch.stack([label for _, label in samples])
+
     def _solved_update(self) -> None:
         """``dcf_update_rate``: the filter solved in closed form on every frame of the buffer, its scale and
         bias fitted to their labels, blended into the current filter and bias at that rate."""
         cfg, p = self.config, self.params
-        batch = list(self.buffer) + ([self.first_sample] if self.first_sample else [])
-        feats = torch.stack([f for f, _ in batch]).float()
-        labels = torch.stack([label for _, label in batch])
+        feats, labels = self._stacked(list(self.buffer))
         with torch.no_grad():
             if cfg.update_reduction:  # the buffer holds backbone features
                 feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
@@ -449,9 +453,7 @@ class CRESTTracker(AdaptiveTracker):
         """One step of the meta-learned online step sizes on the buffer's last ``update_interval``
         frames: crest/online.py, the update meta-training went through."""
         cfg, p = self.config, self.params
-        recent = list(self.buffer)[-cfg.update_interval:]
-        feats = torch.stack([f for f, _ in recent]).float()
-        labels = torch.stack([label for _, label in recent])
+        feats, labels = self._stacked(list(self.buffer)[-cfg.update_interval:], first=False)
         if cfg.update_reduction:  # the buffer holds backbone features
             feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
         size = tuple(p["filter"].shape[-2:])
