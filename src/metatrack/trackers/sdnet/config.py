@@ -33,6 +33,7 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     #: before these keys existed
     LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {
         "first_step_loss": "mean", "first_step_threshold": "none", "trainable_blocks": 0,
+        "deep_layer": 0,
     }
 
     # ---- features: one backbone pass per frame on a square crop, RoIAlign per box (RT-MDNet's way)
@@ -43,6 +44,10 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     # (the stem) stay frozen and cached. 0: the whole backbone frozen (the shipped metasdnet). Fixed
     # by a model file. configs/metasdnet_features.yaml: 1 (features[6], the last stride-8 block)
     trainable_blocks: int = 0
+    # ours (issue 13's multi-layer features): MobileNetV2 features[backbone_layer:deep_layer] run on the
+    # stride-8 map, resized to its cells and stacked on its channels (14: stride 16, 96 more channels).
+    # 0: the stride-8 map alone (the shipped metasdnet). Fixed by a model file
+    deep_layer: int = 0
     vggm_path: str | None = None  # imagenet-vgg-m.mat (MatConvNet) when backbone == "vggm"
     pretrained_backbone: bool = True  # False: random backbone weights (tests only)
     crop_size: int = 192  # pixels of the resized square crop fed to the backbone
@@ -123,6 +128,12 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     # docs/results.md#a-positive-score-far-under-the-running-score-is-a-failure
     success_ratio: float = 0.0
     meta_success_ratio: float = 0.5
+    # ours (pyMDNet: moves to the best candidates' mean on every frame): when the best candidates' mean
+    # score fails pyMDNet's own test (they are background to the head), the box stays where the search
+    # is centred (the last found box, moved on by coasting); a frame that fails only success_ratio still
+    # moves, and the search still widens. Off: measured on the five validation sets, docs/results.md
+    # (MetaSDNet: holding the box on a failed frame)
+    hold_on_failure: bool = False
     # not in pyMDNet: a search region whose pixels vary less than this (std, grey levels) is blank (a black,
     # white or one-colour frame): every candidate looks alike there, so the head's score says nothing; the
     # tracker holds its box, takes the failure path and reports blank_confidence (below any score of the
@@ -198,6 +209,10 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
         if not 0 <= self.trainable_blocks < self.backbone_layer:
             raise ConfigError(f"tracker.trainable_blocks: 0 to backbone_layer - 1 ({self.backbone_layer - 1}), "
                               f"got {self.trainable_blocks}")
+        if self.deep_layer and (self.backbone != "mobilenet_v2" or self.trainable_blocks
+                                or not self.backbone_layer < self.deep_layer <= 18):
+            raise ConfigError(f"tracker.deep_layer: {self.deep_layer} needs backbone mobilenet_v2, no "
+                              f"trainable_blocks, and backbone_layer ({self.backbone_layer}) < deep_layer <= 18")
         if self.score not in ("positive_logit", "log_odds"):
             raise ConfigError(f"tracker.score: {self.score!r}; use positive_logit or log_odds")
         positive = {

@@ -130,6 +130,26 @@ class _Subtract(nn.Module):
         return x - self.value
 
 
+class WithDeepMap(nn.Module):
+    """A stride-8 map with a deeper one stacked on its channels: ``deep`` runs on ``stem``'s output,
+    its coarser map is resized to the stem's cells (bilinear), and the two are concatenated.
+
+    Detail to place the box and semantics to tell the target from what looks like it, in one map:
+    every consumer of the map (RoIAlign, the meta-training cache, the shared pass) stays as it is.
+    """
+
+    def __init__(self, stem: nn.Module, deep: nn.Module):
+        super().__init__()
+        self.stem = stem
+        self.deep = deep
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fine = self.stem(x)
+        coarse = nn.functional.interpolate(self.deep(fine), size=fine.shape[-2:], mode="bilinear",
+                                           align_corners=False)
+        return torch.cat([fine, coarse], dim=1)
+
+
 @dataclass
 class Backbone:
     """A frozen feature extractor with what RoIAlign needs to know about its map.
@@ -178,6 +198,8 @@ def build_backbone(config: SDNetConfig, device: str | torch.device = "cpu") -> B
             # folded too: the block's theta0 is then plain convolution weights and biases (BatchNorm
             # in eval mode is an affine map that the convolution absorbs)
             block = fold_batch_norms(features[config.stem_layer: config.backbone_layer].eval())
+        if config.deep_layer:
+            net = WithDeepMap(net, fold_batch_norms(features[config.backbone_layer: config.deep_layer].eval()))
         normalize = ImageNetNormalize()
         first_centre = 0.5  # every stride-2 layer is a 3x3 convolution padded by 1
     # channels-last runs MobileNet's depthwise convolutions ~20% faster on a CPU (oneDNN)

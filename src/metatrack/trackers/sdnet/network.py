@@ -19,8 +19,8 @@ _BACKBONES: dict[tuple, Backbone] = {}
 
 def shared_backbone(cfg: SDNetConfig, device: torch.device) -> Backbone:
     """One frozen backbone per (kind, layer, weights, device), shared by trackers: it holds no state."""
-    key = (cfg.backbone, cfg.backbone_layer, cfg.trainable_blocks, cfg.pretrained_backbone, cfg.vggm_path,
-           str(device))
+    key = (cfg.backbone, cfg.backbone_layer, cfg.trainable_blocks, cfg.deep_layer, cfg.pretrained_backbone,
+           cfg.vggm_path, str(device))
     if key not in _BACKBONES:
         _BACKBONES[key] = build_backbone(cfg, device)
     return _BACKBONES[key]
@@ -30,8 +30,11 @@ def feature_settings(cfg: SDNetConfig) -> dict:
     """The settings that define the frozen features of a crop (the backbone's weights aside, which
     :func:`backbone_checksum` names): trackers alike in these share a backbone pass and an ONNX file."""
     # the stem: a trainable block runs after the shared pass, per tracker
-    return {"family": "sdnet", "backbone": cfg.backbone, "backbone_layer": cfg.stem_layer,
-            "pretrained_backbone": cfg.pretrained_backbone, "crop_size": cfg.crop_size}
+    settings = {"family": "sdnet", "backbone": cfg.backbone, "backbone_layer": cfg.stem_layer,
+                "pretrained_backbone": cfg.pretrained_backbone, "crop_size": cfg.crop_size}
+    if cfg.deep_layer:  # named only when used, so that the stride-8 map's settings stay what they were
+        settings["deep_layer"] = cfg.deep_layer
+    return settings
 
 
 def backbone_checksum(cfg: SDNetConfig) -> str | None:

@@ -195,11 +195,13 @@ class _SDNetTracker(AdaptiveTracker):
         blank = _is_blank(image, cands, cfg.blank_std)
         # a blank region: no candidate (the NaN path: hold, failure)
         top, target_score, success = top_k_mean(np.full(len(cands), np.nan) if blank else scores, cfg)
+        # hold_on_failure: the best candidates are background to the head (pyMDNet's own test fails)
+        held = cfg.hold_on_failure and not success
         running, ratio = self._loss_counter.reference, self.success_ratio
         if success and ratio and running is not None and running > 0:
             success = target_score >= ratio * running
         # no finite score: keep the last box (and take the failure path)
-        new_target = cands[top].mean(axis=0) if len(top) else target
+        new_target = cands[top].mean(axis=0) if len(top) and not held else target
         self.trans = cfg.trans if success else min(self.trans * cfg.trans_growth, cfg.trans_limit)
         result = new_target
         if success and self.bbreg.fitted:
