@@ -86,6 +86,11 @@ EXPECTED_MIN_MEAN_IOU: dict[tuple[str, str], float] = {
     ("metacrest", "bikes-pannier"): 0.75,
     ("metacrest", "bikes-brake-light"): 0.75,
     ("metacrest", "carphone-head"): 0.75,
+    # a cyclist wholly hidden by a passing van for frames 8-26 (measured 2026-12-06 20:40 UTC, seed 0:
+    # metacrest 0.93, 0.96, 0.90, 0.92, 0.92, 0.90; metasdnet 0.95, 0.91, 0.50, 0.82, 0.23, 0.90: its box
+    # roams over the van and is 77 px too low when he comes back, docs/results.md)
+    ("metacrest", "bikes-cyclist-behind-van"): 0.85,
+    ("metasdnet", "bikes-cyclist-behind-van"): 0.65,
     # pyMDNet-30 and the two options beyond the shipped models (measured 2026-12-05, seed 0, by
     # bench/split_bench.py on real:validation: mdnet-30 0.89, 0.94, 0.84, 0.87, 0.88; metasdnet-features
     # 0.91, 0.93, 0.86, 0.87, 0.86; metacrest-online 0.82, 0.74, 0.83, 0.60, 0.82)
@@ -358,6 +363,24 @@ def test_tracker_holds_the_target_on_real_footage(tracker_name, clip_name):
     assert ious.mean() >= floor, f"{tracker_name} on {clip_name}: keyframe IoUs {np.round(ious, 2).tolist()}"
     # holding means most keyframes overlap, not a good start averaged with a loss
     assert (ious > 0.3).mean() >= 0.8, f"{tracker_name} on {clip_name}: keyframe IoUs {np.round(ious, 2).tolist()}"
+
+
+def test_metacrest_holds_a_wholly_hidden_cyclists_place_until_he_comes_back():
+    """bikes-cyclist-behind-van: from the first to the last keyframe annotated absent (a passing van, then
+    a car and a truck cover him) MetaCREST's occlusion hold keeps the box where he went in, and he is
+    found there again (MetaSDNet's and CSRT's boxes roam 100-160 px over the van meanwhile)."""
+    seq, frames = clip("bikes-cyclist-behind-van")
+    absent = np.flatnonzero(seq.meta["absent"])
+    assert len(absent) >= 3  # the annotations say he is wholly hidden there
+    tracker = create_tracker("metacrest")
+    tracker.seed(0)
+    tracker.init(frames[0], seq.boxes[0])
+    boxes = np.array([seq.boxes[0]] + [np.asarray(tracker.update(f), dtype=float) for f in frames[1:]])
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    hidden = centres[absent[0]: absent[-1] + 1]
+    assert np.ptp(hidden, axis=0).max() < 3.0, np.round(hidden, 1).tolist()
+    back = seq.meta["keyframes"][-1]
+    assert iou(boxes[back][None], seq.boxes[back][None])[0] > 0.7
 
 
 @pytest.mark.parametrize("clip_name", HARD_CLIPS)
