@@ -82,3 +82,11 @@ def test_a_model_written_before_the_key_existed_reads_as_the_stride_8_map():
     tracker = MetaSDNet(model=shipped_model("metasdnet"))
     assert tracker.config.deep_layer == 0
     assert tracker.extractor.feature_dim == 32 * 9
+
+
+def test_the_deep_map_exports_to_onnx_with_its_128_channels(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from metatrack.export import export_onnx
+
+    done = export_onnx("sdnet-30", tmp_path / "deep.onnx", crop_size=128, deep_layer=14)
+    assert done["output"] == [1, 128, 16, 16] and done["relative_error"] < 1e-4

@@ -132,7 +132,7 @@ class SDNetConfig(RedetectSettings, TrackerConfig):
     # score fails pyMDNet's own test (they are background to the head), the box stays where the search
     # is centred (the last found box, moved on by coasting); a frame that fails only success_ratio still
     # moves, and the search still widens. Off: measured on the five validation sets, docs/results.md
-    # (MetaSDNet: holding the box on a failed frame)
+    # (MetaSDNet: a hidden target's box held still)
     hold_on_failure: bool = False
     # not in pyMDNet: a search region whose pixels vary less than this (std, grey levels) is blank (a black,
     # white or one-colour frame): every candidate looks alike there, so the head's score says nothing; the
