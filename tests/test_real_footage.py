@@ -149,15 +149,24 @@ def clip(name: str):
 
 
 @cache
-def keyframe_ious(tracker_name: str, clip_name: str) -> np.ndarray:
-    """IoU of the tracker's box with the hand-drawn box at every keyframe after the first."""
+def tracked_boxes(tracker_name: str, clip_name: str) -> np.ndarray:
+    """The tracker's box on every frame of the clip (seed 0; the first frame's is the hand-drawn one),
+    tracked once per module (read-only)."""
     seq, frames = clip(clip_name)
     tracker = create_tracker(tracker_name)
     tracker.seed(0)
     tracker.init(frames[0], seq.boxes[0])
-    boxes = [seq.boxes[0]] + [np.asarray(tracker.update(f), dtype=float) for f in frames[1:]]
+    boxes = np.array([seq.boxes[0]] + [np.asarray(tracker.update(f), dtype=float) for f in frames[1:]])
+    boxes.setflags(write=False)
+    return boxes
+
+
+@cache
+def keyframe_ious(tracker_name: str, clip_name: str) -> np.ndarray:
+    """IoU of the tracker's box with the hand-drawn box at every keyframe after the first."""
+    seq, _ = clip(clip_name)
     keys = seq.meta["keyframes"][1:]
-    return iou(np.asarray(boxes)[keys], seq.boxes[keys])
+    return iou(tracked_boxes(tracker_name, clip_name)[keys], seq.boxes[keys])
 
 
 # ---------------------------------------------------------------- the annotations themselves
@@ -369,13 +378,10 @@ def test_metacrest_holds_a_wholly_hidden_cyclists_place_until_he_comes_back():
     """bikes-cyclist-behind-van: from the first to the last keyframe annotated absent (a passing van, then
     a car and a truck cover him) MetaCREST's occlusion hold keeps the box where he went in, and he is
     found there again (MetaSDNet's and CSRT's boxes roam 100-160 px over the van meanwhile)."""
-    seq, frames = clip("bikes-cyclist-behind-van")
+    seq, _ = clip("bikes-cyclist-behind-van")
     absent = np.flatnonzero(seq.meta["absent"])
     assert len(absent) >= 3  # the annotations say he is wholly hidden there
-    tracker = create_tracker("metacrest")
-    tracker.seed(0)
-    tracker.init(frames[0], seq.boxes[0])
-    boxes = np.array([seq.boxes[0]] + [np.asarray(tracker.update(f), dtype=float) for f in frames[1:]])
+    boxes = tracked_boxes("metacrest", "bikes-cyclist-behind-van")
     centres = boxes[:, :2] + boxes[:, 2:] / 2
     hidden = centres[absent[0]: absent[-1] + 1]
     assert np.ptp(hidden, axis=0).max() < 3.0, np.round(hidden, 1).tolist()
