@@ -158,6 +158,17 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # over the target for ten frames (the buffer's length) does not become the target. Tried on validation,
     # not kept (docs/results.md, the closed form by matrix DFTs and the first sample kept)
     update_keep_first: bool = False
+    # ours: a found frame whose response has a second peak more than hard_negative_distance target sizes
+    # from the chosen one reaching this share of it (above the map's median) is a hard negative: its
+    # sample joins an update run at once, not at the next interval, so that a look-alike coming near is
+    # learned as background before it reaches the target (ATOM's and DiMP's hard-negative update;
+    # pytracking's hard_negative_threshold 0.5, target_neighborhood_scale 2.2, i.e. 1.1 sizes either
+    # side), run at hard_negative_lr_factor x update_lr (pytracking: hard_negative_learning_rate 0.02
+    # against learning_rate 0.01). 0: off. Tried on validation (docs/results.md, MetaCREST: look-alikes
+    # learned at once)
+    hard_negative_ratio: float = 0.0
+    hard_negative_distance: float = 1.1
+    hard_negative_lr_factor: float = 2.0
     # ours: a frame whose response peak falls below this share of the running peak of the frames
     # before (an occluder, a loss) leaves the position and size where they were and is not learned
     # from; 0 turns it off (the official tracker moves to every peak). Chosen on the validation
@@ -275,6 +286,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (0.0 <= self.occlusion_resume_ratio < 1.0, "occlusion_resume_ratio must be in [0, 1)"),
             (0.0 <= self.occlusion_decay < 1.0, "occlusion_decay must be in [0, 1)"),
             (0.0 <= self.follow_ratio < 1.0, "follow_ratio must be in [0, 1)"),
+            (0.0 <= self.hard_negative_ratio < 1.0 and self.hard_negative_distance > 0
+             and self.hard_negative_lr_factor > 0,
+             "hard_negative_ratio must be in [0, 1), hard_negative_distance and hard_negative_lr_factor > 0"),
             (0.0 <= self.crossing_ratio < 1.0 and self.crossing_distance > 1.0 and self.crossing_frames >= 1
              and self.crossing_merge > 1.0 and self.crossing_hold >= 1 and self.crossing_motion >= 0,
              "crossing_ratio must be in [0, 1), crossing_distance and crossing_merge > 1, crossing_frames and "

@@ -38,7 +38,7 @@ from ...meta import MetaSGD
 from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
-from .crossing import CrossingGuard
+from .crossing import CrossingGuard, local_maxima
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
 from .first_frame import FILTER_PARAMS, first_frame_update, solved_filter
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
@@ -246,6 +246,7 @@ class CRESTTracker(AdaptiveTracker):
         r1 = resp[unit]
         score = float(r1.max())
         self.confidence = score
+        hard = False
         self.target_found = not self._occluded(score)
         if not self.target_found:  # learn nothing from this frame; hold where the target was
             if self.reference is not None and score >= cfg.follow_ratio * self.reference:
@@ -261,10 +262,14 @@ class CRESTTracker(AdaptiveTracker):
                 label = gaussian_label((m, m), self._peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
                 kept = feat[0] if cfg.update_reduction else x[unit]
                 self.buffer.append((kept.half(), torch.from_numpy(label)[None].to(self.device)))
+                hard = bool(cfg.hard_negative_ratio) and self._hard_negative(r1)
         # official: every update_interval frames once as many frames were kept (or the buffer is full)
         if self.frame % cfg.update_interval == 0 and len(self.buffer) >= min(cfg.update_interval, cfg.buffer_size):
             with self._timed("update"):
                 self._online_update()
+        elif hard:  # a look-alike near: learn it as background now, with this frame in every batch
+            with self._timed("update"):
+                self._online_update(newest=True, lr_factor=cfg.hard_negative_lr_factor)
         return self.box.copy()
 
     def _response(self, x: torch.Tensor, params: Params) -> torch.Tensor:
@@ -391,9 +396,25 @@ class CRESTTracker(AdaptiveTracker):
             self.crossing.reset()
         return self.box.copy()
 
-    def _online_update(self) -> None:
+    def _hard_negative(self, r1: np.ndarray) -> bool:
+        """Whether this frame's response has a second local maximum more than ``hard_negative_distance``
+        target sizes from its peak reaching ``hard_negative_ratio`` of it (both above the map's median)."""
+        cfg = self.config
+        base = (r1 - np.median(r1)).astype(np.float32)  # local_maxima compares in float32
+        peak = np.unravel_index(int(np.argmax(base)), base.shape)
+        top = float(base[peak])
+        if top <= 0:
+            return False
+        reach = np.maximum(np.asarray(self.cells, dtype=float), 1.0)
+        rows, cols = np.indices(base.shape)
+        far = np.maximum(np.abs(rows - peak[0]) / reach[0], np.abs(cols - peak[1]) / reach[1])
+        others = local_maxima(base) & (far > cfg.hard_negative_distance)
+        return bool(others.any()) and float(base[others].max()) >= cfg.hard_negative_ratio * top
+
+    def _online_update(self, newest: bool = False, lr_factor: float = 1.0) -> None:
         """``update_iterations`` Adam steps on random batches of the buffer (official model_update), or
-        with ``online_update: meta`` the learned step."""
+        with ``online_update: meta`` the learned step. ``newest``: the last sample in every batch, and
+        Adam's rate times ``lr_factor`` (a hard negative's frame)."""
         cfg, p = self.config, self.params
         if cfg.online_update == "meta":
             self._learned_update()
@@ -409,6 +430,8 @@ class CRESTTracker(AdaptiveTracker):
         saved = {k: v.detach().clone() for k, v in p.items()}
         for it in range(cfg.update_iterations):
             idx = order[it * cfg.update_batch:(it + 1) * cfg.update_batch]
+            if newest and n - 1 not in idx:
+                idx = np.r_[idx[:-1], n - 1]
             feats, labels = self._stacked([self.buffer[i] for i in idx])
             with torch.enable_grad():
                 if cfg.update_reduction:  # the buffer holds backbone features
@@ -420,7 +443,12 @@ class CRESTTracker(AdaptiveTracker):
                 loss = self._loss(resp, labels, p)
                 self.optimizer.zero_grad()
                 loss.backward()
+            rates = [group["lr"] for group in self.optimizer.param_groups]
+            for group in self.optimizer.param_groups:
+                group["lr"] *= lr_factor
             self.optimizer.step()
+            for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
+                group["lr"] = rate
         if not all(torch.isfinite(v).all() for v in p.values()):
             with torch.no_grad():  # a diverged update is undone
                 for k, v in saved.items():
