@@ -4,11 +4,10 @@ the target's starts an online update on that frame, with the frame in every batc
 import numpy as np
 import pytest
 import torch
+from test_crest_tracker import metacrest_model, moving_square
 
 from metatrack.errors import ConfigError
 from metatrack.trackers import create_tracker
-
-from test_crest_tracker import metacrest_model, moving_square
 
 
 def bump(m, centre, height, sigma=1.0):

@@ -37,6 +37,13 @@ def local_maxima(base: np.ndarray) -> np.ndarray:
     return base >= cv2.dilate(base.astype(np.float32), np.ones((3, 3), np.uint8))
 
 
+def sizes_away(shape: tuple[int, ...], cell: tuple[int, int], reach: np.ndarray) -> np.ndarray:
+    """Every cell's distance from ``cell`` in target sizes: the larger of its row and column offsets
+    over the target's extent ``reach`` (h, w) in cells."""
+    rows, cols = np.indices(shape)
+    return np.maximum(np.abs(rows - cell[0]) / reach[0], np.abs(cols - cell[1]) / reach[1])
+
+
 class CrossingGuard:
     """The state of one tracker's look-alike crossing (module docstring); :meth:`step` once a found frame."""
 
@@ -69,8 +76,7 @@ class CrossingGuard:
         reach = np.maximum(np.asarray(cells, dtype=float), 2.0)
         base = r1 - np.median(r1)
         top = float(base[chosen])
-        rows, cols = np.indices(r1.shape)
-        far = np.maximum(np.abs(rows - chosen[0]) / reach[0], np.abs(cols - chosen[1]) / reach[1])
+        far = sizes_away(r1.shape, chosen, reach)
         peaks = local_maxima(base)
         near = peaks & (far > 1.0) & (far <= self.distance)
         second = None

@@ -38,7 +38,7 @@ from ...meta import MetaSGD
 from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
-from .crossing import CrossingGuard, local_maxima
+from .crossing import CrossingGuard, local_maxima, sizes_away
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
 from .first_frame import FILTER_PARAMS, first_frame_update, solved_filter
 from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce_features, response_map, warp_filter
@@ -405,16 +405,14 @@ class CRESTTracker(AdaptiveTracker):
         top = float(base[peak])
         if top <= 0:
             return False
-        reach = np.maximum(np.asarray(self.cells, dtype=float), 1.0)
-        rows, cols = np.indices(base.shape)
-        far = np.maximum(np.abs(rows - peak[0]) / reach[0], np.abs(cols - peak[1]) / reach[1])
+        far = sizes_away(base.shape, peak, np.maximum(np.asarray(self.cells, dtype=float), 1.0))
         others = local_maxima(base) & (far > cfg.hard_negative_distance)
         return bool(others.any()) and float(base[others].max()) >= cfg.hard_negative_ratio * top
 
     def _online_update(self, newest: bool = False, lr_factor: float = 1.0) -> None:
         """``update_iterations`` Adam steps on random batches of the buffer (official model_update), or
         with ``online_update: meta`` the learned step. ``newest``: the last sample in every batch, and
-        Adam's rate times ``lr_factor`` (a hard negative's frame)."""
+        Adam's rate times ``lr_factor`` (a hard negative's frame; Adam's steps only)."""
         cfg, p = self.config, self.params
         if cfg.online_update == "meta":
             self._learned_update()
