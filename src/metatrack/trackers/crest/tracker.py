@@ -35,6 +35,7 @@ from ...errors import CheckpointError, ConfigError
 from ...geometry import clip_box
 from ...image import image_size
 from ...meta import MetaSGD
+from ...param_groups import scaled_rates
 from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
 from .config import CRESTConfig
@@ -426,27 +427,23 @@ class CRESTTracker(AdaptiveTracker):
         if n < total:
             order = np.tile(order, total // n + 1)
         saved = {k: v.detach().clone() for k, v in p.items()}
-        for it in range(cfg.update_iterations):
-            idx = order[it * cfg.update_batch:(it + 1) * cfg.update_batch]
-            if newest and n - 1 not in idx:
-                idx = np.r_[idx[:-1], n - 1]
-            feats, labels = self._stacked([self.buffer[i] for i in idx])
-            with torch.enable_grad():
-                if cfg.update_reduction:  # the buffer holds backbone features
-                    feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
-                resp = self._response(feats, p)
-                if cfg.update_until_loss is not None and float(
-                        crest_loss(resp.detach(), labels, threshold=cfg.loss_threshold)) < cfg.update_until_loss:
-                    break  # CREST: the buffer is fitted already, no further step
-                loss = self._loss(resp, labels, p)
-                self.optimizer.zero_grad()
-                loss.backward()
-            rates = [group["lr"] for group in self.optimizer.param_groups]
-            for group in self.optimizer.param_groups:
-                group["lr"] *= lr_factor
-            self.optimizer.step()
-            for group, rate in zip(self.optimizer.param_groups, rates, strict=True):
-                group["lr"] = rate
+        with scaled_rates(self.optimizer, lr_factor):
+            for it in range(cfg.update_iterations):
+                idx = order[it * cfg.update_batch:(it + 1) * cfg.update_batch]
+                if newest and n - 1 not in idx:
+                    idx = np.r_[idx[:-1], n - 1]
+                feats, labels = self._stacked([self.buffer[i] for i in idx])
+                with torch.enable_grad():
+                    if cfg.update_reduction:  # the buffer holds backbone features
+                        feats = reduce_features(feats, p["reduce.weight"], p["reduce.bias"])
+                    resp = self._response(feats, p)
+                    if cfg.update_until_loss is not None and float(
+                            crest_loss(resp.detach(), labels, threshold=cfg.loss_threshold)) < cfg.update_until_loss:
+                        break  # CREST: the buffer is fitted already, no further step
+                    loss = self._loss(resp, labels, p)
+                    self.optimizer.zero_grad()
+                    loss.backward()
+                self.optimizer.step()
         if not all(torch.isfinite(v).all() for v in p.values()):
             with torch.no_grad():  # a diverged update is undone
                 for k, v in saved.items():
