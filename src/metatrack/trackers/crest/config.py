@@ -65,7 +65,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     LEGACY_MODEL_FIELDS: ClassVar[dict[str, Any]] = {"init_step_length": "alpha", "init_filter": "step",
                                                      "dcf_lambda": 0.1, "dcf_mix": 0.5,
                                                      "dcf_augment_zoom": 0.0, "dcf_augment_angle": 0.0,
-                                                     "dcf_taper": 0.0, "dcf_rim": 0.0}
+                                                     "dcf_taper": 0.0, "dcf_rim": 0.0, "hog_weight": 0.0}
 
     # ---------------------------------------------------------------- features (define a model)
     backbone: str = "mobilenet_v2"  # paper: VGG-16 conv4_3 ("vgg16", needs backbone_weights)
@@ -78,6 +78,9 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     window_basis: str = "longer"
     feature_upsample: int = 1  # official: stride-8 conv4_3 resized to 4-pixel cells (= 2); ours 1
     reduced_channels: int = 64  # paper: 512 -> 64 (PCA in CREST, a learned 1x1 conv in MetaCREST)
+    # ours (C-COT's and ECO's HOG beside the CNN): 27 HOG channels per cell (crest/hog.py) appended
+    # to the backbone's before the reduction, at this RMS against the CNN's 1; 0: none. A model field
+    hog_weight: float = 0.0
     # canonical filter (h, w) in cells: mean training target shape; None = computed from the
     # training sequences by build_task (or a square target's filter when none are given)
     canonical_filter_size: tuple[int, int] | None = None
@@ -258,6 +261,7 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
             (self.window_basis in ("longer", "shorter", "area"), "window_basis must be 'longer', 'shorter' or 'area'"),
             (self.feature_upsample in (1, 2), "feature_upsample must be 1 or 2"),
             (self.reduced_channels >= 1, "reduced_channels must be >= 1"),
+            (self.hog_weight >= 0, "hog_weight must be >= 0"),
             (self.correlation in ("conv", "im2col"), "correlation must be 'conv' or 'im2col'"),
             (self.canonical_filter_size is None or (len(self.canonical_filter_size) == 2
              and min(self.canonical_filter_size) >= 1), "canonical_filter_size must be [h, w] >= 1"),

@@ -31,6 +31,8 @@ from torch import nn
 from ...backbones import ImageNetNormalize
 from ...errors import CheckpointError, ConfigError
 from ...weights import load_checked_state_dict
+from .hog import CHANNELS as HOG_CHANNELS
+from .hog import HogMap
 
 BACKBONES = ("mobilenet_v2", "vgg16")
 #: torchvision's VGG-16 weights file name (what users are expected to give by path)
@@ -124,13 +126,18 @@ def _vgg16_features(weights: str | Path) -> nn.Sequential:
     return features
 
 
+def _unit_rms(x: torch.Tensor) -> torch.Tensor:
+    """Each map divided by its root mean square."""
+    return x / (x.square().mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-6)
+
+
 class FeatureExtractor(nn.Module):
     """Frozen backbone: crop pixels -> root-mean-square normalised ``C x M x M`` features."""
 
     stride = 8
 
     def __init__(self, backbone: str = "mobilenet_v2", weights: str | Path | None = None,
-                 upsample: int = 1, pretrained: bool = True):
+                 upsample: int = 1, pretrained: bool = True, hog_weight: float = 0.0):
         super().__init__()
         if backbone == "mobilenet_v2":
             from ...backbones import mobilenet_v2
@@ -157,6 +164,14 @@ class FeatureExtractor(nn.Module):
         self.first_centre = 0.5 if backbone == "mobilenet_v2" else 4.0
         self.upsample = upsample
         self.normalize = ImageNetNormalize()
+        if hog_weight < 0:
+            raise ConfigError(f"hog_weight must be >= 0, got {hog_weight}")
+        #: HOG channels appended after the CNN's (crest/hog.py), their RMS hog_weight; 0: none
+        self.hog_weight = float(hog_weight)
+        self.hog = HogMap() if hog_weight > 0 else None
+        self.cnn_channels = self.channels
+        if self.hog is not None:
+            self.channels += HOG_CHANNELS
         self.eval()
         for p in self.parameters():
             p.requires_grad_(False)
@@ -176,21 +191,37 @@ class FeatureExtractor(nn.Module):
         if arr.ndim == 3:
             arr = arr[None]
         x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device).permute(0, 3, 1, 2).float()
-        return self.trunk(self.normalize(x))
+        return self.trunk_map(x)
+
+    def trunk_map(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Trunk output of float RGB crops (N, 3, S, S), 0-255, with the HOG channels after the
+        CNN's when there are any (so that meta-training's cache of trunk outputs holds them too)."""
+        out = self.trunk(self.normalize(rgb))
+        if self.hog is not None:
+            out = torch.cat([out, self.hog(rgb, out.shape[-1]).to(out.dtype)], dim=1)
+        return out
+
+    def tail_map(self, trunk: torch.Tensor) -> torch.Tensor:
+        """The tail on the trunk's CNN channels; the HOG channels pass as they are."""
+        if self.hog is None:
+            return self.tail(trunk)
+        return torch.cat([self.tail(trunk[:, :-HOG_CHANNELS]), trunk[:, -HOG_CHANNELS:]], dim=1)
 
     @torch.no_grad()
     def finish(self, trunk: torch.Tensor) -> torch.Tensor:
         """Tail, optional upsampling and RMS normalisation of trunk outputs: (N, C, M, M) float32."""
-        return self.rescale(self.tail(trunk.float()))
+        return self.rescale(self.tail_map(trunk.float()))
 
     @torch.no_grad()
     def rescale(self, x: torch.Tensor) -> torch.Tensor:
         """Optional upsampling and RMS normalisation of tail outputs (what a window cut out of a
-        shared crop's map needs on its own)."""
+        shared crop's map needs on its own); the HOG channels to an RMS of hog_weight on their own."""
         if self.upsample > 1:
             x = F.interpolate(x, scale_factor=self.upsample, mode="bilinear", align_corners=False)
-        rms = x.square().mean(dim=(1, 2, 3), keepdim=True).sqrt()
-        return x / (rms + 1e-6)
+        if self.hog is not None:
+            cnn, hog = x[:, :-HOG_CHANNELS], x[:, -HOG_CHANNELS:]
+            return torch.cat([_unit_rms(cnn), self.hog_weight * _unit_rms(hog)], dim=1)
+        return _unit_rms(x)
 
     def forward(self, crops: np.ndarray | list[np.ndarray]) -> torch.Tensor:
         return self.finish(self.trunk_features(crops))

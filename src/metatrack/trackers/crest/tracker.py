@@ -55,9 +55,10 @@ Params = dict[str, torch.Tensor]
 
 
 @lru_cache(maxsize=4)
-def shared_extractor(backbone: str, weights: str | None, upsample: int, device: str) -> FeatureExtractor:
-    """One frozen feature extractor per (backbone, weights, upsampling, device), shared by trackers."""
-    return FeatureExtractor(backbone, weights, upsample).to(device)
+def shared_extractor(backbone: str, weights: str | None, upsample: int, device: str,
+                     hog_weight: float = 0.0) -> FeatureExtractor:
+    """One frozen feature extractor per (backbone, weights, upsampling, device, HOG), shared by trackers."""
+    return FeatureExtractor(backbone, weights, upsample, hog_weight=hog_weight).to(device)
 
 
 def backbone_sha256(config: CRESTConfig) -> str:
@@ -92,7 +93,7 @@ class _CropFeatures(torch.nn.Module):
         self.features = features
 
     def forward(self, crop: torch.Tensor) -> torch.Tensor:
-        return self.features.finish(self.features.trunk(self.features.normalize(crop)))
+        return self.features.finish(self.features.trunk_map(crop))
 
 
 class CRESTTracker(AdaptiveTracker):
@@ -107,7 +108,7 @@ class CRESTTracker(AdaptiveTracker):
     def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu"):
         super().__init__(config, device)
         self.features = shared_extractor(config.backbone, config.backbone_weights, config.feature_upsample,
-                                         str(self.device))
+                                         str(self.device), config.hog_weight)
         self.map_size = self.features.map_size(config.crop_size)
         self.params: Params = {}
         #: learned step sizes of the later update (online_update: meta; MetaCREST's model file)
@@ -131,7 +132,7 @@ class CRESTTracker(AdaptiveTracker):
     def feature_config(self) -> dict[str, Any]:
         cfg = self.config
         return {"family": "crest", "backbone": cfg.backbone, "feature_upsample": cfg.feature_upsample,
-                "crop_size": cfg.crop_size}
+                "crop_size": cfg.crop_size, "hog_weight": cfg.hog_weight}
 
     def backbone_sha256(self) -> str | None:
         return backbone_sha256(self.config)
@@ -207,7 +208,7 @@ class CRESTTracker(AdaptiveTracker):
 
     def shared_features(self, crops: list[np.ndarray]) -> torch.Tensor:
         # before upsampling and the RMS normalisation: both belong to the target's own window
-        return self.features.tail(self.features.trunk_features(crops).float())
+        return self.features.tail_map(self.features.trunk_features(crops).float())
 
     def _from_shared(self, image: np.ndarray, crop: SharedCrop, fmap: torch.Tensor) -> tuple[CropRequest, torch.Tensor]:
         """The target's own window cut out of the shared map (one bilinear sample per cell: the map
@@ -516,7 +517,7 @@ class MetaCREST(CRESTTracker):
             if cfg.canonical_filter_size is None:
                 raise CheckpointError(f"{model or 'the shipped model'}: model file has no canonical_filter_size")
             channels = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample,
-                                        str(torch.device(device))).channels
+                                        str(torch.device(device)), cfg.hog_weight).channels
             return CorrelationHead(channels, cfg.reduced_channels, cfg.canonical_filter_size).state_dict()
 
         found = read_meta_model(MODEL_NAME, model, CRESTConfig, CRESTConfig.build(config), overrides,
