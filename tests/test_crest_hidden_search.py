@@ -1,0 +1,51 @@
+"""MetaCREST searches around a hidden target's hold (redetect_hidden_after): a target that walks on behind
+a static occluder comes out where the held window's cosine window no longer lets the filter answer it
+(traced on embedded:crossing's crossing_007 and crossing_008, docs/results.md)."""
+
+import cv2
+import numpy as np
+from test_crest_tracker import textured
+
+from metatrack.geometry import iou
+from metatrack.trackers import create_tracker
+from metatrack.trackers.crest import METACREST_SETTINGS
+
+
+def walk_behind_a_wall(n=100, size=(320, 200), wh=(20, 44), step=2, seed=0):
+    """A textured target walking right on a faint background behind a grey wall (x 120-200): hidden from
+    about frame 30 to frame 70, then in view again 80-140 px from where it went in."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = (96 + (textured(h, w, rng, 8).astype(int) - 128) // 6).astype(np.uint8)
+    obj = cv2.resize(textured(48, 48, rng, 4), wh)
+    frames, boxes = [], []
+    for i in range(n):
+        x = 50 + step * i
+        f = bg.copy()
+        f[80:80 + wh[1], x:x + wh[0]] = obj
+        f[60:150, 120:200] = 150  # the wall, in front
+        frames.append(f)
+        boxes.append([x, 80, wh[0], wh[1]])
+    return frames, np.array(boxes, dtype=float)
+
+
+def ends(**settings) -> float:
+    """Mean IoU over the last 10 frames."""
+    frames, boxes = walk_behind_a_wall()
+    t = create_tracker("metacrest", **settings)
+    t.init(frames[0], boxes[0])
+    tracked = np.array([boxes[0]] + [t.update(f) for f in frames[1:]])
+    return float(iou(tracked[-10:], boxes[-10:]).mean())
+
+
+def test_a_target_that_walked_on_behind_a_wall_is_found_again():
+    assert ends(redetect_after=0) < 0.2  # the hold waits where the target went in
+    assert ends() > 0.6  # the default searches around the hold after 10 hidden frames
+    assert METACREST_SETTINGS["redetect_hidden_after"] == create_tracker("metacrest").config.redetect_hidden_after
+
+
+
+def test_only_the_hidden_search_finds_it():
+    """The loss starts in the frame's interior (hidden, not departed): the search for a departed target
+    alone never runs."""
+    assert ends(redetect_hidden_after=0) < 0.2
