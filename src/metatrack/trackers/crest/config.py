@@ -36,7 +36,7 @@ CREST_SCHEDULE: dict[str, Any] = {
 #: over 2e-5 and 1e-4 on the four validation sets over three training seeds (docs/results.md,
 #: MetaCREST's first filter in closed form). configs/metacrest.yaml names the same value.
 #: Since 2026-12-07 it also searches around a hidden target's hold (re-detection after 10 hidden frames,
-#: every 4th lost frame, a candidate at 0.9 of the running peak of found frames): ours, chosen on the five
+#: every 4th lost frame, a candidate at 0.9 of the running score of found frames): ours, chosen on the five
 #: validation sets over three training draws (docs/results.md, a hidden target walks on behind an occluder).
 METACREST_SETTINGS: dict[str, Any] = {"update_lr": 1e-5, "occlusion_resume_ratio": 0.7, "redetect_after": 5,
                                       "redetect_hidden_after": 10, "redetect_interval": 4, "redetect_ratio": 0.9}

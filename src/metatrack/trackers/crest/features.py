@@ -169,7 +169,6 @@ class FeatureExtractor(nn.Module):
         #: HOG channels appended after the CNN's (crest/hog.py), their RMS hog_weight; 0: none
         self.hog_weight = float(hog_weight)
         self.hog = HogMap() if hog_weight > 0 else None
-        self.cnn_channels = self.channels
         if self.hog is not None:
             self.channels += HOG_CHANNELS
         self.eval()
