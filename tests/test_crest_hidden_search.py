@@ -49,3 +49,34 @@ def test_only_the_hidden_search_finds_it():
     """The loss starts in the frame's interior (hidden, not departed): the search for a departed target
     alone never runs."""
     assert ends(redetect_hidden_after=0) < 0.2
+
+
+def hidden_for_good_beside_a_copy(n=80, size=(320, 200), wh=(20, 44), seed=0):
+    """The target walks behind a wall and stays there; a paler copy of it stands in view above the wall."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = (96 + (textured(h, w, rng, 8).astype(int) - 128) // 6).astype(np.uint8)
+    obj = cv2.resize(textured(48, 48, rng, 4), wh)
+    copy = np.clip(obj.astype(int) + 40, 0, 255).astype(np.uint8)
+    frames, boxes = [], []
+    for i in range(n):
+        x = 50 + 2 * i
+        f = bg.copy()
+        f[80:80 + wh[1], x:x + wh[0]] = obj
+        f[60:150, 120:320] = 150  # the wall, in front, to the frame's right edge
+        f[30:30 + wh[1], 200:200 + wh[0]] = copy
+        frames.append(f)
+        boxes.append([x, 80, wh[0], wh[1]])
+    return frames, np.array(boxes, dtype=float)
+
+
+def test_a_look_alike_in_view_while_the_target_stays_hidden_is_refused_at_the_defaults_bar():
+    """Why the bar is 0.9 of the running score (chosen on embedded:crossing's absent frames): at 0.7 the
+    search takes the copy and reports it found; at 0.9 the tracker stays lost where the target went in."""
+    frames, boxes = hidden_for_good_beside_a_copy()
+    for ratio, takes_copy in ((0.7, True), (None, False)):
+        t = create_tracker("metacrest", **({} if ratio is None else {"redetect_ratio": ratio}))
+        t.init(frames[0], boxes[0])
+        last = [t.update(f) for f in frames[1:]][-1]
+        on_copy = bool(np.all(np.abs(last[:2] - np.array([200.0, 30.0])) < 15))
+        assert on_copy == takes_copy and t.target_found == takes_copy
