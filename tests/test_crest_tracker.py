@@ -683,15 +683,26 @@ def test_the_shipped_metacrest_is_the_closed_form_model_and_metacrest_01_the_pap
 
 
 # ---------------------------------------------------------------- through a look-alike's crossing
+def faint_scene(size, wh, seed):
+    """A faint textured background of ``size`` (w, h) and a textured target of ``wh``: the background's
+    texture must not make second response peaks of its own (they start crossings and searches too)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    bg = (96 + (textured(h, w, rng, 8).astype(int) - 128) // 6).astype(np.uint8)
+    return bg, cv2.resize(textured(48, 48, rng, 4), wh)
+
+
+def paler(obj, by):
+    """A look-alike: the target ``by`` grey levels brighter."""
+    return np.clip(obj.astype(int) + by, 0, 255).astype(np.uint8)
+
+
 def crossing_copy(n=60, size=(320, 200), wh=(20, 44), seed=0):
     """A target walking right and a paler copy of it walking left in front of it, 6 px higher: they
     overlap around frame n / 2 (the crossing split's failure, drawn small)."""
-    rng = np.random.default_rng(seed)
     w, h = size
-    # a faint background: its texture must not make second peaks of its own (they start crossings too)
-    bg = (96 + (textured(h, w, rng, 8).astype(int) - 128) // 6).astype(np.uint8)
-    obj = cv2.resize(textured(48, 48, rng, 4), wh)
-    copy = np.clip(obj.astype(int) + 20, 0, 255).astype(np.uint8)
+    bg, obj = faint_scene(size, wh, seed)
+    copy = paler(obj, 20)
     frames, boxes = [], []
     for i in range(n):
         tx, cx = int(60 + 3 * i), int(60 + 3 * n - 3 * i)
