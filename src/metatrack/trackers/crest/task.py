@@ -74,9 +74,7 @@ class CRESTTask(AdaptiveTask):
     def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu", alpha_init: float = DEFAULT_ALPHA_INIT,
                  features: FeatureExtractor | None = None, cache_mb: float = DEFAULT_CACHE_MB, seed: int = 0,
                  online_init: float | None = None):
-        self.features = features or shared_extractor(config.backbone, config.backbone_weights,
-                                                     config.feature_upsample, str(torch.device(device)),
-                                                     config.hog_weight)
+        self.features = features or shared_extractor(config, device)
         self.map_size = self.features.map_size(config.crop_size)
         if config.canonical_filter_size is None:
             config = config.replace(canonical_filter_size=list(default_canonical_size(config, self.map_size)))
@@ -210,8 +208,7 @@ def build_task(tracker_config: dict | None, meta_training: Any = None, sequences
     alpha_init = float(meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT))
     seed = int(meta_training_value(meta_training, "seed", 0))
     online_init = meta_training_value(meta_training, "online_init", None)
-    features = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample, str(torch.device(device)),
-                                cfg.hog_weight)
+    features = shared_extractor(cfg, device)
     if cfg.canonical_filter_size is None and sequences is not None:
         size = canonical_filter_size(sequences, cfg, features.map_size(cfg.crop_size))
         cfg = cfg.replace(canonical_filter_size=list(size))

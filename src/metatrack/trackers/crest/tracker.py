@@ -55,10 +55,15 @@ Params = dict[str, torch.Tensor]
 
 
 @lru_cache(maxsize=4)
-def shared_extractor(backbone: str, weights: str | None, upsample: int, device: str,
-                     hog_weight: float = 0.0) -> FeatureExtractor:
-    """One frozen feature extractor per (backbone, weights, upsampling, device, HOG), shared by trackers."""
+def _extractor(backbone: str, weights: str | None, upsample: int, device: str, hog_weight: float) -> FeatureExtractor:
     return FeatureExtractor(backbone, weights, upsample, hog_weight=hog_weight).to(device)
+
+
+def shared_extractor(config: CRESTConfig, device: str | torch.device) -> FeatureExtractor:
+    """The frozen feature extractor of ``config``'s features on ``device``: one per (backbone, weights,
+    upsampling, HOG, device), shared by trackers and meta-training."""
+    return _extractor(config.backbone, config.backbone_weights, config.feature_upsample, str(torch.device(device)),
+                      config.hog_weight)
 
 
 def backbone_sha256(config: CRESTConfig) -> str:
@@ -107,8 +112,7 @@ class CRESTTracker(AdaptiveTracker):
 
     def __init__(self, config: CRESTConfig, device: str | torch.device = "cpu"):
         super().__init__(config, device)
-        self.features = shared_extractor(config.backbone, config.backbone_weights, config.feature_upsample,
-                                         str(self.device), config.hog_weight)
+        self.features = shared_extractor(config, self.device)
         self.map_size = self.features.map_size(config.crop_size)
         self.params: Params = {}
         #: learned step sizes of the later update (online_update: meta; MetaCREST's model file)
@@ -516,8 +520,7 @@ class MetaCREST(CRESTTracker):
         def head_state(cfg: CRESTConfig) -> Params:
             if cfg.canonical_filter_size is None:
                 raise CheckpointError(f"{model or 'the shipped model'}: model file has no canonical_filter_size")
-            channels = shared_extractor(cfg.backbone, cfg.backbone_weights, cfg.feature_upsample,
-                                        str(torch.device(device)), cfg.hog_weight).channels
+            channels = shared_extractor(cfg, device).channels
             return CorrelationHead(channels, cfg.reduced_channels, cfg.canonical_filter_size).state_dict()
 
         found = read_meta_model(MODEL_NAME, model, CRESTConfig, CRESTConfig.build(config), overrides,
