@@ -2,6 +2,9 @@
 a static occluder comes out where the held window's cosine window no longer lets the filter answer it
 (traced on embedded:crossing's crossing_007 and crossing_008, docs/results.md)."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 from test_crest_tracker import faint_scene, paler
 
@@ -10,11 +13,12 @@ from metatrack.trackers import create_tracker
 from metatrack.trackers.crest import METACREST_SETTINGS
 
 
-def behind_a_wall(n, wall_right, copy=False, size=(320, 200), wh=(20, 44), step=2, seed=0):
+def behind_a_wall(n, wall_right, copy=False, size=(320, 200), wh=(20, 44), step=2, seed=0, copy_at=(200, 30),
+                  brighter=40):
     """A textured target walking right on a faint background behind a grey wall (x 120 to ``wall_right``);
-    with ``copy``, a paler copy of the target standing in view above the wall at (200, 30)."""
+    with ``copy``, a copy of the target ``brighter`` grey levels paler standing in view at ``copy_at``."""
     bg, obj = faint_scene(size, wh, seed)
-    look_alike = paler(obj, 40) if copy else None
+    look_alike = paler(obj, brighter) if copy else None
     frames, boxes = [], []
     for i in range(n):
         x = 50 + step * i
@@ -22,7 +26,7 @@ def behind_a_wall(n, wall_right, copy=False, size=(320, 200), wh=(20, 44), step=
         f[80:80 + wh[1], x:x + wh[0]] = obj
         f[60:150, 120:wall_right] = 150  # the wall, in front
         if look_alike is not None:
-            f[30:30 + wh[1], 200:200 + wh[0]] = look_alike
+            f[copy_at[1]:copy_at[1] + wh[1], copy_at[0]:copy_at[0] + wh[0]] = look_alike
         frames.append(f)
         boxes.append([x, 80, wh[0], wh[1]])
     return frames, np.array(boxes, dtype=float)
@@ -70,3 +74,34 @@ def test_a_look_alike_in_view_while_the_target_stays_hidden_is_refused_at_the_de
         last = [t.update(f) for f in frames[1:]][-1]
         on_copy = bool(np.all(np.abs(last[:2] - np.array([200.0, 30.0])) < 15))
         assert on_copy == takes_copy and t.target_found == takes_copy
+
+
+def test_a_look_alike_far_from_where_the_target_hid_is_refused_within_reach():
+    """redetect_reach: the target hides behind a wall for good while a copy as strong as it stands in
+    view 340 px away (below the wall's far end); the search takes it, unless a candidate must lie
+    within 1.5 x (the target's size + the distance it walks at its speed) of where it went in. The
+    target that does come out beside the wall is still found within that reach."""
+    frames, boxes = behind_a_wall(80, 480, copy=True, size=(480, 300), copy_at=(400, 240), brighter=0)
+    for reach, takes_copy in ((0.0, True), (1.5, False)):
+        t = create_tracker("metacrest", redetect_reach=reach)
+        t.init(frames[0], boxes[0])
+        last = [t.update(f) for f in frames[1:]][-1]
+        on_copy = bool(np.all(np.abs(last[:2] - np.array([400.0, 240.0])) < 15))
+        assert on_copy == takes_copy and t.target_found == takes_copy
+    assert ends(redetect_reach=1.5) > 0.6
+
+
+def test_the_candidate_trace_shows_the_far_copy_the_search_meets():
+    """bench/redetect_candidates.py on the scene above: the search's first candidate is the copy (IoU 0,
+    far from where the target went in, the target itself near there), admitted without a reach; within
+    one, nothing that far is admitted (its windows are not even searched)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+    from redetect_candidates import trace_sequence
+
+    frames, boxes = behind_a_wall(80, 480, copy=True, size=(480, 300), copy_at=(400, 240), brighter=0)
+    seq = type("Drawn", (), {"name": "far-copy", "boxes": boxes, "frame": lambda self, i: frames[i],
+                             "__len__": lambda self: len(frames)})()
+    first = trace_sequence("metacrest", {"redetect_reach": 0.0}, seq)[0]
+    assert first["iou"] == 0.0 and first["distance"] > 5 and first["target_distance"] < 3 and first["admitted"]
+    within = trace_sequence("metacrest", {"redetect_reach": 1.5}, seq)
+    assert not any(row["admitted"] and row["distance"] > 5 for row in within)

@@ -59,10 +59,33 @@ def test_loss_counter_sweeps_the_whole_grid_over_its_tries():
     assert len(seen) == 11
 
 
+def test_redetect_reach_takes_candidates_near_where_the_target_was_lost_only():
+    """A 20x20 target last found at (110, 110), walking 4 px a frame: with reach 2 a candidate may be
+    2 x (20 + 4 x frames lost) px away, so a look-alike 60 px off is refused on the loss's first
+    frame and taken after 10; the windows searched are the ones that can hold such a candidate."""
+    c = LossCounter(RedetectSettings(redetect_after=1, redetect_reach=2.0))
+    c.found(1.0, np.array([96.0, 100.0, 20.0, 20.0]))
+    c.found(1.0, np.array([100.0, 100.0, 20.0, 20.0]))
+    c.lost((640, 480))
+    assert c.reach() == pytest.approx(2.0 * (20.0 + 4.0))
+    near, far = np.array([130.0, 100.0, 20.0, 20.0]), np.array([160.0, 100.0, 20.0, 20.0])
+    assert c.admits(near, (640, 480)) and not c.admits(far, (640, 480))
+    grid = np.array([[110.0, 160.0], [110.0, 400.0], [600.0, 110.0]])
+    assert np.array_equal(c.reachable(grid, 40.0), grid[:1])  # 50 px away: within 48 + 40 / sqrt 2
+    for _ in range(9):
+        c.lost((640, 480))
+    assert c.admits(far, (640, 480))  # 2 x (20 + 40) = 120 px after 10 frames
+    anywhere = LossCounter(RedetectSettings(redetect_after=1))
+    anywhere.found(1.0, np.array([100.0, 100.0, 20.0, 20.0]))
+    anywhere.lost((640, 480))
+    assert anywhere.reach() is None and anywhere.admits(np.array([600.0, 400.0, 20.0, 20.0]), (640, 480))
+    assert len(anywhere.reachable(grid, 40.0)) == 3
+
+
 @pytest.mark.parametrize("config", [SDNetConfig, CRESTConfig])
 @pytest.mark.parametrize("bad", [{"redetect_after": -1}, {"redetect_interval": 0}, {"redetect_crops": 0},
                                  {"redetect_stride": 0.0}, {"redetect_stride": 1.5}, {"redetect_scales": [1.0, -0.5]},
-                                 {"redetect_ratio": 1.5}])
+                                 {"redetect_ratio": 1.5}, {"redetect_reach": -1.0}])
 def test_bad_settings_are_config_errors_naming_them(config, bad):
     with pytest.raises(ConfigError, match="redetect"):
         config.from_dict(bad)

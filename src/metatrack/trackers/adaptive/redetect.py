@@ -72,6 +72,11 @@ class RedetectSettings:
     # wandering inwards; a candidate in the interior is a look-alike that stayed in view. 0: anywhere
     # (the first version)
     redetect_entry: float = 0.0
+    # a lost target is still near where it was last found: the wide search takes only candidates
+    # within this many times (its size + the distance it covered at its speed before the loss) of the
+    # last found box's centre, and searches only windows that can hold one; a look-alike further away
+    # is not the target coming out from behind an occluder. 0: anywhere (the first version)
+    redetect_reach: float = 0.0
     # the search centre moves on by this share of the mean displacement of the last found frames
     # after each found frame (0: off, centred on the last box as pyMDNet and CREST do)
     velocity_damping: float = 0.0
@@ -101,6 +106,8 @@ class RedetectSettings:
             raise ConfigError(f"tracker.redetect_hidden_after: >= 0, got {self.redetect_hidden_after}")
         if not self.redetect_entry >= 0.0:
             raise ConfigError(f"tracker.redetect_entry: >= 0, got {self.redetect_entry}")
+        if not self.redetect_reach >= 0.0:
+            raise ConfigError(f"tracker.redetect_reach: >= 0, got {self.redetect_reach}")
         if not self.redetect_border >= 0.0:
             raise ConfigError(f"tracker.redetect_border: >= 0, got {self.redetect_border}")
         if not 0.0 <= self.velocity_damping <= 1.0:
@@ -178,6 +185,8 @@ class LossCounter:
         self.kind: str | None = None
         #: a hidden loss's velocity when it began (px a frame), for :meth:`coast_centre`
         self.coast = np.zeros(2)
+        #: the target's speed (px a frame) when the current loss began, for :meth:`reach`
+        self.speed = 0.0
         #: what this run did, for benchmarks: losses by kind and frames searched wide
         self.losses = {DEPARTED: 0, HIDDEN: 0}
         self.searched = 0
@@ -244,10 +253,36 @@ class LossCounter:
         coast = self.coast_centre()
         return coast if coast is not None else self.exit_centre()
 
+    def reach(self) -> float | None:
+        """How far (px) from the last found centre a candidate may be on this frame of the loss
+        (``redetect_reach``): that many times the last found box's size plus the distance the target
+        covers in the loss's frames at the speed it had; None: anywhere."""
+        if not self.settings.redetect_reach or self.last_box is None:
+            return None
+        return self.settings.redetect_reach * (box_size(self.last_box) + self.speed * self.frames)
+
+    def last_centre(self) -> np.ndarray | None:
+        """The last found box's centre (x, y), or None before the first."""
+        return None if self.last_box is None else self.last_box[:2] + self.last_box[2:] / 2
+
+    def reachable(self, centres: np.ndarray, side: float) -> np.ndarray:
+        """The window ``centres`` (N, 2) whose windows of ``side`` px can hold a candidate within
+        :meth:`reach` (all of them without a reach)."""
+        reach = self.reach()
+        if reach is None or len(centres) == 0:
+            return centres
+        d = np.hypot(*(np.asarray(centres, dtype=np.float64) - self.last_centre()).T)
+        return centres[d <= reach + side / np.sqrt(2.0)]
+
     def admits(self, box: np.ndarray, image_size: tuple[int, int]) -> bool:
-        """Whether a re-detected candidate ``box`` (x, y, w, h) may be the target: during a departed
-        loss, only within ``redetect_entry`` of its size of the frame's edge (always when that is 0,
-        or for a hidden loss)."""
+        """Whether a re-detected candidate ``box`` (x, y, w, h) may be the target: within
+        :meth:`reach` of the last found centre; and during a departed loss, only within
+        ``redetect_entry`` of its size of the frame's edge (always when that is 0, or for a hidden loss)."""
+        reach = self.reach()
+        if reach is not None:
+            centre = np.asarray(box[:2], dtype=np.float64) + np.asarray(box[2:], dtype=np.float64) / 2
+            if float(np.hypot(*(centre - self.last_centre()))) > reach:
+                return False
         entry = self.settings.redetect_entry
         if not entry or self.kind != DEPARTED:
             return True
@@ -268,6 +303,7 @@ class LossCounter:
             else:
                 self.kind = loss_kind(self.last_box, velocity, image_size, s.redetect_border, s.redetect_after)
             self.coast = velocity if self.kind == HIDDEN and self._steady(velocity) else np.zeros(2)
+            self.speed = float(np.hypot(*velocity))
             self.centres.clear()  # the velocity restarts after a loss
             self.losses[self.kind] += 1
         after = s.redetect_after if self.kind == DEPARTED else s.redetect_hidden_after

@@ -354,7 +354,7 @@ class AdaptiveTracker(Tracker):
         centre, side = self._search_geometry()
         requests = []
         for scale in cfg.redetect_scales:
-            grid = grid_centres(centre, side * scale, size, cfg.redetect_stride)
+            grid = loss.reachable(grid_centres(centre, side * scale, size, cfg.redetect_stride), side * scale)
             requests += [(scale, self._window_at(image, c, scale)) for c in loss.next_centres(grid)]
         loss.tries += 1
         if not requests:
