@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -114,7 +115,7 @@ def main() -> None:
     doc = {"kind": "table", "columns": columns, "rows": table, "candidates": rows,
            "split": f"{', '.join(args.dataset)}; {args.note or 'validation data'}; {args.tracker} with {setting}",
            "seeds": str(args.seed), "date": time.strftime("%Y-%m-%d"), "machine": f"{cpu_name()}, one torch thread",
-           "command": "bench/redetect_candidates.py " + " ".join(sys.argv[1:])}
+           "command": "bench/redetect_candidates.py " + shlex.join(sys.argv[1:])}
     atomic_write_text(args.json, json.dumps(doc, indent=1) + "\n")
 
 

@@ -1,6 +1,8 @@
 """MetaCREST searches around a hidden target's hold (redetect_hidden_after): a target that walks on behind
 a static occluder comes out where the held window's cosine window no longer lets the filter answer it
-(traced on embedded:crossing's crossing_007 and crossing_008, docs/results.md)."""
+(the hold traced on embedded:crossing's crossing_007 and crossing_008, docs/results.md; on those two the
+search itself took look-alikes, traced later with bench/redetect_candidates.py: the drawn scenes here
+keep what the search must do and what it must refuse)."""
 
 import sys
 from pathlib import Path
