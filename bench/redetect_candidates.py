@@ -79,6 +79,21 @@ def trace_sequence(tracker_name: str, overrides: dict[str, Any], seq, seed: int 
     return rows
 
 
+def trace(tracker: str, overrides: dict[str, Any], datasets: list[str], seed: int) -> list[dict[str, Any]]:
+    """Every data set's candidates (:func:`trace_sequence`), printed as they come."""
+    from metatrack.data import open_dataset
+
+    rows = []
+    for spec in datasets:
+        for seq in open_dataset(spec):
+            for row in trace_sequence(tracker, overrides, seq, seed):
+                rows.append({"dataset": spec, **row})
+                print(f"{spec:18s} {row['sequence'][:28]:28s} frame {row['frame']:4d} lost {row['frames_lost']:3d} "
+                      f"ratio {row['ratio']:.2f} distance {row['distance']:4.1f} IoU {row['iou']:5.2f}"
+                      f"{'' if row['admitted'] else ' (not admitted)'}", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tracker", default="metacrest")
@@ -91,19 +106,16 @@ def main() -> None:
 
     import torch
 
-    from metatrack.data import open_dataset
+    from metatrack.errors import MetatrackError
     from metatrack.io import atomic_write_text
 
     torch.set_num_threads(1)
     _, overrides = parse_setting("x=" + ",".join(args.set))
-    rows = []
-    for spec in args.dataset:
-        for seq in open_dataset(spec):
-            for row in trace_sequence(args.tracker, overrides, seq, args.seed):
-                rows.append({"dataset": spec, **row})
-                print(f"{spec:18s} {row['sequence'][:28]:28s} frame {row['frame']:4d} lost {row['frames_lost']:3d} "
-                      f"ratio {row['ratio']:.2f} distance {row['distance']:4.1f} IoU {row['iou']:5.2f}"
-                      f"{'' if row['admitted'] else ' (not admitted)'}", flush=True)
+    try:
+        rows = trace(args.tracker, overrides, args.dataset, args.seed)
+    except MetatrackError as err:  # a bad --set, --tracker or --dataset: the message names it
+        raise SystemExit(f"redetect_candidates.py: {err}") from None
+
     columns = ["data set", "sequence", "frame", "frames lost", "score / running score",
                "distance from the last found centre (target sizes)", "the target's distance from there",
                "speed before the loss (sizes a frame)", "IoU with the ground truth", "admitted"]
