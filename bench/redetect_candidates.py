@@ -2,14 +2,14 @@
 
 Tracks each ``--dataset`` one-pass (one torch thread) with ``--tracker`` and ``--set key:value``
 overrides, and on every frame where the re-detection search (``trackers/adaptive/redetect.py``) finds
-a candidate that passes the family's own success test, logs the best one of the windows searched
-(before ``redetect_reach`` and ``redetect_entry`` admit it or not: ``admitted`` says which): its score
-against the running score of found frames, its distance from the last found centre in target sizes,
-the target's own distance from there (the ground truth), the speed the target had when the loss
-began, and its IoU with the ground truth (-1 where the target is marked absent). Whether it was taken
-follows from the tracker's ``redetect_ratio``; ``--set redetect_ratio:0`` takes every admitted
-candidate, so that each loss's first candidate is what the search would meet. Validation data only:
-this reads the failures that settings are chosen against.
+a candidate that passes the family's own success test, logs the best one the search admits (within
+``redetect_reach`` and ``redetect_entry``), or the best of all where it admits none (``admitted`` says
+which): its score against the running score of found frames, its distance from the last found centre
+in target sizes, the target's own distance from there (the ground truth), the speed the target had
+when the loss began, and its IoU with the ground truth (-1 where the target is marked absent). Whether
+it was taken follows from the tracker's ``redetect_ratio``; ``--set redetect_ratio:0`` takes every
+admitted candidate, so that each loss's first candidate is what the search would meet. Validation
+data only: this reads the failures that settings are chosen against.
 
     .venv/bin/python bench/redetect_candidates.py --tracker metacrest --set redetect_ratio:0 \\
         --dataset embedded:crossing embedded:faces --json runs/candidates.json
@@ -64,7 +64,8 @@ def trace_sequence(tracker_name: str, overrides: dict[str, Any], seq, seed: int 
         tracker.update(seq.frame(i))
         if not found or last is None:
             continue
-        score, box, admitted = max(found, key=lambda c: c[0])
+        # the search takes the best admitted candidate (adaptive/tracker.py); the best of all where none is
+        score, box, admitted = max(found, key=lambda c: (c[2], c[0]))
         truth = gt[i]
         present = bool(np.all(np.isfinite(truth)) and truth[2] > 0 and truth[3] > 0)
         centre = box[:2] + box[2:] / 2

@@ -107,3 +107,28 @@ def test_the_candidate_trace_shows_the_far_copy_the_search_meets():
     assert first["iou"] == 0.0 and first["distance"] > 5 and first["target_distance"] < 3 and first["admitted"]
     within = trace_sequence("metacrest", {"redetect_reach": 1.5}, seq)
     assert not any(row["admitted"] and row["distance"] > 5 for row in within)
+
+
+def walked_on_beside_a_far_copy():
+    """The target walks behind the wall and out on its far side (as :func:`walk_behind_a_wall`) while a
+    copy as strong as it stands in view 340 px away (480 x 300 frames)."""
+    return behind_a_wall(100, 200, copy=True, size=(480, 300), copy_at=(400, 240), brighter=0)
+
+
+def test_a_target_that_walked_on_is_found_where_its_velocity_takes_it_not_on_a_far_copy():
+    """MetaCREST's default (redetect_predict with redetect_reach 1.5): the grid search alone (the default
+    before 2026-12-07 05:32 UTC) takes the copy while the target is still behind the wall; within the
+    reach it is refused, and the window centred where the target's velocity has taken it finds the
+    target as it comes out (traced on embedded:crossing's crossing_007: found at frame 109, IoU 0.96,
+    where the grid search had followed a copy since frame 73)."""
+    frames, boxes = walked_on_beside_a_far_copy()
+
+    def last_ten(**settings) -> float:
+        t = create_tracker("metacrest", **settings)
+        t.init(frames[0], boxes[0])
+        tracked = np.array([boxes[0]] + [t.update(f) for f in frames[1:]])
+        return float(iou(tracked[-10:], boxes[-10:]).mean())
+
+    assert last_ten(redetect_predict=False, redetect_reach=0.0) < 0.2
+    assert last_ten() > 0.6
+    assert create_tracker("metacrest").config.redetect_reach == METACREST_SETTINGS["redetect_reach"] == 1.5

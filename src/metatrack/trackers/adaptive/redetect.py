@@ -77,6 +77,11 @@ class RedetectSettings:
     # last found box's centre, and searches only windows that can hold one; a look-alike further away
     # is not the target coming out from behind an occluder. 0: anywhere (the first version)
     redetect_reach: float = 0.0
+    # a hidden target walks on behind its occluder: every wide search of a hidden loss also searches a
+    # window centred where the velocity it had when lost takes it (the last found centre plus that
+    # velocity times the frames lost; no velocity over coast_speed_limit), where the family's own
+    # window, held where the target went in, weighs it down. False: the grid alone (the first version)
+    redetect_predict: bool = False
     # the search centre moves on by this share of the mean displacement of the last found frames
     # after each found frame (0: off, centred on the last box as pyMDNet and CREST do)
     velocity_damping: float = 0.0
@@ -252,6 +257,13 @@ class LossCounter:
         None to leave it where it is. The two are exclusive: a loss has one kind."""
         coast = self.coast_centre()
         return coast if coast is not None else self.exit_centre()
+
+    def predicted_centre(self) -> np.ndarray | None:
+        """Where a hidden target has walked by now at the velocity it had when lost (``redetect_predict``);
+        None for a departed loss, without the setting or without a last found box."""
+        if not self.settings.redetect_predict or self.kind != HIDDEN or self.last_box is None:
+            return None
+        return self.last_centre() + self.coast * self.frames
 
     def reach(self) -> float | None:
         """How far (px) from the last found centre a candidate may be on this frame of the loss

@@ -355,7 +355,11 @@ class AdaptiveTracker(Tracker):
         requests = []
         for scale in cfg.redetect_scales:
             grid = loss.reachable(grid_centres(centre, side * scale, size, cfg.redetect_stride), side * scale)
-            requests += [(scale, self._window_at(image, c, scale)) for c in loss.next_centres(grid)]
+            centres = loss.next_centres(grid)
+            predicted = loss.predicted_centre()
+            if predicted is not None:  # a hidden target walked on: one window where it should be now
+                centres = np.vstack([predicted[None], centres.reshape(-1, 2)])
+            requests += [(scale, self._window_at(image, c, scale)) for c in centres]
         loss.tries += 1
         if not requests:
             return box
