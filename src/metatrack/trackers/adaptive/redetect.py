@@ -228,8 +228,7 @@ class LossCounter:
         on behind the occluder); None otherwise (also when it had no velocity)."""
         if self.kind != HIDDEN or self.frames > self.settings.coast_frames or not self.coast.any():
             return None
-        box = self.last_box
-        return box[:2] + box[2:] / 2 + self.coast * (self.frames + 1)
+        return self.last_centre() + self.coast * (self.frames + 1)
 
     def _steady(self, velocity: np.ndarray) -> bool:
         """Whether ``velocity`` is slow enough against the last found box to coast on
@@ -247,9 +246,9 @@ class LossCounter:
     def exit_centre(self) -> np.ndarray | None:
         """Where the family's own search waits during a departed loss (``redetect_entry``): the last
         found box's centre, where the target left; None otherwise."""
-        if not self.settings.redetect_entry or self.kind != DEPARTED or self.last_box is None:
+        if not self.settings.redetect_entry or self.kind != DEPARTED:
             return None
-        return self.last_box[:2] + self.last_box[2:] / 2
+        return self.last_centre()
 
     def search_centre(self) -> np.ndarray | None:
         """Where the family's own search belongs on the next frame of this loss: walking on with a
@@ -277,24 +276,27 @@ class LossCounter:
         """The last found box's centre (x, y), or None before the first."""
         return None if self.last_box is None else self.last_box[:2] + self.last_box[2:] / 2
 
+    def _within_reach(self, points: np.ndarray, margin: float) -> np.ndarray:
+        """Which ``points`` (N, 2) lie within :meth:`reach` + ``margin`` px of the last found centre (all
+        of them without a reach)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        reach = self.reach()
+        if reach is None:
+            return np.ones(len(points), dtype=bool)
+        return np.hypot(*(points - self.last_centre()).T) <= reach + margin
+
     def reachable(self, centres: np.ndarray, side: float) -> np.ndarray:
         """The window ``centres`` (N, 2) whose windows of ``side`` px can hold a candidate within
         :meth:`reach` (all of them without a reach)."""
-        reach = self.reach()
-        if reach is None or len(centres) == 0:
-            return centres
-        d = np.hypot(*(np.asarray(centres, dtype=np.float64) - self.last_centre()).T)
-        return centres[d <= reach + side / np.sqrt(2.0)]
+        return centres[self._within_reach(centres, side / np.sqrt(2.0))]
 
     def admits(self, box: np.ndarray, image_size: tuple[int, int]) -> bool:
         """Whether a re-detected candidate ``box`` (x, y, w, h) may be the target: within
         :meth:`reach` of the last found centre; and during a departed loss, only within
         ``redetect_entry`` of its size of the frame's edge (always when that is 0, or for a hidden loss)."""
-        reach = self.reach()
-        if reach is not None:
-            centre = np.asarray(box[:2], dtype=np.float64) + np.asarray(box[2:], dtype=np.float64) / 2
-            if float(np.hypot(*(centre - self.last_centre()))) > reach:
-                return False
+        box = np.asarray(box, dtype=np.float64)
+        if not self._within_reach(box[:2] + box[2:] / 2, 0.0)[0]:
+            return False
         entry = self.settings.redetect_entry
         if not entry or self.kind != DEPARTED:
             return True

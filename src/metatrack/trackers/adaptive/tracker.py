@@ -353,10 +353,10 @@ class AdaptiveTracker(Tracker):
         cfg = self.config
         centre, side = self._search_geometry()
         requests = []
+        predicted = loss.predicted_centre()
         for scale in cfg.redetect_scales:
             grid = loss.reachable(grid_centres(centre, side * scale, size, cfg.redetect_stride), side * scale)
             centres = loss.next_centres(grid)
-            predicted = loss.predicted_centre()
             if predicted is not None:  # a hidden target walked on: one window where it should be now
                 centres = np.vstack([predicted[None], centres.reshape(-1, 2)])
             requests += [(scale, self._window_at(image, c, scale)) for c in centres]
