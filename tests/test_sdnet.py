@@ -14,6 +14,7 @@ from metatrack.evaluation.init_analysis import analyse_sequence
 from metatrack.geometry import iou
 from metatrack.trackers import available_trackers, create_tracker
 from metatrack.trackers.adaptive import shipped_config
+from metatrack.trackers.crest.config import CRESTConfig
 from metatrack.trackers.sdnet import SDNet, SDNetConfig
 from metatrack.trackers.sdnet.bbreg import BoxRegressor, regression_targets
 from metatrack.trackers.sdnet.features import CropWindow, FeatureExtractor, crop_image, fold_batch_norms
@@ -73,6 +74,27 @@ def test_a_setting_of_the_wrong_kind_is_named_not_a_traceback(key, value, why):
     (a float for an int field used to fail as a TypeError inside the first frame's loop)."""
     with pytest.raises(ConfigError, match=why.replace("(", r"\(").replace(")", r"\)")):
         SDNetConfig.from_dict({key: value})
+
+
+@pytest.mark.parametrize("config", [SDNetConfig, CRESTConfig])
+@pytest.mark.parametrize("key, why", [
+    ("redetect_predict", "expected true or false, got null"),
+    ("redetect_reach", "expected a number, got null"),
+    ("redetect_after", "expected a whole number, got null"),
+    ("redetect_scales", "expected a list of numbers, got null"),
+    ("backbone", "expected a name, got null"),
+])
+def test_null_is_refused_where_a_setting_cannot_be_empty(config, key, why):
+    """YAML's ``null`` for a switch used to be taken as off, and for a number failed inside validation
+    with a message that did not name the setting."""
+    with pytest.raises(ConfigError, match=f"tracker.{key}: {why}"):
+        config.from_dict(yaml.safe_load(f"{key}: null"))
+
+
+def test_null_is_kept_where_a_setting_may_be_empty():
+    cfg = CRESTConfig.from_dict(yaml.safe_load("canonical_filter_size: null\ninit_until_loss: null"))
+    assert cfg.canonical_filter_size is None and cfg.init_until_loss is None
+    assert SDNetConfig.from_dict({"vggm_path": None}).vggm_path is None
 
 
 def test_whole_floats_and_numeric_strings_become_the_fields_type():

@@ -28,7 +28,7 @@ def _coerce_scalar(name: str, ann: str, value: Any) -> Any:
     or a numeric string for a ``float`` one (YAML reads ``1e-4`` as a string); anything else of the
     wrong kind is a ConfigError naming the field, not a TypeError deep in the tracker."""
     kind = ann.removesuffix("|None")
-    if value is None or kind not in ("int", "float", "bool"):
+    if kind not in ("int", "float", "bool"):
         return value
     if kind == "bool":
         if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
@@ -46,14 +46,24 @@ def _coerce_scalar(name: str, ann: str, value: Any) -> Any:
         raise ConfigError(f"tracker.{name}: expected a number, got {value!r}") from None
 
 
+#: what a field of each annotation takes, for the error when YAML gives it ``null``
+_EXPECTED = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "a name"}
+
+
 def _coerce(name: str, annotation: str, value: Any) -> Any:
     """A YAML value (lists for tuples) as the field's annotated type: ``tuple[float, float]``,
     ``tuple[float, ...]``, ``tuple[int, int] | None``, and ``int``, ``float`` and ``bool`` fields
-    (:func:`_coerce_scalar`); other fields pass through."""
+    (:func:`_coerce_scalar`); other fields pass through. ``null`` only where the annotation allows
+    ``None``: elsewhere it would be taken as off (a switch) or fail deep in the tracker."""
     ann = annotation.replace(" ", "")
+    if value is None:
+        if ann.endswith("|None"):
+            return None
+        raise ConfigError(f"tracker.{name}: expected {_EXPECTED.get(ann, 'a list of numbers')}, got null "
+                          "(this setting cannot be left empty)")
     if not ann.startswith("tuple["):
         return _coerce_scalar(name, ann, value)
-    if value is None or isinstance(value, str):
+    if isinstance(value, str):
         return value
     inner = ann[len("tuple["):ann.index("]")].split(",")
     if not isinstance(value, list | tuple):
