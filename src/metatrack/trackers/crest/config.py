@@ -220,6 +220,13 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # was first seen (background texture stays put and started false crossings; a look-alike walks).
     # 0: no such test (the option as first measured)
     crossing_motion: float = 0.0
+    # ours, after Staple (Bertinetto et al. 2016; crest/colour.py): the position is the peak of
+    # (1 - colour_merge) x the filter's response + colour_merge x a colour score (the mean likelihood,
+    # from RGB histograms of the box against the ring around it, over a box of the target's size).
+    # 0: off. Staple's published values: merge_factor 0.3, n_bins 2^5 per channel, learning_rate_pwp 0.04
+    colour_merge: float = 0.0
+    colour_bins: int = 32
+    colour_rate: float = 0.04
     # ours: the window and its motion prior centred on a constant-velocity prediction, this share of the
     # mean displacement over the last velocity_frames found frames (adaptive/redetect.py; official: 0,
     # centred on the last position). Chosen on validation (MetaCREST embedded:eval 0.602 -> 0.611,
@@ -306,6 +313,8 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
              and self.crossing_merge > 1.0 and self.crossing_hold >= 1 and self.crossing_motion >= 0,
              "crossing_ratio must be in [0, 1), crossing_distance and crossing_merge > 1, crossing_frames and "
              "crossing_hold >= 1, crossing_motion >= 0"),
+            (0.0 <= self.colour_merge <= 1.0 and 2 <= self.colour_bins <= 64 and 0.0 <= self.colour_rate <= 1.0,
+             "colour_merge and colour_rate must be in [0, 1], colour_bins in [2, 64]"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,
              "learning rates and weight_decay must be >= 0"),
             (self.update_until_loss is None or self.update_until_loss >= 0, "update_until_loss must be >= 0"),

@@ -38,6 +38,7 @@ from ...meta import MetaSGD
 from ...param_groups import scaled_rates
 from ...weights import MOBILENET_V2, sha256_file
 from ..adaptive import AdaptiveTracker, CropRequest, CropSquare, FirstFrame, SharedCrop, read_meta_model
+from .colour import ColourModel
 from .config import CRESTConfig
 from .crossing import CrossingGuard, local_maxima, sizes_away
 from .features import FeatureExtractor, crop_rect, crop_square, hann_window
@@ -184,6 +185,9 @@ class CRESTTracker(AdaptiveTracker):
                                        cfg.crossing_merge, cfg.crossing_hold, cfg.crossing_motion)
                          if cfg.crossing_ratio else None)
         self.box = clip_box(box, image_size(image))
+        self.colour = ColourModel(cfg.colour_bins, cfg.colour_rate) if cfg.colour_merge else None
+        if self.colour is not None:
+            self.colour.learn(image, self.center, self.base_size * self.scale)
         self.scale_filter = (ScaleFilter(cfg, grey(image), self.center, self.base_size * self.scale)
                              if cfg.scale_filter else None)
 
@@ -250,20 +254,23 @@ class CRESTTracker(AdaptiveTracker):
             self.target_found = False
             return self.box.copy()
         r1 = resp[unit]
-        score = float(r1.max())
+        score = float(r1.max())  # the filter's own: confidence, holds and searches read it
         self.confidence = score
         hard = False
         self.target_found = not self._occluded(score)
+        placed = self._with_colour(image, r1, side)  # where the target is: the filter's map, or merged
         if not self.target_found:  # learn nothing from this frame; hold where the target was
             if self.reference is not None and score >= cfg.follow_ratio * self.reference:
-                self._follow(resp, r1, side, (w_img, h_img), image, learn=False)  # unless weakly seen
+                self._follow(resp, placed, side, (w_img, h_img), image, learn=False)  # unless weakly seen
             else:
                 self.box = clip_box(self.box, (w_img, h_img))
         else:
             window = self.center.copy()
-            self._follow(resp, r1, side, (w_img, h_img), image)
+            self._follow(resp, placed, side, (w_img, h_img), image)
             if self.crossing is not None:  # a look-alike crossing: the peak the target's track leads to
-                self._through_crossing(r1, window, side, (w_img, h_img))
+                self._through_crossing(placed, window, side, (w_img, h_img))
+            if self.colour is not None and (self.crossing is None or self.crossing.learning):
+                self.colour.learn(image, self.center, self.base_size * self.scale)
             if score > cfg.update_score_threshold and (self.crossing is None or self.crossing.learning):
                 label = gaussian_label((m, m), self._peak, self.cells, cfg.label_sigma_factor, cfg.label_alpha)
                 kept = feat[0] if cfg.update_reduction else x[unit]
@@ -317,6 +324,15 @@ class CRESTTracker(AdaptiveTracker):
         non-negative map, so that it never favours cells far away (a negative response times a small
         prior would grow), and a flat map keeps the centre."""
         return (r1 - r1.min() + 1e-6) * self.motion
+
+    def _with_colour(self, image: np.ndarray, r1: np.ndarray, side: float) -> np.ndarray:
+        """The map the position is read from: the filter's response, merged with the colour score
+        (crest/colour.py) read in the same window when ``colour_merge`` is on."""
+        if self.colour is None:
+            return r1
+        merge = self.config.colour_merge
+        colour = self.colour.score_map(image, self.center, side, self.map_size, self.base_size * self.scale)
+        return (1.0 - merge) * r1 + merge * colour
 
     def _through_crossing(self, r1: np.ndarray, window: np.ndarray, side: float, size: tuple[int, int]) -> None:
         """Move to where :class:`~.crossing.CrossingGuard` says the target is, if it says so (``window``:
