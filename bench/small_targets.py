@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from results_tables import render_table
 
 #: the issue's bound: a small target is under 100 px tall
 SMALL_HEIGHT = 100.0
@@ -96,12 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         p.error(f"--roles: {', '.join(missing)} not in {path} (its roles: {', '.join(doc['splits'])})")
     out = table(doc, args.roles, args.height, args.source)
-    print(" | ".join(out["columns"]))
-    for row in out["rows"]:
-        print(" | ".join(row))
+    print(render_table(Path(args.json).stem if args.json else "real_small_targets", out))  # as the docs show it
     if args.json:
         atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
-        print(f"written: {args.json}")
     return 0
 
 
