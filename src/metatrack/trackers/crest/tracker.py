@@ -258,14 +258,15 @@ class CRESTTracker(AdaptiveTracker):
         self.confidence = score
         hard = False
         self.target_found = not self._occluded(score)
-        placed = self._with_colour(image, r1, side)  # where the target is: the filter's map, or merged
         if not self.target_found:  # learn nothing from this frame; hold where the target was
             if self.reference is not None and score >= cfg.follow_ratio * self.reference:
+                placed = self._with_colour(image, r1, side)  # where the target is: the filter's map, or merged
                 self._follow(resp, placed, side, (w_img, h_img), image, learn=False)  # unless weakly seen
             else:
                 self.box = clip_box(self.box, (w_img, h_img))
         else:
             window = self.center.copy()
+            placed = self._with_colour(image, r1, side)
             self._follow(resp, placed, side, (w_img, h_img), image)
             if self.crossing is not None:  # a look-alike crossing: the peak the target's track leads to
                 self._through_crossing(placed, window, side, (w_img, h_img))
@@ -349,8 +350,9 @@ class CRESTTracker(AdaptiveTracker):
 
     def _follow(self, resp: np.ndarray, r1: np.ndarray, side: float, size: tuple[int, int],
                 frame: np.ndarray, learn: bool = True) -> None:
-        """Move to the response's peak (times the motion prior) and take the best scale's size (or the
-        scale filter's, crest/scale_filter.py, which learns from the frame only if ``learn``)."""
+        """Move to the peak of ``r1`` (the position's map: the unscaled response, or it merged with the
+        colour score) times the motion prior, and take the best scale's size from the filter's ``resp``
+        (or the scale filter's, crest/scale_filter.py, which learns from the frame only if ``learn``)."""
         cfg, m = self.config, self.map_size
         self._peak = subpixel_peak(self._with_prior(r1), cfg.subpixel)
         self.center = self.center + cell_to_offset(self._peak, side, m)
@@ -363,7 +365,7 @@ class CRESTTracker(AdaptiveTracker):
                 self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
                 if learn:
                     self.scale_filter.update(gray, self.center, self.base_size * self.scale)
-        elif float(r1.max()) >= cfg.scale_min_score and len(cfg.scales) > 1:
+        elif float(resp[cfg.scales.index(1.0)].max()) >= cfg.scale_min_score and len(cfg.scales) > 1:  # the filter's
             best = cfg.scales[int(np.argmax(resp.reshape(len(resp), -1).max(1)))]
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
