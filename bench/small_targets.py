@@ -49,7 +49,16 @@ def table(doc: dict[str, Any], roles: list[str], height: float, source: str) -> 
     groups: dict[str, dict[str, list[str]]] = {}
     for role in roles:
         spec = doc["splits"][role]
-        heights = {seq.name: target_height(seq.boxes) for seq in open_dataset(spec)}
+        heights = {}
+        for seq in open_dataset(spec):
+            try:
+                heights[seq.name] = target_height(seq.boxes)
+            except ValueError:
+                raise ValueError(f"{spec}: sequence {seq.name!r} has no annotated box") from None
+        unrun = [n for n in heights
+                 if any(n not in per_role[role]["sequences"] for per_role in doc["results"].values())]
+        if unrun:
+            raise ValueError(f"{spec}: {', '.join(unrun)} not among the runs of role {role!r}")
         groups[role] = {"all": list(heights), "small": [n for n, h in heights.items() if h < height],
                         "large": [n for n, h in heights.items() if h >= height]}
     columns = ["tracker"]
@@ -90,13 +99,22 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args.source)
     if not path.is_file():
         p.error(f"--from: no such file: {path}")
-    doc = json.loads(path.read_text())
-    if doc.get("kind") != "split_bench":
-        p.error(f"--from: {path} is not a split benchmark's JSON (kind {doc.get('kind')!r})")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        p.error(f"--from: {path} is not JSON ({e})")
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind != "split_bench":
+        p.error(f"--from: {path} is not a split benchmark's JSON (kind {kind!r})")
     missing = [r for r in args.roles if r not in doc["splits"]]
     if missing:
         p.error(f"--roles: {', '.join(missing)} not in {path} (its roles: {', '.join(doc['splits'])})")
-    out = table(doc, args.roles, args.height, args.source)
+    from metatrack.errors import MetatrackError
+
+    try:
+        out = table(doc, args.roles, args.height, args.source)
+    except (ValueError, MetatrackError) as e:  # a clip without boxes or runs, a data set that does not read
+        p.error(f"--from: {e}")
     print(render_table(Path(args.json).stem if args.json else "real_small_targets", out))  # as the docs show it
     if args.json:
         atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")

@@ -71,3 +71,11 @@ def test_bad_input_is_one_line_naming_the_argument(tmp_path, capsys):
     with pytest.raises(SystemExit):
         small_targets.main(["--from", str(src)])
     assert "--roles: real-test not in" in capsys.readouterr().err
+    src.write_text("{not json")
+    with pytest.raises(SystemExit):
+        small_targets.main(["--from", str(src)])
+    assert "is not JSON" in capsys.readouterr().err
+    src.write_text(json.dumps(split_bench_doc({"bikes-cyclist": 0.9})))  # runs of one clip, the split has six
+    with pytest.raises(SystemExit):
+        small_targets.main(["--from", str(src), "--roles", "real-validation"])
+    assert "not among the runs of role 'real-validation'" in capsys.readouterr().err
