@@ -98,3 +98,10 @@ def test_gaussian_samples_spread_with_trans():
     near = sample_boxes([100, 100, 40, 40], 200, "gaussian", (400, 400), trans=0.1, scale=1.0, rng=rng)
     far = sample_boxes([100, 100, 40, 40], 200, "gaussian", (400, 400), trans=0.6, scale=1.0, rng=rng)
     assert np.std(far[:, 0]) > 3 * np.std(near[:, 0])
+
+
+def test_resized_box_keeps_the_centre():
+    from metatrack.geometry import resized_box
+
+    np.testing.assert_allclose(resized_box([10, 20, 30, 40], [10, 60]), [20, 10, 10, 60])
+    np.testing.assert_allclose(resized_box(np.array([[0.0, 0.0, 4.0, 4.0]]), (4, 4)), [0, 0, 4, 4])

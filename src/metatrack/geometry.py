@@ -55,6 +55,13 @@ def centers(boxes) -> np.ndarray:
     return np.stack([b[:, 0] + (b[:, 2] - 1) / 2, b[:, 1] + (b[:, 3] - 1) / 2], axis=1)
 
 
+def resized_box(box, size) -> np.ndarray:
+    """``box`` (x, y, w, h) given the width and height ``size``, about the same centre."""
+    b = np.asarray(box, dtype=np.float64).reshape(4)
+    wh = np.asarray(size, dtype=np.float64).reshape(2)
+    return np.concatenate([b[:2] + (b[2:] - wh) / 2, wh])
+
+
 def center_error(a, b) -> np.ndarray:
     """Euclidean distance between the centres of ``a`` and ``b``, shape (N,)."""
     return np.linalg.norm(centers(a) - centers(b), axis=1)
