@@ -33,6 +33,8 @@ def scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float] | None:
     pred, truth = np.asarray(pred, np.float64).reshape(-1, 4), np.asarray(truth, np.float64).reshape(-1, 4)
     if len(pred) != len(truth):
         raise ValueError(f"{len(pred)} boxes for {len(truth)} frames")
+    if not np.isfinite(truth[:1]).all():
+        raise ValueError("no true box on the first frame")
     known = np.isfinite(truth).all(axis=1) & np.isfinite(pred).all(axis=1)
     known[0] = False
     if not known.any():

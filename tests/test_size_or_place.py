@@ -35,6 +35,8 @@ def test_a_box_off_the_target_loses_to_place_whatever_its_size():
     assert size_or_place.scores(pred[:1], truth[:1]) is None  # nothing after the first frame
     with pytest.raises(ValueError, match="2 boxes for 3 frames"):
         size_or_place.scores(pred[:2], truth)
+    with pytest.raises(ValueError, match="no true box on the first frame"):
+        size_or_place.scores(pred, truth[::-1])
 
 
 def write_results(root: Path, tracker: str, shrink: float) -> Path:
