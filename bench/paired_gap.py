@@ -7,8 +7,14 @@ the sequences of A's AUC minus B's (each the mean over its seeds), and its inter
 over the sequences (``scipy.stats.bootstrap``, BCa, 10,000 resamples, seeded): a gap whose interval
 holds 0 is a tie on that material, whatever its sign. Nothing is tracked.
 
+The same for two settings of one tracker tried on the validation sets (``bench/redetect_search.py``'s
+JSON files, ``--pairs SETTING:SETTING``): one row per data set and one over every sequence of them
+all, where the two settings' runs are paired sequence by sequence and a small difference can still
+be told from a tie.
+
     .venv/bin/python bench/paired_gap.py --from bench/results/split_bench.json \\
         --pairs metacrest:opencv-csrt metasdnet:sdnet-30 --json bench/results/paired_gap.json
+    .venv/bin/python bench/paired_gap.py --from runs/base.json runs/try.json --pairs try:base
 """
 
 from __future__ import annotations
@@ -62,16 +68,49 @@ def rows_for(doc: dict[str, Any], pairs: list[tuple[str, str]], source: str) -> 
             if not ra or not rb:
                 continue
             g = gap(per_sequence_auc(ra["sequences"]), per_sequence_auc(rb["sequences"]))
-            rows.append([f"{a} - {b}", role, spec, str(g["sequences"]), f"{g['a']:.3f}", f"{g['b']:.3f}",
-                         f"{g['gap']:+.3f}", f"{g['low']:+.3f} to {g['high']:+.3f}",
-                         f"{g['a_ahead']} / {g['b_ahead']}"])
+            rows.append(_row(f"{a} - {b}", role, spec, g))
     return rows
+
+
+def search_rows(docs: list[dict[str, Any]], pairs: list[tuple[str, str]], sources: str,
+                pooled: bool = False) -> list[list[str]]:
+    """Rows for pairs of settings from validation-search files: each (data set, sequence)'s AUC per
+    setting, the mean over the seeds and trackers run with it; per data set, then over them all."""
+    runs: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for doc in docs:
+        for r in doc["results"]:
+            per = runs.setdefault(r["setting"], {}).setdefault(r["dataset"], {})
+            for seq, auc in r["sequences"].items():
+                per.setdefault(seq, []).append(float(auc))
+    rows = []
+    for a, b in pairs:
+        for name in (a, b):
+            if name not in runs:
+                raise ValueError(f"{sources}: no setting {name!r} (its settings: {', '.join(runs)})")
+        shared = [d for d in runs[a] if d in runs[b]]
+        means = {n: {(d, q): float(np.mean(v)) for d in shared for q, v in runs[n][d].items()} for n in (a, b)}
+        for label, keep in [*((d, {d}) for d in shared), ("all", set(shared))]:
+            if (label == "all" and len(shared) < 2) or (pooled and label != "all" and len(shared) > 1):
+                continue
+            ga = {k: v for k, v in means[a].items() if k[0] in keep}
+            gb = {k: v for k, v in means[b].items() if k[0] in keep}
+            g = gap({f"{d}/{q}": v for (d, q), v in ga.items()}, {f"{d}/{q}": v for (d, q), v in gb.items()})
+            rows.append(_row(f"{a} - {b}", "validation search", label if label != "all" else
+                             f"all {len(shared)} ({', '.join(shared)})", g))
+    return rows
+
+
+def _row(pair: str, role: str, spec: str, g: dict[str, Any]) -> list[str]:
+    return [pair, role, spec, str(g["sequences"]), f"{g['a']:.3f}", f"{g['b']:.3f}", f"{g['gap']:+.3f}",
+            f"{g['low']:+.3f} to {g['high']:+.3f}", f"{g['a_ahead']} / {g['b_ahead']}"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--from", dest="sources", nargs="+", required=True, help="JSON files bench/split_bench.py wrote")
     p.add_argument("--pairs", nargs="+", required=True, metavar="A:B", help="tracker pairs, A minus B")
+    p.add_argument("--pooled", action="store_true",
+                   help="validation searches: only the row over every data set (not one per data set)")
     p.add_argument("--json", help="write the table here")
     args = p.parse_args(argv)
     pairs = []
@@ -82,28 +121,41 @@ def main(argv: list[str] | None = None) -> int:
         pairs.append((a, b))
     from metatrack.io import atomic_write_text
 
-    rows, dates = [], []
+    rows, dates, searches = [], [], []
     for source in args.sources:
         path = Path(source)
         try:
             doc = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             p.error(f"--from: {path}: {e}")
-        if not isinstance(doc, dict) or doc.get("kind") != "split_bench":
-            p.error(f"--from: {path} is not a split benchmark's JSON")
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if kind not in ("split_bench", "redetect_search"):
+            p.error(f"--from: {path} is not a split benchmark's or a validation search's JSON")
+        dates.append(f"{path.name} {doc.get('date', '?')}")
+        if kind == "redetect_search":
+            searches.append(doc)
+            continue
         try:
             rows += rows_for(doc, pairs, source)
         except (KeyError, TypeError, ValueError) as e:
             p.error(f"--from: {path}: {e}")
-        dates.append(f"{path.name} {doc.get('date', '?')}")
+    if searches and len(searches) < len(args.sources):
+        p.error("--from: split benchmarks and validation searches compare trackers and settings: not both at once")
+    if searches:
+        try:
+            rows = search_rows(searches, pairs, " ".join(args.sources), args.pooled)
+        except (KeyError, TypeError, ValueError) as e:
+            p.error(f"--from: {e}")
     out = {"kind": "table", "columns": COLUMNS, "rows": rows,
-           "split": (f"the roles of {', '.join(dates)} (their notes say which are validation and which test; "
-                     "nothing is chosen on this table); gap: the mean over the sequences of A's success AUC minus "
-                     f"B's, each the mean over its seeds; interval: paired BCa bootstrap over the sequences, "
+           "split": ((f"the validation searches {', '.join(dates)} (validation only)" if searches else
+                      f"the roles of {', '.join(dates)} (their notes say which are validation and which test)")
+                     + "; nothing is chosen on this table; gap: the mean over the sequences of A's success AUC "
+                     "minus B's, each the mean over its seeds; interval: paired BCa bootstrap over the sequences, "
                      f"{RESAMPLES:,} resamples, seed {SEED}"),
            "seeds": "those of the runs read (each sequence's AUC the mean over them)",
            "date": time.strftime("%Y-%m-%d"), "machine": "none: computed from the JSON named (no tracking)",
-           "command": f"bench/paired_gap.py --from {' '.join(args.sources)} --pairs {' '.join(args.pairs)}"}
+           "command": (f"bench/paired_gap.py --from {' '.join(args.sources)} --pairs {' '.join(args.pairs)}"
+                       + (" --pooled" if args.pooled else ""))}
     print(render_table(Path(args.json).stem if args.json else "paired_gap", out))
     if args.json:
         atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")

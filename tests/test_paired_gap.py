@@ -66,3 +66,37 @@ def test_the_table_and_its_errors(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             paired_gap.main(argv)
         assert e.value.code == 2 and why in capsys.readouterr().err
+
+
+def search(setting: str, per_dataset: dict[str, dict[str, float]], seeds=(0,)) -> dict:
+    return {"kind": "redetect_search", "date": "2026-12-07",
+            "results": [{"setting": setting, "dataset": d, "tracker": "t", "seed": s, "auc": 0.0, "sequences": seqs}
+                        for d, seqs in per_dataset.items() for s in seeds]}
+
+
+def test_two_settings_are_paired_per_data_set_and_over_them_all(tmp_path):
+    base = {"x:a": {"s1": 0.5, "s2": 0.6, "s3": 0.7}, "x:b": {"q1": 0.2, "q2": 0.4}}
+    tried = {"x:a": {"s1": 0.6, "s2": 0.7, "s3": 0.8}, "x:b": {"q1": 0.1, "q2": 0.4}}
+    for name, d in (("base", search("base", base, seeds=(0, 1))), ("try", search("try", tried))):
+        (tmp_path / f"{name}.json").write_text(json.dumps(d))
+    out = tmp_path / "g.json"
+    argv = ["--from", str(tmp_path / "base.json"), str(tmp_path / "try.json"), "--pairs", "try:base",
+            "--json", str(out)]
+    assert paired_gap.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r[2] for r in rows] == ["x:a", "x:b", "all 2 (x:a, x:b)"]
+    assert rows[0][6] == "+0.100" and rows[1][6] == "-0.050" and rows[2][3] == "5"
+    assert rows[2][6] == "+0.040" and rows[2][8] == "3 / 1"  # (0.1 * 3 - 0.1) / 5
+    assert paired_gap.main(argv + ["--pooled"]) == 0
+    assert [r[2] for r in json.loads(out.read_text())["rows"]] == ["all 2 (x:a, x:b)"]
+    assert "validation searches" in json.loads(out.read_text())["split"]
+
+
+def test_settings_and_trackers_are_not_mixed_and_an_unknown_setting_is_named(tmp_path, capsys):
+    (tmp_path / "s.json").write_text(json.dumps(search("base", {"x:a": {"s1": 0.5, "s2": 0.6}})))
+    (tmp_path / "sb.json").write_text(json.dumps(doc({"s1": [0.5], "s2": [0.6]}, {"s1": [0.4], "s2": [0.6]})))
+    for argv, why in [(["--from", str(tmp_path / "s.json"), str(tmp_path / "sb.json"), "--pairs", "a:b"], "not both"),
+                      (["--from", str(tmp_path / "s.json"), "--pairs", "try:base"], "no setting 'try'")]:
+        with pytest.raises(SystemExit) as e:
+            paired_gap.main(argv)
+        assert e.value.code == 2 and why in capsys.readouterr().err
