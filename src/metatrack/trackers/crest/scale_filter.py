@@ -16,11 +16,14 @@ appearance so far. Written here from the paper's equations; settings in :class:`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
+from ...backbones import ImageNetNormalize
 from ...errors import ConfigError
 from .features import CROP_FILL, crop_rect
 
@@ -42,6 +45,10 @@ class ScaleFilterSettings:
     # 2 x 2 cells of gradients, and its answer is noise). Tried on validation, not kept (docs/results.md,
     # small targets' size). 0: the scale filter at every size
     scale_filter_min_side: float = 0.0
+    # what the samples are described by. "hog" (DSST): gradient histograms and intensity per 4-pixel
+    # cell of the grey frame. "cnn" (ours): the backbone's first CNN_BLOCKS blocks on each sample
+    # resized to CNN_SIDE pixels (mobilenet_v2 only); bench/scale_probe.py measured both on validation
+    scale_filter_features: str = "hog"
 
     def validate_scale_filter(self) -> None:
         """Raise :class:`ConfigError` naming the first scale-filter setting out of range."""
@@ -53,6 +60,7 @@ class ScaleFilterSettings:
             (self.scale_filter_lambda > 0, "scale_filter_lambda must be > 0"),
             (self.scale_filter_area >= 64, "scale_filter_area must be >= 64"),
             (self.scale_filter_min_side >= 0, "scale_filter_min_side must be >= 0"),
+            (self.scale_filter_features in ("hog", "cnn"), "scale_filter_features must be hog or cnn"),
         ]
         for ok, message in checks:
             if not ok:
@@ -89,12 +97,45 @@ def cell_features(patches: np.ndarray) -> np.ndarray:
     return np.concatenate([np.minimum(hist, 0.2), mean], axis=-1).reshape(s, -1)
 
 
-class ScaleFilter:
-    """DSST's scale filter for one target: :meth:`estimate` the size change, :meth:`update` the model."""
+#: ``(image, centre, size, factors) -> (S, D)`` features of the S samples of ``size`` x each factor
+Sampler = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
-    def __init__(self, settings: ScaleFilterSettings, gray: np.ndarray, center: np.ndarray, size: np.ndarray):
+# scale_filter_features "cnn": MobileNetV2's first 4 blocks (stride 4) on 32-pixel samples, the
+# cheapest of the prefixes and sizes bench/scale_probe.py tried that read the size change as well as
+# the deeper ones (docs/results.md, what a size can be read from)
+CNN_BLOCKS = 4
+CNN_SIDE = 32
+
+
+class CnnSamples:
+    """A CNN prefix's features of each scale sample resized to ``side`` pixels, each row L2-normalised:
+    a :data:`Sampler` of the RGB frame (uint8-range values, as the trackers receive frames)."""
+
+    def __init__(self, net: Callable, normalize: ImageNetNormalize, side: int = CNN_SIDE):
+        self.net, self.normalize, self.side = net, normalize, int(side)
+
+    def __call__(self, image: np.ndarray, center: np.ndarray, size: np.ndarray, factors: np.ndarray) -> np.ndarray:
+        crops = np.stack([crop_rect(image, (float(center[0]), float(center[1])), (size[0] * f, size[1] * f),
+                                    (self.side, self.side)) for f in factors])
+        x = torch.from_numpy(crops).to(self.normalize.mean.device).permute(0, 3, 1, 2).float()
+        with torch.no_grad():
+            x = self.net(self.normalize(x))
+        x = x.reshape(len(factors), -1).float().cpu().numpy()
+        return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
+
+
+class ScaleFilter:
+    """DSST's scale filter for one target: :meth:`estimate` the size change, :meth:`update` the model.
+
+    ``sampler`` replaces DSST's features of the grey frame (:meth:`samples`) with others (the
+    features a size can be read from are measured by bench/scale_probe.py); the tracker uses DSST's.
+    """
+
+    def __init__(self, settings: ScaleFilterSettings, gray: np.ndarray, center: np.ndarray, size: np.ndarray,
+                 sampler: Sampler | None = None):
         n = int(settings.scale_filter_scales)
         self.settings = settings
+        self.sampler = sampler
         k = np.arange(n) - (n - 1) / 2
         self.factors = settings.scale_filter_step ** k
         sigma = settings.scale_filter_sigma * n / np.sqrt(33.0)  # DSST: sqrt(33) / 4 scales for 33
@@ -108,14 +149,20 @@ class ScaleFilter:
         self._last: tuple[np.ndarray, tuple[float, ...], np.ndarray] | None = None
         self.update(gray, center, size)
 
-    def _samples_f(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> np.ndarray:
-        """The Fourier transform along scales of the windowed samples at ``size`` x each factor (S, D)."""
+    def samples(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """The features of the samples at ``size`` x each factor about ``center``, one row per scale."""
+        if self.sampler is not None:
+            return self.sampler(gray, np.asarray(center, float), np.asarray(size, float), self.factors)
         roi, (cx, cy), k = self._region(gray, center, size)
         patches = np.stack([
             crop_rect(roi, (cx, cy), (max(size[0] * f / k, 1e-3), max(size[1] * f / k, 1e-3)), self.model)
             for f in self.factors
         ]).astype(np.float32)
-        return np.fft.fft(cell_features(patches) * self.window, axis=0)
+        return cell_features(patches)
+
+    def _samples_f(self, gray: np.ndarray, center: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """The Fourier transform along scales of the windowed samples at ``size`` x each factor (S, D)."""
+        return np.fft.fft(self.samples(gray, center, size) * self.window, axis=0)
 
     def _region(self, gray: np.ndarray, center: np.ndarray,
                 size: np.ndarray) -> tuple[np.ndarray, tuple[float, float], float]:

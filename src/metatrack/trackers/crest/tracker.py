@@ -47,7 +47,7 @@ from .head import CorrelationHead, ResponseBatch, correlate, filter_size, reduce
 from .loss import crest_loss, gaussian_label
 from .online import online_update
 from .pca import fit_pca_reduction
-from .scale_filter import ScaleFilter, grey
+from .scale_filter import CNN_BLOCKS, CnnSamples, ScaleFilter, grey
 from .window import cell_to_offset, offset_to_cell, subpixel_peak, target_cells, window_side
 
 MODEL_NAME = "metacrest"
@@ -188,8 +188,8 @@ class CRESTTracker(AdaptiveTracker):
         self.colour = ColourModel(cfg.colour_bins, cfg.colour_rate) if cfg.colour_merge else None
         if self.colour is not None:
             self.colour.learn(image, self.center, self.base_size * self.scale)
-        self.scale_filter = (ScaleFilter(cfg, grey(image), self.center, self.base_size * self.scale)
-                             if cfg.scale_filter else None)
+        self.scale_filter = (ScaleFilter(cfg, self._scale_image(image), self.center, self.base_size * self.scale,
+                                         self._scale_sampler()) if cfg.scale_filter else None)
 
     # ------------------------------------------------------------------ tracking
     def _reduced(self, feat: torch.Tensor, params: Params) -> torch.Tensor:
@@ -360,7 +360,7 @@ class CRESTTracker(AdaptiveTracker):
         small = min(self.base_size * self.scale) < cfg.scale_filter_min_side  # too small for the scale filter
         if self.scale_filter is not None and not small:
             if self._inside(size):  # samples of a box crossing the frame's edge are part fill, not target
-                gray = grey(frame)
+                gray = self._scale_image(frame)
                 found = self.scale_filter.estimate(gray, self.center, self.base_size * self.scale)
                 self.scale = float(np.clip(self.scale * found, *cfg.scale_limits))
                 if learn:
@@ -370,9 +370,21 @@ class CRESTTracker(AdaptiveTracker):
             self.scale *= (1.0 - cfg.scale_lr) + cfg.scale_lr * best
             self.scale = float(np.clip(self.scale, *cfg.scale_limits))
             if self.scale_filter is not None and learn and self._inside(size):  # current once the target grows
-                self.scale_filter.update(grey(frame), self.center, self.base_size * self.scale)
+                self.scale_filter.update(self._scale_image(frame), self.center, self.base_size * self.scale)
         wh = self.base_size * self.scale
         self.box = clip_box(np.r_[self.center - wh / 2, wh], size)
+
+    def _scale_sampler(self) -> CnnSamples | None:
+        """The scale filter's samples: DSST's (None) or the backbone's first blocks (``cnn``)."""
+        if self.config.scale_filter_features != "cnn":
+            return None
+        if self.features.name != "mobilenet_v2":
+            raise ConfigError("scale_filter_features: cnn needs backbone mobilenet_v2")
+        return CnnSamples(self.features.trunk[:CNN_BLOCKS], self.features.normalize)
+
+    def _scale_image(self, frame: np.ndarray) -> np.ndarray:
+        """What the scale filter reads: the grey frame (DSST's features) or the RGB one (the CNN's)."""
+        return frame if self.config.scale_filter_features == "cnn" else grey(frame)
 
     def _inside(self, size: tuple[int, int]) -> bool:
         """Whether the target's box at its current size lies wholly inside the frame of ``size`` (w, h)."""
