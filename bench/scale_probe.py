@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step", type=float, default=1.02, help="DSST: 1.02")
     p.add_argument("--gap", type=int, default=5, help="frames between the trained and the asked frame")
     p.add_argument("--every", type=int, default=10, help="a pair starts every this many frames")
+    p.add_argument("--note", default="", help="the data sets' roles (validation or test) and what was chosen on them")
     p.add_argument("--json", help="write the table here")
     args = p.parse_args(argv)
     if args.scales < 3 or args.step <= 1 or args.gap < 1 or args.every < 1:
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, MetatrackError) as e:
         p.error(str(e))
     out = {"kind": "table", "columns": COLUMNS, "rows": rows,
-           "split": (f"{', '.join(args.dataset)}: frames a = {args.every}, {2 * args.every}, ... and a + {args.gap} "
+           "split": (f"{args.note or ', '.join(args.dataset)}: frames a = {args.every}, {2 * args.every}, ... "
+                     f"and a + {args.gap} "
                      "with the target in full view on both; the filter trained on a's true box, asked at "
                      "a + gap's true centre at a's size; changing: the true size changed by more than 5 %"),
            "seeds": "none (deterministic)", "date": time.strftime("%Y-%m-%d"),
