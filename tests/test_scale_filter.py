@@ -105,14 +105,15 @@ def test_cnn_samples_read_a_zoom_and_a_still_target():
         assert sf.estimate(zoomed, center, size) == pytest.approx(zoom, abs=0.03)
 
 
-def test_cnn_scale_features_need_mobilenet(monkeypatch):
+def test_cnn_scale_features_read_the_rgb_frame_and_need_mobilenet():
     from metatrack.trackers import create_tracker
 
     tracker = create_tracker("metacrest", scale_filter_features="cnn")
     assert tracker._scale_sampler() is not None and tracker._scale_image(np.zeros((4, 4, 3), np.uint8)).ndim == 3
-    monkeypatch.setattr(tracker.features, "name", "vgg16")
-    with pytest.raises(ConfigError, match="scale_filter_features: cnn needs backbone mobilenet_v2"):
-        tracker._scale_sampler()
+    dsst = create_tracker("metacrest")
+    assert dsst._scale_sampler() is None and dsst._scale_image(np.zeros((4, 4, 3), np.uint8)).ndim == 2
+    with pytest.raises(ConfigError, match="scale_filter_features cnn needs backbone mobilenet_v2, not 'vgg16'"):
+        CRESTConfig(backbone="vgg16", backbone_weights="/x/vgg16.pth", scale_filter_features="cnn").validate()
 
 
 @pytest.mark.parametrize("features", ["hog", "cnn"])

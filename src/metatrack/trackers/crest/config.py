@@ -328,3 +328,6 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
                 raise ConfigError(f"crest tracker config: {message}")
         self.validate_redetect()
         self.validate_scale_filter()
+        if self.scale_filter_features == "cnn" and self.backbone != "mobilenet_v2":
+            raise ConfigError(f"crest tracker config: scale_filter_features cnn needs backbone mobilenet_v2, "
+                              f"not {self.backbone!r}")

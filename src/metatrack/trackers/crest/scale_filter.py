@@ -128,7 +128,8 @@ class ScaleFilter:
     """DSST's scale filter for one target: :meth:`estimate` the size change, :meth:`update` the model.
 
     ``sampler`` replaces DSST's features of the grey frame (:meth:`samples`) with others (the
-    features a size can be read from are measured by bench/scale_probe.py); the tracker uses DSST's.
+    features a size can be read from are measured by bench/scale_probe.py); ``gray`` is then the frame
+    the sampler reads (RGB for :class:`CnnSamples`).
     """
 
     def __init__(self, settings: ScaleFilterSettings, gray: np.ndarray, center: np.ndarray, size: np.ndarray,

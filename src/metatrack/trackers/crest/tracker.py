@@ -378,8 +378,6 @@ class CRESTTracker(AdaptiveTracker):
         """The scale filter's samples: DSST's (None) or the backbone's first blocks (``cnn``)."""
         if self.config.scale_filter_features != "cnn":
             return None
-        if self.features.name != "mobilenet_v2":
-            raise ConfigError("scale_filter_features: cnn needs backbone mobilenet_v2")
         return CnnSamples(self.features.trunk[:CNN_BLOCKS], self.features.normalize)
 
     def _scale_image(self, frame: np.ndarray) -> np.ndarray:
