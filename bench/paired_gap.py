@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_tables import render_table
+from results_tables import emit_table
 from scipy import stats
 
 COLUMNS = ["A - B", "role", "data set", "sequences", "A: mean AUC", "B: mean AUC", "gap", "95 % interval",
@@ -119,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not a or not b:
             p.error(f"--pairs: {pair!r} is not A:B (two tracker names)")
         pairs.append((a, b))
-    from metatrack.io import atomic_write_text
 
     rows, dates, searches = [], [], []
     for source in args.sources:
@@ -156,9 +155,7 @@ def main(argv: list[str] | None = None) -> int:
            "date": time.strftime("%Y-%m-%d"), "machine": "none: computed from the JSON named (no tracking)",
            "command": (f"bench/paired_gap.py --from {' '.join(args.sources)} --pairs {' '.join(args.pairs)}"
                        + (" --pooled" if args.pooled else ""))}
-    print(render_table(Path(args.json).stem if args.json else "paired_gap", out))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
+    emit_table(out, args.json, "paired_gap")
     return 0
 
 

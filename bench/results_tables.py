@@ -327,6 +327,16 @@ def render_table(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def emit_table(data: dict[str, Any], json_path: str | None, name: str) -> None:
+    """Print a bench script's table as the docs will show it and, given a path, write its JSON there
+    (atomically); ``name`` is the table's when no path gives one."""
+    print(render_table(Path(json_path).stem if json_path else name, data))
+    if json_path:
+        from metatrack.io import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(data, indent=1) + "\n")
+
+
 def renderer_for(data: Any) -> Callable[[str, dict[str, Any]], str] | None:
     """The renderer of a JSON structure, recognised by its keys."""
     if not isinstance(data, dict):

@@ -16,13 +16,12 @@ by the log-scale error; the table gives the mean error over the pairs whose size
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from results_tables import render_table
+from meta_bench import cpu_name
+from results_tables import emit_table
 
 COLUMNS = ["features", "scales", "pairs", "pairs changing > 5 %", "mean log error, changing",
            "correlation with the truth, changing", "mean log error of answering 1, changing",
@@ -143,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from metatrack.errors import MetatrackError
-    from metatrack.io import atomic_write_text
 
     torch.set_num_threads(1)
     try:
@@ -156,24 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                      "with the target in full view on both; the filter trained on a's true box, asked at "
                      "a + gap's true centre at a's size; changing: the true size changed by more than 5 %"),
            "seeds": "none (deterministic)", "date": time.strftime("%Y-%m-%d"),
-           "machine": f"{platform_name()}, one torch thread (ms per estimate: both frames' samples and the answer)",
+           "machine": f"{cpu_name()}, one torch thread (ms per estimate: both frames' samples and the answer)",
            "command": "bench/scale_probe.py " + " ".join(sys.argv[1:] if argv is None else argv)}
-    print(render_table(Path(args.json).stem if args.json else "scale_probe", out))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
+    emit_table(out, args.json, "scale_probe")
     return 0
-
-
-def platform_name() -> str:
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

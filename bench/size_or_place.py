@@ -14,12 +14,11 @@ tracked: it reads the results folders ``metatrack run`` wrote (``DIR/<tracker>/<
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from results_tables import render_table
+from results_tables import emit_table
 
 from metatrack.geometry import iou, resized_box
 
@@ -87,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.dataset) != len(args.results):
         p.error(f"--dataset given {len(args.dataset)} times and --results {len(args.results)}: one each per data set")
     from metatrack.errors import MetatrackError
-    from metatrack.io import atomic_write_text
 
     rows = []
     try:
@@ -101,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
            "seeds": "those of the runs read (see the split's note)", "date": time.strftime("%Y-%m-%d"),
            "machine": "none: computed from the results folders named (no tracking)",
            "command": f"bench/size_or_place.py {pairs}"}
-    print(render_table(Path(args.json).stem if args.json else "size_or_place", out))
-    if args.json:
-        atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
+    emit_table(out, args.json, "size_or_place")
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from results_tables import render_table
+from results_tables import emit_table
 
 #: the issue's bound: a small target is under 100 px tall
 SMALL_HEIGHT = 100.0
@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=float, default=SMALL_HEIGHT, help="a small target is under this many px tall")
     p.add_argument("--json", help="write the table here")
     args = p.parse_args(argv)
-    from metatrack.io import atomic_write_text
 
     path = Path(args.source)
     if not path.is_file():
@@ -115,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         out = table(doc, args.roles, args.height, args.source)
     except (ValueError, MetatrackError) as e:  # a clip without boxes or runs, a data set that does not read
         p.error(f"--from: {e}")
-    print(render_table(Path(args.json).stem if args.json else "real_small_targets", out))  # as the docs show it
-    if args.json:
-        atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
+    emit_table(out, args.json, "real_small_targets")
     return 0
 
 
