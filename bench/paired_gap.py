@@ -88,13 +88,12 @@ def search_rows(docs: list[dict[str, Any]], pairs: list[tuple[str, str]], source
             if name not in runs:
                 raise ValueError(f"{sources}: no setting {name!r} (its settings: {', '.join(runs)})")
         shared = [d for d in runs[a] if d in runs[b]]
-        means = {n: {(d, q): float(np.mean(v)) for d in shared for q, v in runs[n][d].items()} for n in (a, b)}
-        for label, keep in [*((d, {d}) for d in shared), ("all", set(shared))]:
+        means = {n: {d: {f"{d}/{q}": float(np.mean(v)) for q, v in runs[n][d].items()} for d in shared}
+                 for n in (a, b)}
+        for label, keep in [*((d, [d]) for d in shared), ("all", shared)]:
             if (label == "all" and len(shared) < 2) or (pooled and label != "all" and len(shared) > 1):
                 continue
-            ga = {k: v for k, v in means[a].items() if k[0] in keep}
-            gb = {k: v for k, v in means[b].items() if k[0] in keep}
-            g = gap({f"{d}/{q}": v for (d, q), v in ga.items()}, {f"{d}/{q}": v for (d, q), v in gb.items()})
+            g = gap(*({k: v for d in keep for k, v in means[n][d].items()} for n in (a, b)))
             rows.append(_row(f"{a} - {b}", "validation search", label if label != "all" else
                              f"all {len(shared)} ({', '.join(shared)})", g))
     return rows

@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+import torch
 from meta_bench import cpu_name
 from results_tables import emit_table
 
@@ -42,11 +43,9 @@ class RoiSamples:
     RoIAlign into ``bins`` x ``bins``: no backbone pass per sample (RT-MDNet's way of scoring boxes)."""
 
     def __init__(self, layer: int, bins: int, crop: int = 248, context: float = 5.0):
-        import torch
-
         from metatrack.backbones import ImageNetNormalize, mobilenet_v2
 
-        self.torch, self.side, self.bins, self.context = torch, crop, bins, context
+        self.side, self.bins, self.context = crop, bins, context
         self.net, self.norm = mobilenet_v2().features[:layer].eval(), ImageNetNormalize()
         with torch.no_grad():
             self.stride = crop / self.net(torch.zeros(1, 3, crop, crop)).shape[-1]
@@ -63,9 +62,9 @@ class RoiSamples:
         c = self.side / 2
         boxes = np.column_stack([np.zeros(len(factors)), c - half[:, 0], c - half[:, 1],
                                  c + half[:, 0], c + half[:, 1]])
-        with self.torch.no_grad():
-            fmap = self.net(self.norm(self.torch.from_numpy(window[None]).permute(0, 3, 1, 2).float()))
-            x = roi_align(fmap, self.torch.from_numpy(boxes).float(), self.bins, 1.0 / self.stride, 2, aligned=True)
+        with torch.no_grad():
+            fmap = self.net(self.norm(torch.from_numpy(window[None]).permute(0, 3, 1, 2).float()))
+            x = roi_align(fmap, torch.from_numpy(boxes).float(), self.bins, 1.0 / self.stride, 2, aligned=True)
         x = x.reshape(len(factors), -1).numpy().astype(np.float64)
         return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-6)
 
@@ -139,8 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.scales < 3 or args.step <= 1 or args.gap < 1 or args.every < 1:
         p.error("--scales >= 3, --step > 1, --gap >= 1 and --every >= 1")
-    import torch
-
     from metatrack.errors import MetatrackError
 
     torch.set_num_threads(1)

@@ -39,9 +39,7 @@ def scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float] | None:
     if not known.any():
         return None
     p, t = pred[known], truth[known]
-    first = truth[0, 2:]
-    truth_size = np.array([resized_box(b, s) for b, s in zip(p, t[:, 2:], strict=True)])
-    first_size = np.array([resized_box(b, first) for b in p])
+    truth_size, first_size = resized_box(p, t[:, 2:]), resized_box(p, truth[0, 2:])
     centre = p[:, :2] + p[:, 2:] / 2
     on = np.all((centre >= t[:, :2]) & (centre <= t[:, :2] + t[:, 2:]), axis=1)
     return {"tracked": float(iou(p, t).mean()), "truth_size": float(iou(truth_size, t).mean()),

@@ -104,4 +104,12 @@ def test_resized_box_keeps_the_centre():
     from metatrack.geometry import resized_box
 
     np.testing.assert_allclose(resized_box([10, 20, 30, 40], [10, 60]), [20, 10, 10, 60])
-    np.testing.assert_allclose(resized_box(np.array([[0.0, 0.0, 4.0, 4.0]]), (4, 4)), [0, 0, 4, 4])
+    np.testing.assert_array_equal(resized_box(np.array([[0.0, 0.0, 4.0, 4.0]]), (4, 4)), [[0, 0, 4, 4]])  # (N, 4) in
+
+
+def test_resized_box_takes_many_boxes_with_one_size_or_one_each():
+    from metatrack.geometry import resized_box
+
+    boxes = np.array([[0.0, 0.0, 10.0, 10.0], [10.0, 20.0, 4.0, 8.0]])
+    np.testing.assert_allclose(resized_box(boxes, (2, 2)), [[4, 4, 2, 2], [11, 23, 2, 2]])
+    np.testing.assert_allclose(resized_box(boxes, [[20, 10], [4, 8]]), [[-5, 0, 20, 10], [10, 20, 4, 8]])

@@ -56,10 +56,11 @@ def centers(boxes) -> np.ndarray:
 
 
 def resized_box(box, size) -> np.ndarray:
-    """``box`` (x, y, w, h) given the width and height ``size``, about the same centre."""
-    b = np.asarray(box, dtype=np.float64).reshape(4)
-    wh = np.asarray(size, dtype=np.float64).reshape(2)
-    return np.concatenate([b[:2] + (b[2:] - wh) / 2, wh])
+    """``box`` (x, y, w, h; or boxes, (N, 4)) given the width and height ``size`` (one, or (N, 2)),
+    about the same centre."""
+    b = np.asarray(box, dtype=np.float64)
+    wh = np.broadcast_to(np.asarray(size, dtype=np.float64), b[..., 2:].shape)
+    return np.concatenate([b[..., :2] + (b[..., 2:] - wh) / 2, wh], axis=-1)
 
 
 def center_error(a, b) -> np.ndarray:
