@@ -70,6 +70,8 @@ RULES: list[tuple[str, str, str]] = [
     (r"^vot-import |^score .*vot:runs/vot-ws", "parse", "read results that the VOT toolkit writes (its own "
                                                          "environment, minutes); tests/test_vot_toolkit.py runs "
                                                          "both after vot evaluate"),
+    (r"^run .*--dataset embedded:runs/crossing_long ", "parse", "tracks four trackers over 8 x 600 frames (about 8 "
+                                                              "min on 2 CPU cores) of the folder synth writes"),
     (r"^(run|score|report) ", "run", "on small data in the layout the command names"),
     (r"^bench .*--plugin", "run", "the README's own tracker file and opencv-kcf on small data"),
 ]
