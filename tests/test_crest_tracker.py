@@ -805,6 +805,62 @@ def test_a_second_peak_that_stays_put_starts_no_crossing_under_crossing_motion()
         CRESTConfig(crossing_ratio=0.4, crossing_motion=-1.0)
 
 
+def _second_peak_states(guard, copy_cols, target_col=10):
+    """The guard's state after each frame of a hand-made map: the target's peak at ``target_col``,
+    a copy's at 0.8 of it in each of ``copy_cols`` (None: no copy), 4 x 4 cells of 8 px."""
+    from metatrack.trackers.crest.loss import gaussian_label
+
+    cells, m = np.array([4.0, 4.0]), 31
+    states = []
+    for col in copy_cols:
+        r = gaussian_label((m, m), (15, target_col), cells)
+        if col is not None:
+            r = np.maximum(r, 0.8 * gaussian_label((m, m), (15, col), cells))
+        chosen = np.unravel_index(int(np.argmax(r)), r.shape)
+        guard.step(r, chosen, cells, 8.0, lambda c: np.array([c[1] * 8.0, c[0] * 8.0]), np.zeros(2))
+        states.append(guard.state)
+    return states
+
+
+def test_a_second_peak_beside_the_target_from_its_first_frame_is_no_look_alike_under_crossing_approach():
+    """crossing_approach: a second peak that shows just beyond the target's edge from the first frame
+    it is seen (the target's own side lobe, the texture beside it) starts no crossing; a look-alike
+    first seen further off and coming closer does. Without the test both do."""
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
+
+    beside, coming = [15] * 6, [18, 17, 16, 15, 15, 15]  # 1.25 sizes away; 2 sizes, then closer
+    assert _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20), beside)[2] == APPROACHING
+    assert set(_second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, approach=1.5), beside)) == {IDLE}
+    states = _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, approach=1.5), coming)
+    assert states[:2] == [IDLE] * 2 and states[2] == APPROACHING
+    for bad in (0.5, 2.5):  # under the target's own extent, beyond crossing_distance
+        with pytest.raises(ConfigError, match="crossing_approach"):
+            CRESTConfig(crossing_ratio=0.4, crossing_approach=bad)
+
+
+def test_a_second_peak_hopping_between_spots_is_no_look_alike_under_crossing_step():
+    """crossing_step: the map's second maximum hopping between two spots of texture on either side of
+    the target starts no crossing; one peak moving a little each frame does. Without the test both do."""
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
+
+    hopping, moving = [17, 3, 17, 3, 17, 3], [18, 18, 17, 17, 16, 16]  # 1.75 sizes either side; one walker
+    assert _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20), hopping)[2] == APPROACHING
+    assert set(_second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, step_limit=0.5), hopping)) == {IDLE}
+    assert _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, step_limit=0.5), moving)[2] == APPROACHING
+    with pytest.raises(ConfigError, match="crossing_step"):
+        CRESTConfig(crossing_ratio=0.4, crossing_step=-1.0)
+
+
+def test_a_crossing_that_ended_needs_its_frames_of_a_look_alike_again():
+    """After a crossing ends (here: the second peak went away), one frame of a second peak does not
+    start the next: it needs ``frames`` frames in a row again (carried over, a side lobe's single
+    frame restarted it on the validation sets)."""
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
+
+    states = _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20), [17, 17, 17, None, 17, 17, 17])
+    assert states == [IDLE, IDLE, APPROACHING, IDLE, IDLE, IDLE, APPROACHING]
+
+
 def test_a_re_detection_ends_a_crossing_and_every_crest_tracker_has_the_option():
     from metatrack.trackers.crest.crossing import IDLE, MERGED
 

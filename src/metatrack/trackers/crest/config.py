@@ -220,6 +220,15 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
     # was first seen (background texture stays put and started false crossings; a look-alike walks).
     # 0: no such test (the option as first measured)
     crossing_motion: float = 0.0
+    # ours: ... and only if that second peak was first seen at least this many target sizes away (up to
+    # crossing_distance): a look-alike comes from further off, the target's own side lobes and the
+    # texture beside it show just beyond its edge from the first frame (traced on the validation
+    # sets' false starts, docs/results.md). 1: no such test (the option as first measured)
+    crossing_approach: float = 1.0
+    # ours: ... and only if on each of those frames it is within this many target sizes of where it was
+    # on the frame before (one look-alike moving; the argmax hopping between texture spots started
+    # false crossings on the validation sets). 0: no such test
+    crossing_step: float = 0.0
     # ours, after Staple (Bertinetto et al. 2016; crest/colour.py): the position is the peak of
     # (1 - colour_merge) x the filter's response + colour_merge x a colour score (the mean likelihood,
     # from RGB histograms of the box against the ring around it, over a box of the target's size).
@@ -310,9 +319,10 @@ class CRESTConfig(ScaleFilterSettings, RedetectSettings, TrackerConfig):
              and self.hard_negative_lr_factor > 0,
              "hard_negative_ratio must be in [0, 1), hard_negative_distance and hard_negative_lr_factor > 0"),
             (0.0 <= self.crossing_ratio < 1.0 and self.crossing_distance > 1.0 and self.crossing_frames >= 1
-             and self.crossing_merge > 1.0 and self.crossing_hold >= 1 and self.crossing_motion >= 0,
+             and self.crossing_merge > 1.0 and self.crossing_hold >= 1 and self.crossing_motion >= 0
+             and 1.0 <= self.crossing_approach <= self.crossing_distance and self.crossing_step >= 0,
              "crossing_ratio must be in [0, 1), crossing_distance and crossing_merge > 1, crossing_frames and "
-             "crossing_hold >= 1, crossing_motion >= 0"),
+             "crossing_hold >= 1, crossing_motion and crossing_step >= 0, crossing_approach in [1, crossing_distance]"),
             (0.0 <= self.colour_merge <= 1.0 and 2 <= self.colour_bins <= 64 and 0.0 <= self.colour_rate <= 1.0,
              "colour_merge and colour_rate must be in [0, 1], colour_bins in [2, 64]"),
             (self.update_lr >= 0 and self.init_lr >= 0 and self.weight_decay >= 0,

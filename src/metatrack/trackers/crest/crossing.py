@@ -8,7 +8,11 @@ each found frame:
 
 - approaching: a second local maximum, more than the target's size from the chosen peak and at most
   ``crossing_distance`` sizes, reaching ``crossing_ratio`` of it (above the map's median) on
-  ``crossing_frames`` consecutive frames, and having moved in the frame by ``crossing_motion`` sizes
+  ``crossing_frames`` consecutive frames, first seen at least ``crossing_approach`` sizes away (a
+  look-alike comes from further off; the target's own side lobes and the texture next to it show
+  just beyond its edge from the start), on each frame within ``crossing_step`` sizes of where it was
+  on the frame before (one object moving, not the map's maximum hopping between spots of texture),
+  and having moved in the frame by ``crossing_motion`` sizes
   since it was first seen (a look-alike walks; a spot of the background's texture stays where it is),
   is a look-alike near; the target's track is anchored on the chosen peak, with the velocity it has;
 - merged: the second peak is gone after it was last seen within ``crossing_merge`` sizes (it went into
@@ -19,7 +23,9 @@ each found frame:
   target, if there is one.
 
 Sizes are the target's extent in cells, at least two cells. Only found frames step it (a held frame
-neither moves nor extrapolates the track), and a re-detection ends it. Ours, beyond CREST and the paper.
+neither moves nor extrapolates the track), and a re-detection ends it. Every end of a crossing counts
+the frames of a look-alike near from zero again (carried over, one frame of a side lobe restarted
+it). Ours, beyond CREST and the paper.
 """
 
 from __future__ import annotations
@@ -47,9 +53,10 @@ def sizes_away(shape: tuple[int, ...], cell: tuple[int, int], reach: np.ndarray)
 class CrossingGuard:
     """The state of one tracker's look-alike crossing (module docstring); :meth:`step` once a found frame."""
 
-    def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int, motion: float = 0.0):
+    def __init__(self, ratio: float, distance: float, frames: int, merge: float, hold: int, motion: float = 0.0,
+                 approach: float = 1.0, step_limit: float = 0.0):
         self.ratio, self.distance, self.frames, self.merge, self.hold = ratio, distance, frames, merge, hold
-        self.motion = motion
+        self.motion, self.approach, self.step_limit = motion, approach, step_limit
         self.reset()
 
     def reset(self) -> None:
@@ -57,10 +64,15 @@ class CrossingGuard:
         self.state = IDLE
         self.seen = 0  # consecutive frames with a look-alike near
         self.first_seen = np.zeros(2)  # where it was on the first of them (frame pixels)
+        self.last_seen = np.zeros(2)  # ... and on the last
         self.track = np.zeros(2)  # where the target is, anchored or extrapolated (frame pixels)
         self.velocity = np.zeros(2)
         self.gap = np.inf  # the look-alike's last distance from the target, in sizes
         self.left = 0  # frames of the merge still allowed
+
+    def _idle(self) -> None:
+        """A crossing ended: the next one needs its own ``frames`` frames of a look-alike near."""
+        self.state, self.seen = IDLE, 0
 
     @property
     def learning(self) -> bool:
@@ -91,9 +103,14 @@ class CrossingGuard:
                 self.seen = 0
                 return None
             here = to_frame(second)
+            if self.seen and self.step_limit and np.max(np.abs(here - self.last_seen) / size) > self.step_limit:
+                self.seen = 0  # another spot: one look-alike's peak moves little from frame to frame
             if self.seen == 0:
+                if gap < self.approach:  # appeared beside the target: no look-alike coming
+                    return None
                 self.first_seen = here
             self.seen += 1
+            self.last_seen = here
             moved = float(np.max(np.abs(here - self.first_seen) / size))
             if self.seen >= self.frames and moved >= self.motion:
                 self.state, self.track, self.velocity, self.gap = APPROACHING, to_frame(chosen), velocity.copy(), gap
@@ -104,7 +121,10 @@ class CrossingGuard:
             if second is not None:
                 self.track, self.gap = to_frame(chosen), gap
             else:  # gone: into the target if it was last seen close, else away
-                self.state = MERGED if self.gap <= self.merge else IDLE
+                if self.gap <= self.merge:
+                    self.state = MERGED
+                else:
+                    self._idle()
             return None
         self.left -= 1  # merged
 
@@ -115,8 +135,8 @@ class CrossingGuard:
             on_track = [c for c in zip(*np.nonzero(peaks & (base >= self.ratio * top)), strict=True)
                         if off(c) <= 0.5]
             if on_track:
-                self.state = IDLE
+                self._idle()
                 return to_frame(min(on_track, key=off))
         if self.left <= 0:
-            self.state = IDLE
+            self._idle()
         return None

@@ -182,7 +182,8 @@ class CRESTTracker(AdaptiveTracker):
         self.frame = 0
         self.reference: float | None = None
         self.crossing = (CrossingGuard(cfg.crossing_ratio, cfg.crossing_distance, cfg.crossing_frames,
-                                       cfg.crossing_merge, cfg.crossing_hold, cfg.crossing_motion)
+                                       cfg.crossing_merge, cfg.crossing_hold, cfg.crossing_motion,
+                                       cfg.crossing_approach, cfg.crossing_step)
                          if cfg.crossing_ratio else None)
         self.box = clip_box(box, image_size(image))
         self.colour = ColourModel(cfg.colour_bins, cfg.colour_rate) if cfg.colour_merge else None
