@@ -731,12 +731,15 @@ def test_a_copy_crossing_in_front_takes_the_filter_unless_the_track_is_kept(seed
     assert crossing_ends("metacrest-01", seed, crossing_ratio=0.4) > 0.6
 
 
-def test_the_default_metacrest_with_the_crossing_option_stays_on_the_target():
-    """The default leaves with the copy and, with the option, stays on the target (since its first filter
-    is solved on the target's box, docs/results.md, the closed form's rim; the closed form with its rim
-    left with the copy with the option too)."""
-    assert crossing_ends("metacrest", 0) < 0.2
-    assert crossing_ends("metacrest", 0, crossing_ratio=0.4) > 0.6
+def test_the_default_metacrest_keeps_the_track_through_the_drawn_crossing():
+    """The default (the guard on, its look-alike first seen beyond the merge distance and moving as one
+    peak) stays on the target; with the guard off it leaves with the copy, and so it does when the
+    look-alike must first be seen 1.75 sizes away (the copy answers the filter at 0.4 of the target only
+    closer than that: why the default asks 1.5)."""
+    assert create_tracker("metacrest").config.crossing_ratio == METACREST_SETTINGS["crossing_ratio"] == 0.4
+    assert crossing_ends("metacrest", 0) > 0.6
+    assert crossing_ends("metacrest", 0, crossing_ratio=0.0) < 0.2
+    assert crossing_ends("metacrest", 0, crossing_approach=1.75) < 0.2
 
 
 def test_the_crossing_guard_extrapolates_through_the_merge_and_takes_the_peak_on_the_track():

@@ -11,10 +11,10 @@ each found frame:
   ``crossing_frames`` consecutive frames, first seen at least ``crossing_approach`` sizes away (a
   look-alike comes from further off; the target's own side lobes and the texture next to it show
   just beyond its edge from the start), on each frame within ``crossing_step`` sizes of where it was
-  on the frame before (one object moving, not the map's maximum hopping between spots of texture),
-  and having moved in the frame by ``crossing_motion`` sizes
-  since it was first seen (a look-alike walks; a spot of the background's texture stays where it is),
-  is a look-alike near; the target's track is anchored on the chosen peak, with the velocity it has;
+  on the one before (one object moving, not the map's maximum hopping between spots of texture), and
+  having moved in the frame by ``crossing_motion`` sizes since it was first seen (a look-alike walks;
+  a spot of the background's texture stays where it is), is a look-alike near; the target's track is
+  anchored on the chosen peak, with the velocity it has;
 - merged: the second peak is gone after it was last seen within ``crossing_merge`` sizes (it went into
   the target, not away): the track is extrapolated at that velocity for up to ``crossing_hold``
   frames, and the tracker learns nothing (the buffer would get the copy's looks);
