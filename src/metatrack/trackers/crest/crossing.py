@@ -50,6 +50,12 @@ def sizes_away(shape: tuple[int, ...], cell: tuple[int, int], reach: np.ndarray)
     return np.maximum(np.abs(rows - cell[0]) / reach[0], np.abs(cols - cell[1]) / reach[1])
 
 
+def sizes_apart(a: np.ndarray, b: np.ndarray, size: np.ndarray) -> float:
+    """How far apart two frame positions (x, y) are in target sizes ``size`` (w, h): the larger of the
+    two offsets over the target's extent, as :func:`sizes_away` measures cells."""
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b)) / size))
+
+
 class CrossingGuard:
     """The state of one tracker's look-alike crossing (module docstring); :meth:`step` once a found frame."""
 
@@ -60,7 +66,8 @@ class CrossingGuard:
         self.reset()
 
     def reset(self) -> None:
-        """No crossing under way (the start, and after a re-detection moved the box elsewhere)."""
+        """No crossing under way (the start, the end of one, and after a re-detection moved the box
+        elsewhere): the next one needs its own ``frames`` frames of a look-alike near."""
         self.state = IDLE
         self.seen = 0  # consecutive frames with a look-alike near
         self.first_seen = np.zeros(2)  # where it was on the first of them (frame pixels)
@@ -69,10 +76,6 @@ class CrossingGuard:
         self.velocity = np.zeros(2)
         self.gap = np.inf  # the look-alike's last distance from the target, in sizes
         self.left = 0  # frames of the merge still allowed
-
-    def _idle(self) -> None:
-        """A crossing ended: the next one needs its own ``frames`` frames of a look-alike near."""
-        self.state, self.seen = IDLE, 0
 
     @property
     def learning(self) -> bool:
@@ -103,7 +106,7 @@ class CrossingGuard:
                 self.seen = 0
                 return None
             here = to_frame(second)
-            if self.seen and self.step_limit and np.max(np.abs(here - self.last_seen) / size) > self.step_limit:
+            if self.seen and self.step_limit and sizes_apart(here, self.last_seen, size) > self.step_limit:
                 self.seen = 0  # another spot: one look-alike's peak moves little from frame to frame
             if self.seen == 0:
                 if gap < self.approach:  # appeared beside the target: no look-alike coming
@@ -111,8 +114,7 @@ class CrossingGuard:
                 self.first_seen = here
             self.seen += 1
             self.last_seen = here
-            moved = float(np.max(np.abs(here - self.first_seen) / size))
-            if self.seen >= self.frames and moved >= self.motion:
+            if self.seen >= self.frames and sizes_apart(here, self.first_seen, size) >= self.motion:
                 self.state, self.track, self.velocity, self.gap = APPROACHING, to_frame(chosen), velocity.copy(), gap
                 self.left = self.hold
             return None
@@ -124,19 +126,20 @@ class CrossingGuard:
                 if self.gap <= self.merge:
                     self.state = MERGED
                 else:
-                    self._idle()
+                    self.reset()
             return None
         self.left -= 1  # merged
 
         def off(cell) -> float:
-            return float(np.max(np.abs(to_frame(cell) - self.track) / size))
+            return sizes_apart(to_frame(cell), self.track, size)
 
         if top > 0 and off(chosen) > 0.5:
             on_track = [c for c in zip(*np.nonzero(peaks & (base >= self.ratio * top)), strict=True)
                         if off(c) <= 0.5]
             if on_track:
-                self._idle()
-                return to_frame(min(on_track, key=off))
+                target = to_frame(min(on_track, key=off))
+                self.reset()
+                return target
         if self.left <= 0:
-            self._idle()
+            self.reset()
         return None
