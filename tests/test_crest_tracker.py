@@ -780,49 +780,35 @@ def test_the_crossing_guard_extrapolates_through_the_merge_and_takes_the_peak_on
         create_tracker("metacrest", crossing_ratio=1.5)
 
 
-def test_a_second_peak_that_stays_put_starts_no_crossing_under_crossing_motion():
-    """crossing_motion: a spot of background texture beside the target (a second peak fixed in the
-    frame) starts no crossing, a look-alike walking towards the target does; without the test both do."""
-    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
-    from metatrack.trackers.crest.loss import gaussian_label
-
-    cells, m = np.array([4.0, 4.0]), 31
-    to_frame = lambda c: np.array([c[1] * 8.0, c[0] * 8.0])  # noqa: E731 - one cell is 8 px
-    velocity = np.zeros(2)
-
-    def run(guard, copy_cols):
-        states = []
-        for col in copy_cols:
-            r = np.maximum(gaussian_label((m, m), (15, 10), cells), 0.8 * gaussian_label((m, m), (15, col), cells))
-            chosen = np.unravel_index(int(np.argmax(r)), r.shape)
-            guard.step(r, chosen, cells, 8.0, to_frame, velocity)
-            states.append(guard.state)
-        return states
-
-    static, walking = [17] * 6, [18, 18, 17, 17, 16, 16]  # 1.5-2 sizes away; the walker 2 cells (half a size)
-    assert run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.0), static)[2] == APPROACHING
-    assert set(run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), static)) == {IDLE}
-    states = run(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), walking)
-    assert states[:4] == [IDLE] * 4 and states[4] == APPROACHING  # 3 frames seen, then moved 0.5 sizes
-    with pytest.raises(ConfigError, match="crossing_motion"):
-        CRESTConfig(crossing_ratio=0.4, crossing_motion=-1.0)
-
-
-def _second_peak_states(guard, copy_cols, target_col=10):
-    """The guard's state after each frame of a hand-made map: the target's peak at ``target_col``,
+def _second_peak_states(guard, copy_cols):
+    """The guard's state after each frame of a hand-made map: the target's peak at column 10,
     a copy's at 0.8 of it in each of ``copy_cols`` (None: no copy), 4 x 4 cells of 8 px."""
     from metatrack.trackers.crest.loss import gaussian_label
 
     cells, m = np.array([4.0, 4.0]), 31
     states = []
     for col in copy_cols:
-        r = gaussian_label((m, m), (15, target_col), cells)
+        r = gaussian_label((m, m), (15, 10), cells)
         if col is not None:
             r = np.maximum(r, 0.8 * gaussian_label((m, m), (15, col), cells))
         chosen = np.unravel_index(int(np.argmax(r)), r.shape)
         guard.step(r, chosen, cells, 8.0, lambda c: np.array([c[1] * 8.0, c[0] * 8.0]), np.zeros(2))
         states.append(guard.state)
     return states
+
+
+def test_a_second_peak_that_stays_put_starts_no_crossing_under_crossing_motion():
+    """crossing_motion: a spot of background texture beside the target (a second peak fixed in the
+    frame) starts no crossing, a look-alike walking towards the target does; without the test both do."""
+    from metatrack.trackers.crest.crossing import APPROACHING, IDLE, CrossingGuard
+
+    static, walking = [17] * 6, [18, 18, 17, 17, 16, 16]  # 1.5-2 sizes away; the walker 2 cells (half a size)
+    assert _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.0), static)[2] == APPROACHING
+    assert set(_second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), static)) == {IDLE}
+    states = _second_peak_states(CrossingGuard(0.4, 2.0, 3, 1.5, 20, motion=0.4), walking)
+    assert states[:4] == [IDLE] * 4 and states[4] == APPROACHING  # 3 frames seen, then moved 0.5 sizes
+    with pytest.raises(ConfigError, match="crossing_motion"):
+        CRESTConfig(crossing_ratio=0.4, crossing_motion=-1.0)
 
 
 def test_a_second_peak_beside_the_target_from_its_first_frame_is_no_look_alike_under_crossing_approach():
