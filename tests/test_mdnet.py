@@ -260,3 +260,28 @@ def test_the_shipped_config_is_pymdnets_scheme_and_pysdnet_differs_only_in_its_d
         k: v for k, v in pysdnet["pretraining"].items() if k != "domains"}
     assert mdnet["tracker"] == pysdnet["tracker"]
     assert json.dumps(mdnet["pretraining"]["sources"]) == json.dumps([{"dataset": "embedded:train"}])
+
+
+# ---------------------------------------------------------------------------- meta_training.start_model
+def test_metasdnets_theta0_can_start_from_the_pretrained_layers(pretrained, tmp_path):
+    from metatrack.trackers.sdnet.task import build_task as build_meta_task
+    from metatrack.training import MetaTrainConfig, MetaTrainer
+
+    task, path = pretrained
+    started = build_meta_task(TINY, {"start_model": str(path)})
+    fresh = build_meta_task(TINY, {})
+    theta0, random0 = started.learner.theta0(), fresh.learner.theta0()
+    for name in SHARED:  # fc4-fc5 from the file ...
+        assert torch.equal(theta0[name], dict(task.model.named_parameters())[name].detach()), name
+        assert not torch.equal(theta0[name], random0[name]), name
+    for name in ("fc6.weight", "fc6.bias"):  # ... fc6 the seeded random start
+        assert torch.equal(theta0[name], random0[name]), name
+    with pytest.raises(ConfigError, match=f"{path.name}.*hidden=32"):  # another head width is refused
+        build_meta_task({**TINY, "hidden": 64}, {"start_model": str(path)})
+
+    class CrestLike:  # a task whose theta0 cannot start from a file (MetaCREST's)
+        model_name = "metacrest"
+        learner = fresh.learner
+
+    with pytest.raises(ConfigError, match="metacrest's theta0 cannot start from a pre-trained model file"):
+        MetaTrainer(CrestLike(), None, MetaTrainConfig.from_dict({"start_model": str(path)}), tmp_path)

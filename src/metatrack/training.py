@@ -87,6 +87,10 @@ class MetaTrainConfig:
     # loss); "localisation" (ours) = the task's localisation loss, which scores only where the response
     # puts the target (MetaCREST: a softmax over the map's cells against the label)
     meta_loss: str = "task"
+    # ours: theta0's shared layers start from a pre-trained model file instead of the seeded random start
+    # (MetaSDNet: fc4-fc5 of MDNet's multi-domain stage, configs/mdnet.yaml; "shipped" names the shipped
+    # mdnet.safetensors). None: the paper's start
+    start_model: str | None = None
     # episode sources: [{"dataset": "embedded:train", "weight": 1.0}, ...]
     sources: list[dict] = field(default_factory=lambda: [{"dataset": "embedded:train", "weight": 1.0}])
 
@@ -255,6 +259,9 @@ class MetaTrainer:
         if config.online_frames and learner.online is None:
             raise ConfigError(f"meta_training.online_frames: {task.model_name}'s task does not learn online "
                               "step sizes (no online_init reached it)")
+        if config.start_model is not None and not getattr(task, "takes_start_model", False):
+            raise ConfigError(f"meta_training.start_model: {task.model_name}'s theta0 cannot start from a "
+                              "pre-trained model file (MetaSDNet's can)")
         if config.meta_loss == "localisation" and not hasattr(task, "localisation_loss"):
             raise ConfigError(f"meta_training.meta_loss: {task.model_name}'s task has no localisation loss "
                               "(use 'task')")

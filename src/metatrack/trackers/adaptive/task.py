@@ -36,6 +36,8 @@ class AdaptiveTask:
     #: the family's first-frame update: ``(head, theta0, alpha, batch, steps, config, *, create_graph,
     #: first_order) -> params``; the tracker's first frame calls the same function
     first_step: ClassVar[Callable[..., Params]]
+    #: whether theta0 can start from a pre-trained model file (``meta_training.start_model``)
+    takes_start_model: ClassVar[bool] = False
 
     def __init__(self, config: TrackerConfig, head: nn.Module, alpha_init: float, device: str | torch.device,
                  online_init: float | None = None):

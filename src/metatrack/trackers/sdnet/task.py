@@ -22,6 +22,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,7 @@ from ...errors import ConfigError, DataError
 from ...geometry import clip_box, is_valid_box
 from ...image import as_rgb
 from ..adaptive import AdaptiveTask, FeatureCache, meta_training_value
+from ..adaptive.pretrain import read_pretrained_model
 from . import sampling
 from .config import SDNetConfig
 from .features import CropWindow, FeatureExtractor
@@ -130,9 +132,11 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
 
     model_name = MODEL_NAME
     first_step = staticmethod(first_frame_update)
+    takes_start_model = True
 
     def __init__(self, config: SDNetConfig, device: str | torch.device = "cpu",
-                 alpha_init: float = DEFAULT_ALPHA_INIT, online_init: float | None = None):
+                 alpha_init: float = DEFAULT_ALPHA_INIT, online_init: float | None = None,
+                 start_model: str | Path | None = None):
         if online_init is not None and config.trainable_blocks:
             raise ConfigError("meta_training.online_frames: MetaSDNet's online episodes need trainable_blocks 0 "
                               "(the online updates train fc4-fc6 on pooled features)")
@@ -141,11 +145,28 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             head = new_head(config, self.extractor)
+        if start_model is not None:
+            self._start_shared(config, head, start_model)
         super().__init__(config, head, alpha_init, device, online_init)
         self.cache = FeatureCache(max_items=config.cache_max_frames)
         #: online episodes: the last episode_batches call's (episode, test batch, shuffled), so that the
         #: tracked frames, the test batch and the look-ahead's batch of the same j share its shuffling
         self._last: tuple[Episode, SampleBatch, bool] | None = None
+
+    def _start_shared(self, config: SDNetConfig, head: torch.nn.Module, path: str | Path) -> None:
+        """theta0's fc4-fc5 from a file of MDNet's multi-domain stage (``configs/mdnet.yaml``; "shipped":
+        the shipped ``mdnet.safetensors``) instead of the seeded random start; fc6 stays random. The
+        file must have been trained on this config's features and head width."""
+        from .pretrain import MDNET_MODEL, SHARED  # pretrain.py builds on this module
+
+        fields = [k for k in SDNetConfig.MODEL_FIELDS if k != "pretrained_backbone"]
+        same = {k: getattr(config, k) for k in fields}
+        found = read_pretrained_model(MDNET_MODEL, None if str(path) == "shipped" else path, SDNetConfig,
+                                      config, same, backbone_checksum,
+                                      lambda cfg: {k: v for k, v in head.state_dict().items() if k in SHARED})
+        with torch.no_grad():
+            for name, value in found.theta0.items():
+                head.get_parameter(name).copy_(value)
 
     # ------------------------------------------------------------------ the MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
@@ -251,4 +272,5 @@ def build_task(tracker_config: dict | None, meta_training: Any = None, sequences
     alpha_init = meta_training_value(meta_training, "alpha_init", DEFAULT_ALPHA_INIT)
     online_init = meta_training_value(meta_training, "online_init", None)
     return SDNetTask(SDNetConfig.from_dict(tracker_config or {}), device=device, alpha_init=float(alpha_init),
-                     online_init=None if online_init is None else float(online_init))
+                     online_init=None if online_init is None else float(online_init),
+                     start_model=meta_training_value(meta_training, "start_model", None))
