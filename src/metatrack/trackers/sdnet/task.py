@@ -159,8 +159,7 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
         file must have been trained on this config's features and head width."""
         from .pretrain import MDNET_MODEL, SHARED  # pretrain.py builds on this module
 
-        fields = [k for k in SDNetConfig.MODEL_FIELDS if k != "pretrained_backbone"]
-        same = {k: getattr(config, k) for k in fields}
+        same = {k: getattr(config, k) for k in SDNetConfig.MODEL_FIELDS}  # a file of other features: refused
         found = read_pretrained_model(MDNET_MODEL, None if str(path) == "shipped" else path, SDNetConfig,
                                       config, same, backbone_checksum,
                                       lambda cfg: {k: v for k, v in head.state_dict().items() if k in SHARED})
