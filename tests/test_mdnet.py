@@ -285,3 +285,5 @@ def test_metasdnets_theta0_can_start_from_the_pretrained_layers(pretrained, tmp_
 
     with pytest.raises(ConfigError, match="metacrest's theta0 cannot start from a pre-trained model file"):
         MetaTrainer(CrestLike(), None, MetaTrainConfig.from_dict({"start_model": str(path)}), tmp_path)
+    with pytest.raises(ConfigError, match="start_model must be a model file's path or 'shipped', got 5"):
+        MetaTrainConfig.from_dict({"start_model": 5})

@@ -118,6 +118,9 @@ class MetaTrainConfig:
                               f"(delta_range >= {cfg.online_frames + 1})")
         if cfg.meta_loss not in ("task", "localisation"):
             raise ConfigError(f"meta_training.meta_loss must be 'task' or 'localisation', got {cfg.meta_loss!r}")
+        if cfg.start_model is not None and not (isinstance(cfg.start_model, str) and cfg.start_model):
+            raise ConfigError(f"meta_training.start_model must be a model file's path or 'shipped', "
+                              f"got {cfg.start_model!r}")
         if cfg.first_step_delta_range is not None:
             lo, hi = cfg.first_step_delta_range
             if not cfg.online_frames or not 1 <= lo <= hi:

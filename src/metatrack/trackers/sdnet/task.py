@@ -163,9 +163,8 @@ class SDNetTask(TrainingFrames, AdaptiveTask):
         found = read_pretrained_model(MDNET_MODEL, None if str(path) == "shipped" else path, SDNetConfig,
                                       config, same, backbone_checksum,
                                       lambda cfg: {k: v for k, v in head.state_dict().items() if k in SHARED})
-        with torch.no_grad():
-            for name, value in found.theta0.items():
-                head.get_parameter(name).copy_(value)
+        missing, unexpected = head.load_state_dict(found.theta0, strict=False)  # as MDNet._new_head
+        assert not unexpected and set(missing) == {"fc6.weight", "fc6.bias"}
 
     # ------------------------------------------------------------------ the MetaTask protocol
     def episode_batches(self, episode: Episode, rng: np.random.Generator) -> tuple[SampleBatch, SampleBatch]:
