@@ -43,6 +43,8 @@ ROLES = {
     "embedded:crossing": "validation: small targets, look-alikes crossing, static occluders",
     "embedded:hard": "validation: eval's imagery under the test split's conditions",
     "embedded:faces": "validation: portrait faces no other split holds, under the test split's conditions",
+    "embedded:backdrops": "validation: backgrounds of the test split's kinds from sources no other split uses, "
+    "under its conditions",
 }
 
 

@@ -107,12 +107,12 @@ def test_sequence_k_does_not_depend_on_split_size(small_split: Path, tmp_path: P
 def test_splits_share_no_photo_video_texture_or_target():
     """The pools of train, eval and test share nothing; the crossing and hard splits (validation,
     like eval) draw from eval's pool and may share only eval's sources; the faces split (validation)
-    has targets of its own over eval's backgrounds."""
+    has targets of its own over eval's backgrounds; the backdrops split (validation) shares nothing."""
     from metatrack.data.composite.sources import SPLIT_POOLS
 
-    assert set(POOLS) == {"train", "eval", "test", "faces"}
+    assert set(POOLS) == {"train", "eval", "test", "faces", "backdrops"}
     assert SPLIT_POOLS == {"train": "train", "eval": "eval", "test": "test", "crossing": "eval", "hard": "eval",
-                           "faces": "faces"}
+                           "faces": "faces", "backdrops": "backdrops"}
     assert POOLS["faces"].sources() - {t.photo for t in POOLS["faces"].targets} <= POOLS["eval"].sources()
     for a, b in itertools.combinations(sorted(POOLS), 2):
         if {a, b} != {"eval", "faces"}:
@@ -449,9 +449,9 @@ def test_read_embedded_rejects_bad_arguments(tmp_path: Path):
 def test_default_splits_are_named_and_sized():
     from metatrack.data.composite import DEFAULT_SPLITS
 
-    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing", "hard", "faces"} == set(
+    assert set(DEFAULT_SPLITS) == {"train", "eval", "test", "crossing", "hard", "faces", "backdrops"} == set(
         composite_dataset.VERSIONS)
-    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 6
+    assert len({s["seed"] for s in DEFAULT_SPLITS.values()}) == 7
     assert DEFAULT_SPLITS["train"]["sequences"] > DEFAULT_SPLITS["eval"]["sequences"]
 
 
@@ -515,6 +515,31 @@ def test_the_faces_split_is_unseen_portrait_faces_under_test_conditions():
     assert not mine & elsewhere
     plans = [draw_plan("faces", faces["seed"], i, 20, tuple(faces["image_size"])) for i in range(16)]
     assert {p.target_name for p in plans} == {t.name for t in POOLS["faces"].targets}
+
+
+def test_the_backdrops_split_shows_test_kinds_of_background_from_sources_no_split_uses():
+    """The validation split over backgrounds of test's kinds: test's frame size and shares, its own faces
+    (held by no other pool or version, nor left out as like test's), and its seed's 16 sequences show
+    every background and every target of its pool; the printed page is rendered the same each time and
+    is print on paper (mostly light, with dark ink)."""
+    from metatrack.data.composite import DEFAULT_SPLITS
+    from metatrack.data.composite.sources import BACKDROP_FACES, FACES_LIKE_TEST, VERSION_POOLS, _printed_page
+
+    spec, test = DEFAULT_SPLITS["backdrops"], DEFAULT_SPLITS["test"]
+    assert tuple(spec["image_size"]) == tuple(test["image_size"])
+    assert spec["challenge_rates"] == test["challenge_rates"]
+    assert (spec["sequences"], spec["frames"]) == (test["sequences"], test["frames"])
+    pool = POOLS["backdrops"]
+    elsewhere = {t.photo for p in [*POOLS.values(), *VERSION_POOLS.values()] if p is not pool
+                 for t in p.targets} | {f"lfw_{i:02d}" for i in FACES_LIKE_TEST}
+    faces = {t.photo for t in pool.targets if t.photo.startswith("lfw_")}
+    assert faces == {f"lfw_{i:02d}" for i in BACKDROP_FACES} and not faces & elsewhere
+    plans = [draw_plan("backdrops", spec["seed"], i, 20, tuple(spec["image_size"])) for i in range(16)]
+    assert {p.target_name for p in plans} == {t.name for t in pool.targets}
+    assert {p.background.name for p in plans} == set(pool.photos) | set(pool.textures)
+    page = _printed_page()
+    assert np.array_equal(page, _printed_page())
+    assert np.median(page) > 150 and 0.02 < np.mean(page < 110) < 0.3
 
 
 def test_read_embedded_test_split_has_its_frame_size_and_valid_first_boxes(tmp_path: Path, monkeypatch):

@@ -348,7 +348,8 @@ def _add_dataset(p: argparse.ArgumentParser, required: bool = True) -> None:
         "(embedded:train, embedded:eval and embedded:test are the built-in composite splits: meta-training, "
         "validation and test; embedded:crossing a second validation split of small targets crossing "
         "look-alikes, embedded:hard a third under the test split's conditions, embedded:faces a fourth of portrait "
-        "faces; real:all the hand-annotated real clips)",
+        "faces, embedded:backdrops a fifth over backgrounds of the test split's kinds; real:all the hand-annotated "
+        "real clips)",
     )
     p.add_argument("--sequences", help="comma-separated sequence names to keep (default: all)")
 
@@ -374,15 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write the embedded composite data set (OTB layout)")
     p.add_argument("--out", required=True)
-    p.add_argument("--split", choices=["train", "eval", "test", "crossing", "hard", "faces"], default="eval",
+    p.add_argument("--split", choices=["train", "eval", "test", "crossing", "hard", "faces", "backdrops"],
+                   default="eval",
                    help="crossing: the validation split of small targets, look-alikes crossing and static "
                    "occluders; hard: the validation split of eval's imagery under test's conditions; faces: "
-                   "the validation split of portrait faces (docs/data.md)")
+                   "the validation split of portrait faces; backdrops: the validation split over backgrounds of test's "
+                   "kinds (docs/data.md)")
     p.add_argument("--sequences", type=int, help="default: the split's default (train 96, eval 16, test 16, "
-                   "crossing 12, hard 16, faces 16)")
+                   "crossing 12, hard 16, faces 16, backdrops 16)")
     p.add_argument("--frames", type=int, help="frames per sequence (default: train 120, eval 150, test 150, "
-                   "crossing 240, hard 150, faces 150)")
-    p.add_argument("--seed", type=int, help="default: train 1, eval 0, test 3, crossing 5, hard 7, faces 9")
+                   "crossing 240, hard 150, faces 150, backdrops 150)")
+    p.add_argument("--seed", type=int, help="default: train 1, eval 0, test 3, crossing 5, hard 7, faces 9, "
+                   "backdrops 10")
     p.add_argument("--version", type=int, help="another version of the split (train: 4; default: train 2, eval 1, "
                                                 "test 1; docs/data.md)")
     p.add_argument("--objects", type=int, help="only the first N target objects of the split's pool take turns")

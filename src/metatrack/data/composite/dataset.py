@@ -34,7 +34,7 @@ from .sources import SPLIT_POOLS, pool_for
 # name reads by default; OTHER_VERSIONS the others still generated (``version=`` option): train v4
 # (67 objects, no video of a real clip, static occluders, hand-held camera: sources.VERSION_POOLS,
 # motion.VERSION_FEATURES). Train v3 was a draft (texture patches), not kept, never generated again.
-VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1, "hard": 1, "faces": 1}
+VERSIONS: dict[str, int] = {"eval": 1, "train": 2, "test": 1, "crossing": 1, "hard": 1, "faces": 1, "backdrops": 1}
 OTHER_VERSIONS: dict[str, tuple[int, ...]] = {"train": (4,)}
 JPEG_QUALITY = 90
 GENERATOR = "metatrack.data.composite"
@@ -78,6 +78,16 @@ DEFAULT_SPLITS: dict[str, dict] = {
         "seed": 9,
         "image_size": (320, 240),
         "challenge_rates": SPLIT_RATES["faces"],
+    },
+    # validation: backgrounds of test's kinds (a printed page, a head phantom, a logo, a relief) from
+    # sources no other split uses (sources.POOLS["backdrops"]), under test's conditions; seed 10, the
+    # first after the faces split's whose 16 sequences show all four, picked before any tracker ran on it
+    "backdrops": {
+        "sequences": 16,
+        "frames": 150,
+        "seed": 10,
+        "image_size": (320, 240),
+        "challenge_rates": SPLIT_RATES["backdrops"],
     },
 }
 #: the splits whose conditions are their own (no challenge shares, no cut of the targets)

@@ -41,12 +41,13 @@ ATTRIBUTE_RATES = {
 _WEYL_STEPS = tuple(float(np.sqrt(p) % 1) for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37))
 # The number that seeds a split's random streams: fixed per split, so that adding a split leaves
 # the sequences of the others as they were.
-SPLIT_CODES = {"eval": 0, "train": 1, "test": 2, "crossing": 3, "hard": 4, "faces": 5}
+SPLIT_CODES = {"eval": 0, "train": 1, "test": 2, "crossing": 3, "hard": 4, "faces": 5, "backdrops": 6}
 # A split's own challenge shares, replacing ATTRIBUTE_RATES': the held-out test split has more
 # fast motion, occlusion, clutter, look-alikes and small (low-resolution) targets than eval.
 SPLIT_RATES: dict[str, dict[str, float]] = {"test": {"FM": 0.35, "OCC": 0.45, "BC": 0.3, "LR": 0.15, "DIS": 0.35}}
 SPLIT_RATES["hard"] = dict(SPLIT_RATES["test"])  # the validation split drawn under test's shares
 SPLIT_RATES["faces"] = dict(SPLIT_RATES["test"])  # and the validation split of portrait faces
+SPLIT_RATES["backdrops"] = dict(SPLIT_RATES["test"])  # and the one over backgrounds of test's kinds
 # What a split version adds to its split's generator (issue 13: training data closer to the world).
 # Train version 4: more small targets (LR), look-alikes (DIS) and occlusion, half of the occluders
 # static in the scene (a pole or a sign the target passes behind, moving with the camera), and a
