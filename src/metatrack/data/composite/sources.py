@@ -321,7 +321,7 @@ def _printed_page() -> np.ndarray:
     cv2.putText(page, line(1.0, w // 2), (16, y), cv2.FONT_HERSHEY_SIMPLEX, 1.0, _PAGE_INK, 2, cv2.LINE_AA)
     y += 38
     while y < h - 14:
-        for k in range(int(rng.integers(3, 6))):
+        for _ in range(int(rng.integers(3, 6))):
             if y >= h - 14:
                 break
             text = line(0.62, 16)
