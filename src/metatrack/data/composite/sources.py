@@ -194,11 +194,11 @@ POOLS["faces"] = Pool(
 # The backdrops split (issue 13): a validation split over backgrounds of the test split's kinds, made
 # from sources no other split uses: a printed page rendered here (test has a photographed one), a
 # phantom head (test has an MRI slice, as background and target), matplotlib's logo (test has
-# scikit-image's) and the hillshade of another elevation model (test: the Jacksboro fault's). Every
-# choice so far saw eval's backgrounds only, and the default MetaCREST led CSRT on every validation
-# set while trailing it on test. Targets: six lfw_subset faces no other pool or version holds,
-# by looking unlike test's seven and train's version-2 four (picked from the 26 left unused), the
-# phantom's head and the logo's emblem. No video: every installed video is played by a real clip.
+# scikit-image's) and the hillshade of another elevation model (test: the Jacksboro fault's); the
+# other validation splits are drawn over eval's backgrounds. Targets: six lfw_subset faces no other
+# pool or version holds, by looking unlike test's seven and train's version-2 four (picked from the 26
+# left unused), the phantom's head and the logo's emblem. No video: every installed video is played by
+# a real clip.
 BACKDROP_FACES = (63, 65, 67, 75, 82, 95)
 POOLS["backdrops"] = Pool(
     targets=(
@@ -388,7 +388,7 @@ def load_photo(name: str) -> np.ndarray:
 
         path = matplotlib.cbook.get_sample_data(_PLOT_LOGO, asfileobj=False)
         rgba = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), cv2.IMREAD_UNCHANGED).astype(np.float32)
-        alpha = rgba[:, :, 3:] / 255.0
+        alpha = rgba[:, :, 3:] / 255.0 if rgba.shape[2] == 4 else np.ones_like(rgba[:, :, :1])
         out = cv2.cvtColor((rgba[:, :, :3] * alpha + 255.0 * (1 - alpha)).round().astype(np.uint8), cv2.COLOR_BGR2RGB)
     elif name == "printed_page":
         out = _as_rgb(_printed_page())
