@@ -293,6 +293,20 @@ def _hillshade(elevation: np.ndarray) -> np.ndarray:
     return (np.clip(shade, 0, 1) * 255).round().astype(np.uint8)
 
 
+def _sample_hillshade(filename: str, key: str, upsample: int = 1) -> np.ndarray:
+    """RGB hillshade of the heights ``key`` of matplotlib's sample ``filename``, upsampled ``upsample``
+    times (cubic, heights per pixel kept) before shading when the sample is coarse."""
+    import matplotlib.cbook
+
+    path = matplotlib.cbook.get_sample_data(filename, asfileobj=False)
+    with np.load(path) as dem:
+        height = dem[key]
+    if upsample > 1:
+        size = (height.shape[1] * upsample, height.shape[0] * upsample)
+        height = cv2.resize(height.astype(np.float64), size, interpolation=cv2.INTER_CUBIC) / upsample
+    return _as_rgb(_hillshade(height))
+
+
 def _printed_page() -> np.ndarray:
     """A page of print under uneven light, as grey uint8: a heading, paragraphs, a line of code.
 
@@ -359,28 +373,19 @@ def load_photo(name: str) -> np.ndarray:
         path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_PHOTOS[name], asfileobj=False)
         data = np.fromfile(str(path), dtype=np.uint8)
         out = cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    elif name in ("mri", "terrain"):
+    elif name == "mri":
         import gzip
 
         import matplotlib.cbook
 
-        if name == "mri":
-            path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_MRI, asfileobj=False)
-            with gzip.open(path) as f:
-                raw = np.frombuffer(f.read(), dtype="<u2").reshape(256, 256)
-            out = _as_rgb((raw >> 8).astype(np.uint8))
-        else:
-            path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_DEM, asfileobj=False)
-            with np.load(path) as dem:
-                out = _as_rgb(_hillshade(dem["elevation"]))
+        path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_MRI, asfileobj=False)
+        with gzip.open(path) as f:
+            raw = np.frombuffer(f.read(), dtype="<u2").reshape(256, 256)
+        out = _as_rgb((raw >> 8).astype(np.uint8))
+    elif name == "terrain":
+        out = _sample_hillshade(_MATPLOTLIB_DEM, "elevation")
     elif name == "relief":
-        import matplotlib.cbook
-
-        path = matplotlib.cbook.get_sample_data(_MATPLOTLIB_TOPOBATHY, asfileobj=False)
-        with np.load(path) as dem:
-            height = dem["topo"].astype(np.float64)
-        size = (height.shape[1] * _RELIEF_UPSAMPLE, height.shape[0] * _RELIEF_UPSAMPLE)
-        out = _as_rgb(_hillshade(cv2.resize(height, size, interpolation=cv2.INTER_CUBIC) / _RELIEF_UPSAMPLE))
+        out = _sample_hillshade(_MATPLOTLIB_TOPOBATHY, "topo", _RELIEF_UPSAMPLE)
     elif name == "phantom":
         out = _as_rgb(skimage.data.shepp_logan_phantom())
     elif name == "plot_logo":
